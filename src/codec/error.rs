@@ -27,22 +27,34 @@ pub struct CodecError {
 impl CodecError {
     /// A malformed packet (0x81).
     pub fn malformed(message: impl Into<Cow<'static, str>>) -> Self {
-        CodecError { kind: ErrorKind::Malformed, message: message.into() }
+        CodecError {
+            kind: ErrorKind::Malformed,
+            message: message.into(),
+        }
     }
 
     /// A protocol error (0x82).
     pub fn protocol(message: impl Into<Cow<'static, str>>) -> Self {
-        CodecError { kind: ErrorKind::Protocol, message: message.into() }
+        CodecError {
+            kind: ErrorKind::Protocol,
+            message: message.into(),
+        }
     }
 
     /// A packet larger than the limit (0x95).
     pub fn too_large(message: impl Into<Cow<'static, str>>) -> Self {
-        CodecError { kind: ErrorKind::TooLarge, message: message.into() }
+        CodecError {
+            kind: ErrorKind::TooLarge,
+            message: message.into(),
+        }
     }
 
     /// A packet that cannot be encoded.
     pub fn unencodable(message: impl Into<Cow<'static, str>>) -> Self {
-        CodecError { kind: ErrorKind::Unencodable, message: message.into() }
+        CodecError {
+            kind: ErrorKind::Unencodable,
+            message: message.into(),
+        }
     }
 
     /// The kind of rule broken.

@@ -76,7 +76,9 @@ impl From<ProtocolVersion> for u8 {
 }
 
 /// Quality of service of a publish or a subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(try_from = "u8", into = "u8")]
 pub enum QoS {
     /// At most once (0).
@@ -117,7 +119,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         // 1 byte of type and flags + 4 bytes of remaining length + 268,435,455 bytes of body.
-        Limits { max_packet_size: 268_435_460 }
+        Limits {
+            max_packet_size: 268_435_460,
+        }
     }
 }
 
@@ -484,7 +488,7 @@ pub fn decode(
     version: ProtocolVersion,
     limits: &Limits,
 ) -> Result<Option<Packet>, CodecError> {
-    let Some(fixed) = header::parse_fixed_header(buf, limits)? else {
+    let Some(fixed) = header::parse_fixed_header(buf, version, limits)? else {
         return Ok(None);
     };
     if buf.len() < fixed.header_len + fixed.remaining_length {
@@ -495,27 +499,33 @@ pub fn decode(
     decode_body(fixed.first_byte, body, version).map(Some)
 }
 
-/// Decodes a packet whose fixed header has been read: `first_byte` is the type and flags byte,
-/// `body` is exactly the remaining length.
-fn decode_body(first_byte: u8, body: Bytes, version: ProtocolVersion) -> Result<Packet, CodecError> {
+/// Decodes a packet whose fixed header has been read and checked: `first_byte` is the type and
+/// flags byte, `body` is exactly the remaining length.
+fn decode_body(
+    first_byte: u8,
+    body: Bytes,
+    version: ProtocolVersion,
+) -> Result<Packet, CodecError> {
     let flags = first_byte & 0x0F;
     match first_byte >> 4 {
-        1 => connect::decode(flags, body).map(Packet::Connect),
-        2 => connack::decode(flags, body, version).map(Packet::Connack),
+        1 => connect::decode(body).map(Packet::Connect),
+        2 => connack::decode(body, version).map(Packet::Connack),
         3 => publish::decode(flags, body, version).map(Packet::Publish),
-        4 => ack::decode(ack::AckKind::PubAck, flags, body, version).map(Packet::Puback),
-        5 => ack::decode(ack::AckKind::PubRec, flags, body, version).map(Packet::Pubrec),
-        6 => ack::decode(ack::AckKind::PubRel, flags, body, version).map(Packet::Pubrel),
-        7 => ack::decode(ack::AckKind::PubComp, flags, body, version).map(Packet::Pubcomp),
-        8 => subscribe::decode_subscribe(flags, body, version).map(Packet::Subscribe),
-        9 => subscribe::decode_suback(flags, body, version).map(Packet::Suback),
-        10 => unsubscribe::decode_unsubscribe(flags, body, version).map(Packet::Unsubscribe),
-        11 => unsubscribe::decode_unsuback(flags, body, version).map(Packet::Unsuback),
+        4 => ack::decode(ack::AckKind::PubAck, body, version).map(Packet::Puback),
+        5 => ack::decode(ack::AckKind::PubRec, body, version).map(Packet::Pubrec),
+        6 => ack::decode(ack::AckKind::PubRel, body, version).map(Packet::Pubrel),
+        7 => ack::decode(ack::AckKind::PubComp, body, version).map(Packet::Pubcomp),
+        8 => subscribe::decode_subscribe(body, version).map(Packet::Subscribe),
+        9 => subscribe::decode_suback(body, version).map(Packet::Suback),
+        10 => unsubscribe::decode_unsubscribe(body, version).map(Packet::Unsubscribe),
+        11 => unsubscribe::decode_unsuback(body, version).map(Packet::Unsuback),
         12 => header::expect_empty(flags, &body, "PINGREQ").map(|()| Packet::Pingreq),
         13 => header::expect_empty(flags, &body, "PINGRESP").map(|()| Packet::Pingresp),
-        14 => disconnect::decode(flags, body, version).map(Packet::Disconnect),
-        15 => auth::decode(flags, body, version).map(Packet::Auth),
-        _ => Err(CodecError::malformed("reserved packet type 0 (MQTT 5 §2.1.2)")),
+        14 => disconnect::decode(body, version).map(Packet::Disconnect),
+        15 => auth::decode(body, version).map(Packet::Auth),
+        _ => Err(CodecError::malformed(
+            "reserved packet type 0 (MQTT 5 §2.1.2)",
+        )),
     }
 }
 
@@ -524,7 +534,11 @@ fn decode_body(first_byte: u8, body: Bytes, version: ProtocolVersion) -> Result<
 /// Fails, leaving `out` unchanged, when the packet cannot be represented: a string longer than
 /// 65,535 bytes, a body longer than 268,435,455 bytes, a QoS 1/2 publish with message id 0,
 /// properties or options that `version` cannot carry, and so on.
-pub fn encode(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) -> Result<(), CodecError> {
+pub fn encode(
+    packet: &Packet,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), CodecError> {
     let start = out.len();
     let result = encode_unchecked(packet, version, out);
     if result.is_err() {
@@ -533,7 +547,11 @@ pub fn encode(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) -> 
     result
 }
 
-fn encode_unchecked(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) -> Result<(), CodecError> {
+fn encode_unchecked(
+    packet: &Packet,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), CodecError> {
     match packet {
         Packet::Connect(p) => connect::encode(p, out),
         Packet::Connack(p) => connack::encode(p, version, out),

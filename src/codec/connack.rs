@@ -1,0 +1,89 @@
+//! CONNACK (MQTT 5 §3.2; MQTT 3.1.1 §3.2; MQTT 3.1 §3.2).
+
+use bytes::{Bytes, BytesMut};
+
+use super::header::write_packet;
+use super::primitives::{Reader, Writer};
+use super::properties::{self, Carrier};
+use super::reason::ReasonTable;
+use super::{CodecError, ConnAck, ProtocolVersion};
+
+/// Decodes a CONNACK body.
+///
+/// MQTT 3.1 has no session present flag: its first byte is unused and ignored. MQTT 5 CONNACKs
+/// whose property length is missing (remaining length 2) are read as having no properties, as
+/// MQTT.js reads them.
+pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<ConnAck, CodecError> {
+    let mut r = Reader::new(body);
+    let flags = r.u8("connect acknowledge flags")?;
+    let reason_code = r.u8("connect reason code")?;
+    let session_present = match version {
+        // MQTT 3.1 §3.2: the first byte is reserved and not used.
+        ProtocolVersion::V3_1 => false,
+        _ => {
+            // Bits 7–1 are reserved and MUST be 0 (MQTT 5 §3.2.2.1, MQTT 3.1.1 §3.2.2.1).
+            if flags & 0xFE != 0 {
+                return Err(CodecError::malformed(
+                    "CONNACK flags bits 7-1 must be 0 (MQTT 5 §3.2.2.1)",
+                ));
+            }
+            flags & 0x01 != 0
+        }
+    };
+    ReasonTable::ConnAck.check_decoded(version, reason_code)?;
+    // A refused connection has session present 0 (MQTT 5 §3.2.2.1.1 [MQTT-3.2.2-6],
+    // MQTT 3.1.1 §3.2.2.2 [MQTT-3.2.2-4]).
+    if session_present && reason_code != 0 {
+        return Err(CodecError::protocol(
+            "CONNACK with a failure code must not have session present (MQTT 5 §3.2.2.1.1)",
+        ));
+    }
+    let properties = if version.is_v5() && !r.is_empty() {
+        properties::decode(&mut r, Carrier::ConnAck)?
+    } else {
+        Default::default()
+    };
+    // CONNACK has no payload (MQTT 5 §3.2.3); before MQTT 5 its remaining length is 2.
+    if !r.is_empty() {
+        return Err(CodecError::malformed(format!(
+            "CONNACK has {} bytes after its variable header (MQTT 5 §3.2.3)",
+            r.remaining()
+        )));
+    }
+    Ok(ConnAck {
+        session_present,
+        reason_code,
+        properties,
+    })
+}
+
+/// Appends a CONNACK; MQTT 5 always writes the property length, as MQTT.js does.
+pub(crate) fn encode(
+    p: &ConnAck,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), CodecError> {
+    ReasonTable::ConnAck.check_encoded(version, p.reason_code)?;
+    if p.session_present && version == ProtocolVersion::V3_1 {
+        return Err(CodecError::unencodable(
+            "MQTT 3.1 CONNACK has no session present flag (MQTT 3.1 §3.2)",
+        ));
+    }
+    // [MQTT-3.2.2-6]: a failure code goes with session present 0 (MQTT 5 §3.2.2.1.1).
+    if p.session_present && p.reason_code != 0 {
+        return Err(CodecError::unencodable(
+            "CONNACK with a failure code must not have session present (MQTT 5 §3.2.2.1.1)",
+        ));
+    }
+    if !version.is_v5() {
+        properties::refuse_before_v5(&p.properties, "CONNACK")?;
+    }
+    write_packet(0x20, out, |w: &mut Writer<'_>| {
+        w.put_u8(u8::from(p.session_present));
+        w.put_u8(p.reason_code);
+        if version.is_v5() {
+            properties::encode(&p.properties, Carrier::ConnAck, w)?;
+        }
+        Ok(())
+    })
+}
