@@ -1,0 +1,856 @@
+'use strict'
+// MqttClient: MQTT.js's public API over the native session (DESIGN.md §1, research §3–§7).
+//
+// The protocol runs in Rust; this class keeps what MQTT.js exposes and orders: options and
+// flags, callbacks (`outgoing`, keyed by message id as in MQTT.js), the offline queue, the
+// resubscribe map, the reconnect timer, and the events, built from the native event batches.
+
+const { EventEmitter } = require('events')
+const native = require('./native')
+const { normalize, checkSupported, resolveEndpoint } = require('./options')
+const { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError } = require('./errors')
+const { validateTopics } = require('./topic')
+const { DefaultMessageIdProvider } = require('./message-id')
+const { Store } = require('./store')
+const { toMqttPacket, fromMqttPacket } = require('./packet')
+const { version: VERSION } = require('../package.json')
+
+const DEFAULTS = {
+  keepalive: 60,
+  reschedulePings: true,
+  protocolId: 'MQTT',
+  protocolVersion: 4,
+  reconnectPeriod: 1000,
+  connectTimeout: 30 * 1000,
+  clean: true,
+  resubscribe: true,
+  subscribeBatchSize: null,
+  writeCache: true,
+  timerVariant: 'auto'
+}
+
+// Record layout of a native batch (src/binding/batch.rs).
+const WIDTH = 9
+const NO_EXTRA = 0xffffffff
+const K_MESSAGE = 1
+const K_CONNACK = 2
+const K_ACK = 3
+const K_PACKET_RECEIVE = 4
+const K_PACKET_SEND = 5
+const K_DISCONNECT = 6
+const K_AUTH = 7
+const K_ERROR = 8
+const K_CLOSE = 9
+const ACK_CMDS = [null, 'puback', 'pubrec', 'pubcomp', 'suback', 'unsuback']
+
+function noop () {}
+
+function defaultId () {
+  return 'mqttjs_' + Math.random().toString(16).substr(2, 8)
+}
+
+class MqttClient extends EventEmitter {
+  /**
+   * @param {object} options MQTT.js client options, already normalised by `connect()`.
+   */
+  constructor (options) {
+    super()
+    this.options = options || {}
+    for (const key of Object.keys(DEFAULTS)) {
+      if (typeof this.options[key] === 'undefined') this.options[key] = DEFAULTS[key]
+    }
+    this.options.clientId = typeof this.options.clientId === 'string' ? this.options.clientId : defaultId()
+    checkSupported(this.options)
+    checkKeepalive(this.options.keepalive)
+    const version = this.options.protocolVersion
+    if (![3, 4, 5].includes(version)) throw new Error(`Unsupported protocolVersion ${version}: use 3, 4 or 5`)
+    this.log = this.options.log || noop
+    this.noop = noop
+    this.messageIdProvider = this.options.messageIdProvider || new DefaultMessageIdProvider()
+    this.outgoingStore = new Store()
+    this.incomingStore = new Store()
+    this.queueQoSZero = this.options.queueQoSZero === undefined ? true : this.options.queueQoSZero
+    this._resubscribeTopics = {}
+    this.messageIdToTopic = {}
+    this.reconnectTimer = null
+    this.reconnecting = false
+    this.connected = false
+    this.disconnecting = false
+    this.disconnected = undefined
+    this.queue = []
+    this.outgoing = {}
+    this._firstConnection = true
+    this._reconnectCount = 0
+    this._connackRefused = false
+    this._serverProperties = undefined
+    this._connack = null
+    this._endWaiters = []
+    this._pendingReconnect = null
+    this._connectionOpen = false
+    this._handle = native.createClient({
+      protocolVersion: version,
+      connectTimeout: clampInt(this.options.connectTimeout, 1, 0xffffffff),
+      reschedulePings: this.options.reschedulePings !== false,
+      maxInflight: clampInt(this.options.maxInflight ?? 20, 1, 65535)
+    })
+    this._onBatch = this._onBatch.bind(this)
+    this._packetListeners = 0
+    this.on('newListener', (event) => {
+      if (event === 'packetsend' || event === 'packetreceive') this._setPacketEvents(1)
+    })
+    this.on('removeListener', (event) => {
+      if (event === 'packetsend' || event === 'packetreceive') this._setPacketEvents(-1)
+    })
+    if (!this.options.manualConnect) this.connect()
+  }
+
+  static defaultId () { return defaultId() }
+
+  /** The CONNACK properties of the current connection (MQTT 5). */
+  get serverProperties () { return this._serverProperties }
+
+  /** The effective keepalive in seconds: the broker's Server Keep Alive while connected. */
+  get keepalive () {
+    const server = this.connected && this._serverProperties && this._serverProperties.serverKeepAlive
+    return server && this.options.keepalive ? server : this.options.keepalive
+  }
+
+  _setPacketEvents (delta) {
+    const before = this._packetListeners > 0
+    this._packetListeners += delta
+    const after = this._packetListeners > 0
+    if (before !== after) native.clientSetPacketEvents(this._handle, after)
+  }
+
+  _wantsPacketSend () {
+    return this._packetListeners > 0 && this.listenerCount('packetsend') > 0
+  }
+
+  /** Opens a connection (MQTT.js `connect()`): builds CONNECT and hands it to the native driver. */
+  connect () {
+    if (this.disconnected && !this.reconnecting) {
+      this.outgoingStore = new Store()
+      this.incomingStore = new Store()
+      this.disconnecting = false
+      this.disconnected = false
+    }
+    const opts = this.options
+    const endpoint = resolveEndpoint(this)
+    const connectPacket = {
+      cmd: 'connect',
+      protocolId: opts.protocolId,
+      protocolVersion: opts.protocolVersion,
+      clean: opts.clean,
+      clientId: opts.clientId,
+      keepalive: opts.keepalive,
+      username: opts.username,
+      password: opts.password,
+      properties: opts.properties
+    }
+    if (opts.will) connectPacket.will = { ...opts.will, payload: opts.will.payload }
+    if (opts.protocolVersion === 5 && opts.properties && opts.properties.authenticationData && !opts.properties.authenticationMethod) {
+      this.end(() => this.emit('error', new Error('Packet has no Authentication Method')))
+      return this
+    }
+    let neutral
+    try {
+      neutral = fromMqttPacket(connectPacket, opts.protocolVersion)
+    } catch (err) {
+      throw new TypeError(`Invalid connect options: ${err.message}`)
+    }
+    this._connackRefused = false
+    this._serverProperties = undefined
+    this._connectionOpen = true
+    native.clientConnect(this._handle, endpoint, neutral, null, this._onBatch)
+    if (this._wantsPacketSend()) this.emit('packetsend', connectPacket)
+    return this
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Publishing
+
+  publish (topic, message, opts, callback) {
+    if (typeof opts === 'function') {
+      callback = opts
+      opts = null
+    }
+    opts = { qos: 0, retain: false, dup: false, ...opts }
+    const { qos, retain, dup, properties, cbStorePut } = opts
+    if (this._checkDisconnecting(callback)) return this
+    if (qos !== 0 && qos !== 1 && qos !== 2) {
+      throw new TypeError(`Invalid QoS ${qos}: use 0, 1 or 2`)
+    }
+    if (typeof topic !== 'string') throw new TypeError('The topic must be a string')
+    const payload = toPayload(message)
+    let messageId = 0
+    if (qos > 0) {
+      messageId = this._nextId()
+      if (messageId === null) {
+        const err = new Error('No message id available: all 65535 are in flight')
+        if (callback) callback(err)
+        else this.emit('error', err)
+        return this
+      }
+    }
+    const packet = { cmd: 'publish', topic, payload: message, qos, retain, messageId, dup }
+    if (this.options.protocolVersion === 5) packet.properties = properties
+    const nativeProps = this.options.protocolVersion === 5 && properties ? fromMqttPacket({ cmd: 'publish', topic, payload, properties }, 5).properties : null
+    const flags = qos | (retain ? 4 : 0) | (dup ? 8 : 0)
+    if (qos === 0) {
+      if (!this.connected) {
+        this._queueOrFail(packet, callback, payload, flags, nativeProps)
+        return this
+      }
+      if (!this._sendPublish(topic, payload, flags, 0, nativeProps, packet, callback)) return this
+      if (callback) callback()
+      return this
+    }
+    this.outgoing[messageId] = { volatile: false, cmd: 'publish', cb: callback || noop }
+    this.outgoingStore.put(packet)
+    if (!this._sendPublish(topic, payload, flags, messageId, nativeProps, packet, null)) {
+      this._dropOutgoing(messageId)
+      return this
+    }
+    if (cbStorePut) cbStorePut()
+    return this
+  }
+
+  /** Hands one publish to the native session; reports a synchronous failure to `callback`. */
+  _sendPublish (topic, payload, flags, messageId, properties, packet, callback) {
+    try {
+      native.clientPublish(this._handle, topic, payload, flags, messageId, properties)
+    } catch (e) {
+      const { code, message } = splitNativeError(e)
+      if (code === 'NOT_CONNECTED' && (flags & 3) === 0) {
+        // The connection dropped under us; MQTT.js would have queued this publish.
+        this._queueOrFail(packet, callback, payload, flags, properties)
+        return false
+      }
+      const err = new Error(message)
+      const cb = callback || (messageId && this.outgoing[messageId] && this.outgoing[messageId].cb)
+      if (cb && cb !== noop) cb(err)
+      else this.emit('error', err)
+      return false
+    }
+    if (this._wantsPacketSend()) this.emit('packetsend', packet)
+    return true
+  }
+
+  _queueOrFail (packet, callback, payload, flags, properties) {
+    if (!this.queueQoSZero) {
+      if (callback) callback(new Error('No connection to broker'))
+      return
+    }
+    this.queue.push({ packet, cb: callback, send: () => this._sendPublish(packet.topic, payload, flags, 0, properties, packet, callback) })
+  }
+
+  publishAsync (topic, message, opts) {
+    return new Promise((resolve, reject) => {
+      this.publish(topic, message, opts, (err, packet) => (err ? reject(err) : resolve(packet)))
+    })
+  }
+
+  _nextId () {
+    return this.messageIdProvider.allocate()
+  }
+
+  getLastMessageId () {
+    return this.messageIdProvider.getLastAllocated()
+  }
+
+  _dropOutgoing (messageId) {
+    delete this.outgoing[messageId]
+    this.outgoingStore.del({ messageId }, noop)
+    this.messageIdProvider.deallocate(messageId)
+  }
+
+  removeOutgoingMessage (messageId) {
+    const entry = this.outgoing[messageId]
+    if (entry) {
+      native.clientRemoveOutgoing(this._handle, messageId)
+      this._dropOutgoing(messageId)
+      entry.cb(new Error('Message removed'))
+    }
+    return this
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Subscribing
+
+  subscribe (topicObject, opts, callback) {
+    const version = this.options.protocolVersion
+    if (typeof opts === 'function') {
+      callback = opts
+      opts = null
+    }
+    callback = callback || noop
+    let resubscribe = false
+    let topicsList = []
+    if (typeof topicObject === 'string') {
+      topicObject = [topicObject]
+      topicsList = topicObject
+    } else if (Array.isArray(topicObject)) {
+      topicsList = topicObject
+    } else if (typeof topicObject === 'object' && topicObject !== null) {
+      resubscribe = topicObject.resubscribe
+      delete topicObject.resubscribe
+      topicsList = Object.keys(topicObject)
+    }
+    const invalid = validateTopics(topicsList)
+    if (invalid !== null) {
+      setImmediate(callback, new Error(`Invalid topic ${invalid}`))
+      return this
+    }
+    if (this._checkDisconnecting(callback)) return this
+    const defaults = version === 5 ? { qos: 0, nl: false, rap: false, rh: 0 } : { qos: 0 }
+    opts = { ...defaults, ...opts }
+    const { properties } = opts
+    const subs = []
+    const parseSub = (topic, subOptions) => {
+      subOptions = subOptions || opts
+      if (typeof subOptions !== 'object' || subOptions === null) {
+        throw new TypeError(`Subscription options for "${topic}" must be an object such as { qos: 1 }`)
+      }
+      if (!Object.prototype.hasOwnProperty.call(this._resubscribeTopics, topic) ||
+        this._resubscribeTopics[topic].qos < subOptions.qos || resubscribe) {
+        const current = { topic, qos: subOptions.qos }
+        if (version === 5) {
+          current.nl = subOptions.nl
+          current.rap = subOptions.rap
+          current.rh = subOptions.rh
+          current.properties = properties
+        }
+        subs.push(current)
+      }
+    }
+    if (Array.isArray(topicObject)) topicObject.forEach((t) => parseSub(t))
+    else Object.keys(topicObject).forEach((t) => parseSub(t, topicObject[t]))
+    if (!subs.length) {
+      callback(null, [])
+      return this
+    }
+    const batchSize = this.options.subscribeBatchSize ?? subs.length
+    const promises = []
+    for (let i = 0; i < subs.length; i += batchSize) {
+      const chunk = subs.slice(i, i + batchSize)
+      const messageId = this._nextId()
+      if (messageId === null) {
+        callback(new Error('No message id available: all 65535 are in flight'))
+        return this
+      }
+      promises.push(this._subscribeChunk(chunk, messageId, properties))
+    }
+    Promise.all(promises)
+      .then((packets) => callback(null, subs, packets.at(-1)))
+      .catch((err) => callback(err, subs, err.packet))
+    return this
+  }
+
+  _subscribeChunk (chunk, messageId, properties) {
+    const version = this.options.protocolVersion
+    const packet = { cmd: 'subscribe', subscriptions: chunk, messageId }
+    if (properties) packet.properties = properties
+    if (this.options.resubscribe) {
+      const topics = []
+      for (const sub of chunk) {
+        if (this.options.reconnectPeriod > 0) {
+          const remembered = { qos: sub.qos }
+          if (version === 5) {
+            remembered.nl = sub.nl || false
+            remembered.rap = sub.rap || false
+            remembered.rh = sub.rh || 0
+            remembered.properties = sub.properties
+          }
+          this._resubscribeTopics[sub.topic] = remembered
+          topics.push(sub.topic)
+        }
+      }
+      this.messageIdToTopic[messageId] = topics
+    }
+    return new Promise((resolve, reject) => {
+      this.outgoing[messageId] = {
+        volatile: true,
+        cmd: 'subscribe',
+        cb: (err, suback) => {
+          if (err) {
+            reject(new ErrorWithSubackPacket(err.message, suback))
+            return
+          }
+          const { granted } = suback
+          if (granted.length !== chunk.length) {
+            reject(new ErrorWithSubackPacket(`Protocol error: suback granted ${granted.length} reason code(s) for ${chunk.length} subscription(s)`, suback))
+            native.clientEnd(this._handle, true, null)
+            return
+          }
+          for (let i = 0; i < granted.length; i++) chunk[i].qos = granted[i]
+          resolve(suback)
+        }
+      }
+      this._sendOrQueue(packet)
+    })
+  }
+
+  subscribeAsync (topicObject, opts) {
+    return new Promise((resolve, reject) => {
+      this.subscribe(topicObject, opts, (err, granted) => (err ? reject(err) : resolve(granted)))
+    })
+  }
+
+  unsubscribe (topic, opts, callback) {
+    if (typeof topic === 'string') topic = [topic]
+    if (typeof opts === 'function') {
+      callback = opts
+      opts = null
+    }
+    callback = callback || noop
+    const invalid = validateTopics(topic)
+    if (invalid !== null) {
+      setImmediate(callback, new Error(`Invalid topic ${invalid}`))
+      return this
+    }
+    if (this._checkDisconnecting(callback)) return this
+    const messageId = this._nextId()
+    if (messageId === null) {
+      callback(new Error('No message id available: all 65535 are in flight'))
+      return this
+    }
+    const packet = { cmd: 'unsubscribe', messageId, unsubscriptions: [] }
+    if (typeof topic === 'string') packet.unsubscriptions = [topic]
+    else if (Array.isArray(topic)) packet.unsubscriptions = topic
+    if (this.options.resubscribe) {
+      for (const t of packet.unsubscriptions) delete this._resubscribeTopics[t]
+    }
+    if (opts && typeof opts === 'object' && opts.properties) packet.properties = opts.properties
+    this.outgoing[messageId] = { volatile: true, cmd: 'unsubscribe', cb: callback }
+    this._sendOrQueue(packet)
+    return this
+  }
+
+  unsubscribeAsync (topic, opts) {
+    return new Promise((resolve, reject) => {
+      this.unsubscribe(topic, opts, (err, packet) => (err ? reject(err) : resolve(packet)))
+    })
+  }
+
+  /** Sends a SUBSCRIBE/UNSUBSCRIBE now, or queues it for the next connection (MQTT.js §7.1). */
+  _sendOrQueue (packet) {
+    if (!this.connected) {
+      this.queue.push({ packet, send: () => this._sendRequest(packet) })
+      return
+    }
+    this._sendRequest(packet)
+  }
+
+  _sendRequest (packet) {
+    const fn = packet.cmd === 'subscribe' ? native.clientSubscribe : native.clientUnsubscribe
+    try {
+      fn(this._handle, fromMqttPacket(packet, this.options.protocolVersion))
+    } catch (e) {
+      const { code, message } = splitNativeError(e)
+      if (code === 'NOT_CONNECTED') {
+        this.queue.push({ packet, send: () => this._sendRequest(packet) })
+        return
+      }
+      const entry = this.outgoing[packet.messageId]
+      delete this.outgoing[packet.messageId]
+      this.messageIdProvider.deallocate(packet.messageId)
+      if (entry) entry.cb(new Error(message))
+      return
+    }
+    if (this._wantsPacketSend()) this.emit('packetsend', packet)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ending
+
+  end (force, opts, cb) {
+    if (force == null || typeof force !== 'boolean') {
+      cb = cb || opts
+      opts = force
+      force = false
+    }
+    if (typeof opts !== 'object') {
+      cb = cb || opts
+      opts = null
+    }
+    cb = cb || noop
+    if (this.disconnecting) {
+      cb()
+      return this
+    }
+    this._clearReconnect()
+    this.disconnecting = true
+    const finish = () => this._closeConnection(force, opts, cb)
+    if (!force && this.connected && Object.keys(this.outgoing).some((id) => !this.outgoing[id].volatile)) {
+      // Let in-flight publishes complete first (MQTT.js waits for 'outgoingEmpty').
+      this.once('outgoingEmpty', () => setTimeout(finish, 10))
+    } else {
+      finish()
+    }
+    return this
+  }
+
+  endAsync (force, opts) {
+    return new Promise((resolve, reject) => {
+      this.end(force, opts, (err) => (err ? reject(err) : resolve()))
+    })
+  }
+
+  _closeConnection (force, opts, cb) {
+    this._endWaiters.push(cb)
+    let disconnect = null
+    if (!force && this.connected) {
+      disconnect = { cmd: 'disconnect', ...opts }
+      if (this._wantsPacketSend()) this.emit('packetsend', disconnect)
+      disconnect = fromMqttPacket(disconnect, this.options.protocolVersion)
+    }
+    if (force && this.options.reconnectPeriod === 0 && this.options.clean) this._flush()
+    const open = native.clientEnd(this._handle, !!force, disconnect)
+    if (!open || !this._connectionOpen) {
+      process.nextTick(() => this._finishEnd())
+    }
+  }
+
+  _finishEnd () {
+    if (!this._endWaiters.length) return
+    this.disconnected = true
+    this.incomingStore.close(noop)
+    this.outgoingStore.close(noop)
+    const waiters = this._endWaiters
+    this._endWaiters = []
+    this.emit('end')
+    for (const cb of waiters) cb()
+    if (this.options.reconnectPeriod === 0 || this.options.manualConnect) this.disconnecting = false
+    if (this._pendingReconnect) {
+      const run = this._pendingReconnect
+      this._pendingReconnect = null
+      run()
+    }
+  }
+
+  reconnect (opts) {
+    const run = () => {
+      this.outgoingStore = (opts && opts.outgoingStore) || new Store()
+      this.incomingStore = (opts && opts.incomingStore) || new Store()
+      this.disconnecting = false
+      this.disconnected = false
+      this._reconnect()
+    }
+    if (this.disconnecting && !this.disconnected) this._pendingReconnect = run
+    else run()
+    return this
+  }
+
+  _reconnect () {
+    this.emit('reconnect')
+    if (this.connected) {
+      this.end(() => this.connect())
+    } else {
+      this.connect()
+    }
+  }
+
+  _checkDisconnecting (callback) {
+    if (this.disconnecting) {
+      if (callback && callback !== noop) callback(new Error('client disconnecting'))
+      else this.emit('error', new Error('client disconnecting'))
+    }
+    return this.disconnecting
+  }
+
+  _clearReconnect () {
+    if (this.reconnectTimer) {
+      clearTimeout(this.reconnectTimer)
+      this.reconnectTimer = null
+    }
+  }
+
+  _setupReconnect () {
+    if (!this.disconnecting && !this.reconnectTimer && this.options.reconnectPeriod > 0) {
+      if (!this.reconnecting) {
+        this.emit('offline')
+        this.reconnecting = true
+      }
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null
+        if (!this.connected && !this.disconnecting) this._reconnect()
+      }, this.options.reconnectPeriod)
+    }
+  }
+
+  /** Fails every pending callback with 'Connection closed' (MQTT.js `_flush`). */
+  _flush () {
+    const outgoing = this.outgoing
+    this.outgoing = {}
+    native.clientClearOutgoing(this._handle)
+    for (const id of Object.keys(outgoing)) {
+      this.outgoingStore.del({ messageId: Number(id) }, noop)
+      outgoing[id].cb(new Error('Connection closed'))
+    }
+  }
+
+  /** Fails pending subscribe/unsubscribe callbacks on close (MQTT.js `_flushVolatile`). */
+  _flushVolatile () {
+    for (const id of Object.keys(this.outgoing)) {
+      const entry = this.outgoing[id]
+      if (entry.volatile) {
+        delete this.outgoing[id]
+        entry.cb(new Error('Connection closed'))
+      }
+    }
+  }
+
+  handleMessage (packet, callback) {
+    callback()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events from the native driver
+
+  _onBatch (blob, records, extras) {
+    const count = records.length / WIDTH
+    for (let i = 0; i < count; i++) {
+      const r = i * WIDTH
+      try {
+        this._dispatch(blob, records, extras, r)
+      } catch (err) {
+        // A throwing listener must not drop the rest of the batch; rethrow it afterwards, as
+        // the socket 'data' handler of MQTT.js would have thrown it.
+        process.nextTick(() => { throw err })
+      }
+    }
+  }
+
+  _dispatch (blob, rec, extras, r) {
+    const kind = rec[r]
+    const extra = rec[r + 8] === NO_EXTRA ? undefined : extras[rec[r + 8]]
+    switch (kind) {
+      case K_MESSAGE: return this._onMessage(blob, rec, r, extra)
+      case K_CONNACK: return this._onConnack(this._packet(extra, rec[r + 3]))
+      case K_ACK: return this._onAck(rec, r, extra)
+      case K_PACKET_RECEIVE: return this.emit('packetreceive', this._packet(extra, rec[r + 3]))
+      case K_PACKET_SEND: {
+        // Packets the client writes itself (CONNECT, PUBLISH, SUBSCRIBE, …) are reported by the
+        // shim synchronously, as MQTT.js does; the driver reports the ones it writes on its own.
+        const cmd = extra.cmd
+        if (cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubrel' || cmd === 'pubcomp' || cmd === 'pingreq' || cmd === 'auth' ||
+          (cmd === 'publish' && extra.dup)) {
+          return this.emit('packetsend', this._packet(extra, rec[r + 3]))
+        }
+        return
+      }
+      case K_DISCONNECT: return this.emit('disconnect', this._packet(extra, rec[r + 3]))
+      case K_AUTH: return this._onAuth(this._packet(extra, rec[r + 3]))
+      case K_ERROR: return this._onError(extra)
+      case K_CLOSE: return this._onClose()
+    }
+  }
+
+  _packet (neutral, length) {
+    return toMqttPacket(neutral, this.options.protocolVersion, length)
+  }
+
+  _onMessage (blob, rec, r, properties) {
+    const flags = rec[r + 1]
+    const qos = flags & 3
+    const topic = blob.toString('utf8', rec[r + 4], rec[r + 4] + rec[r + 5])
+    const payload = blob.subarray(rec[r + 6], rec[r + 6] + rec[r + 7])
+    const packet = {
+      cmd: 'publish',
+      retain: (flags & 4) !== 0,
+      qos,
+      dup: (flags & 8) !== 0,
+      length: rec[r + 3],
+      topic,
+      payload
+    }
+    if (qos > 0) packet.messageId = rec[r + 2]
+    if (properties) packet.properties = toMqttPacket({ cmd: 'publish', topic, payload, qos, messageId: 0, properties }, 5, 0).properties
+    this.emit('message', topic, payload, packet)
+    if (this.handleMessage !== MqttClient.prototype.handleMessage) this.handleMessage(packet, noop)
+  }
+
+  _onConnack (packet) {
+    this._connack = packet
+    if (this.options.protocolVersion === 5) this._serverProperties = packet.properties || {}
+    const rc = this.options.protocolVersion === 5 ? packet.reasonCode : packet.returnCode
+    if (rc !== 0) {
+      // MQTT.js 5.16: a refused CONNACK closes the connection and is not retried unless
+      // reconnectOnConnackError is set.
+      this._connackRefused = !this.options.reconnectOnConnackError
+      this.emit('error', new ErrorWithReasonCode(`Connection refused: ${ReasonCodes[rc]}`, rc))
+      return
+    }
+    this.connected = true
+    this.reconnecting = false
+    this._clearReconnect()
+    this.messageIdProvider.clear()
+    // The queue first (QoS 0 publishes, subscribes, unsubscribes made offline), in order.
+    const queue = this.queue
+    this.queue = []
+    for (const entry of queue) {
+      if (entry.send() !== false && entry.packet.cmd === 'publish' && entry.cb) entry.cb()
+    }
+    this._resubscribe(packet)
+    this._firstConnection = false
+    this.emit('connect', packet)
+  }
+
+  _resubscribe (connack) {
+    const topics = Object.keys(this._resubscribeTopics)
+    if (this._firstConnection || topics.length === 0) return
+    if (!(this.options.clean || (this.options.protocolVersion >= 4 && !connack.sessionPresent))) return
+    if (!this.options.resubscribe) {
+      this._resubscribeTopics = {}
+      return
+    }
+    if (this.options.protocolVersion === 5) {
+      for (const topic of topics) {
+        const remembered = this._resubscribeTopics[topic]
+        const map = { [topic]: { qos: remembered.qos, nl: remembered.nl, rap: remembered.rap, rh: remembered.rh } }
+        map.resubscribe = true
+        this.subscribe(map, { properties: remembered.properties })
+      }
+    } else {
+      const map = { resubscribe: true }
+      for (const topic of topics) map[topic] = { qos: this._resubscribeTopics[topic].qos }
+      this.subscribe(map)
+    }
+  }
+
+  _onAck (rec, r, extra) {
+    const kind = rec[r + 1]
+    const messageId = rec[r + 2]
+    const reasonCode = rec[r + 4]
+    const entry = this.outgoing[messageId]
+    if (!entry) return
+    const ackPacket = () => extra
+      ? this._packet(extra, rec[r + 3])
+      : { cmd: ACK_CMDS[kind], retain: false, qos: 0, dup: false, length: rec[r + 3], topic: null, payload: null, messageId, ...(this.options.protocolVersion === 5 ? { reasonCode } : {}) }
+    switch (kind) {
+      case 1: // puback
+      case 2: // pubrec with a failure code
+      case 3: { // pubcomp
+        let err
+        if (reasonCode && reasonCode !== 16) {
+          err = new ErrorWithReasonCode(`Publish error: ${ReasonCodes[reasonCode]}`, reasonCode)
+        }
+        const failed = err ? ackPacket() : undefined
+        delete this.outgoing[messageId]
+        this.outgoingStore.del({ messageId }, (storeErr, stored) => {
+          if (err) entry.cb(err, failed)
+          else if (kind === 3) entry.cb(storeErr || undefined, { cmd: 'pubrel', qos: 2, messageId })
+          else entry.cb(storeErr || undefined, stored)
+          this.messageIdProvider.deallocate(messageId)
+        })
+        break
+      }
+      case 4: { // suback
+        delete this.outgoing[messageId]
+        this.messageIdProvider.deallocate(messageId)
+        const packet = ackPacket()
+        let err = null
+        for (const code of packet.granted) {
+          if ((code & 0x80) !== 0) {
+            err = new Error(`Subscribe error: ${ReasonCodes[code]}`)
+            err.code = code
+            const topics = this.messageIdToTopic[messageId]
+            if (topics) for (const t of topics) delete this._resubscribeTopics[t]
+          }
+        }
+        delete this.messageIdToTopic[messageId]
+        entry.cb(err, packet)
+        break
+      }
+      case 5: { // unsuback
+        delete this.outgoing[messageId]
+        this.messageIdProvider.deallocate(messageId)
+        entry.cb(null, ackPacket())
+        break
+      }
+    }
+    if (this.disconnecting && Object.keys(this.outgoing).length === 0) this.emit('outgoingEmpty')
+  }
+
+  _onAuth (packet) {
+    const handler = this.handleAuth
+    if (typeof handler !== 'function') return
+    handler.call(this, packet, (err, authPacket) => {
+      if (err) return this.emit('error', err)
+      if (packet.reasonCode === 24 && authPacket) {
+        try {
+          native.clientAuth(this._handle, fromMqttPacket({ cmd: 'auth', reasonCode: 24, ...authPacket }, 5))
+        } catch (e) {
+          this.emit('error', new Error(splitNativeError(e).message))
+        }
+      }
+    })
+  }
+
+  handleAuth (packet, callback) {
+    callback()
+  }
+
+  _onError (info) {
+    const err = fromNative(info)
+    if (info.code === 'TIMEOUT') {
+      // MQTT.js 5.16 cleans up (emitting 'offline') before reporting a keepalive or CONNACK
+      // timeout.
+      this.connected = false
+      this._setupReconnectFlags()
+    }
+    this.emit('error', err)
+  }
+
+  /** Emits 'offline' early, as MQTT.js's cleanup does before a timeout error. */
+  _setupReconnectFlags () {
+    if (!this.disconnecting && this.options.reconnectPeriod > 0 && !this.reconnecting) {
+      this.emit('offline')
+      this.reconnecting = true
+    }
+  }
+
+  _onClose () {
+    this._connectionOpen = false
+    this.connected = false
+    this._flushVolatile()
+    if (this.disconnecting) {
+      this.emit('close')
+      this._finishEnd()
+      return
+    }
+    if (this._connackRefused) {
+      this.emit('close')
+      return
+    }
+    if (this.options.reconnectPeriod > 0) {
+      this._setupReconnect()
+    } else if (this.options.clean) {
+      this._flush()
+    }
+    this.emit('close')
+  }
+}
+
+function toPayload (message) {
+  if (Buffer.isBuffer(message)) return message
+  if (typeof message === 'string') return Buffer.from(message)
+  if (message instanceof Uint8Array) return message
+  throw new TypeError(`The "message" argument must be a string, a Buffer or a Uint8Array; received ${message === null ? 'null' : typeof message}`)
+}
+
+function clampInt (value, min, max) {
+  const n = Math.floor(Number(value))
+  if (!Number.isFinite(n)) return min
+  return Math.min(max, Math.max(min, n))
+}
+
+function checkKeepalive (keepalive) {
+  if (typeof keepalive !== 'number' || !Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) {
+    throw new RangeError(`keepalive must be a whole number of seconds from 0 to 65535; received ${keepalive}`)
+  }
+}
+
+MqttClient.VERSION = VERSION
+
+module.exports = { MqttClient, normalize, VERSION }

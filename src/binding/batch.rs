@@ -1,0 +1,277 @@
+//! Event batches for JavaScript (DESIGN.md §2).
+//!
+//! The driver appends events to a pending [`Batch`]; the first append after a delivery schedules
+//! one call of the thread-safe function, and the JavaScript-thread callback swaps out everything
+//! that has accumulated by then. A batch crosses as one `Buffer` (topics and payloads back to
+//! back), one `Uint32Array` of fixed-width records, and one array of plain objects for the rare
+//! events that need them (packets for `packetsend`/`packetreceive`, properties, errors).
+//!
+//! Record layout, [`RECORD_WIDTH`] `u32`s: `kind, a, b, c, topicOffset, topicLength,
+//! payloadOffset, payloadLength, extra` where `extra` indexes the object array (or is
+//! [`NO_EXTRA`]). `lib/batch.js` reads the same layout.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use crate::codec::{self, Packet, Properties, ProtocolVersion, Publish, QoS};
+use crate::driver::{DriverEvent, EventSink};
+use crate::session::{AckKind, Event};
+use crate::transport::TransportError;
+
+/// Number of `u32` fields per record.
+pub const RECORD_WIDTH: usize = 9;
+/// `extra` value of a record without an object.
+pub const NO_EXTRA: u32 = u32::MAX;
+
+/// Record kinds (mirrored in `lib/batch.js`).
+mod kind {
+    pub const MESSAGE: u32 = 1;
+    pub const CONNACK: u32 = 2;
+    pub const ACK: u32 = 3;
+    pub const PACKET_RECEIVE: u32 = 4;
+    pub const PACKET_SEND: u32 = 5;
+    pub const DISCONNECT: u32 = 6;
+    pub const AUTH: u32 = 7;
+    pub const ERROR: u32 = 8;
+    pub const CLOSE: u32 = 9;
+}
+
+/// An object that travels beside the records.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Extra {
+    Packet(Packet),
+    Properties(Properties),
+    Error(ErrorInfo),
+}
+
+/// An error as JavaScript will build it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorInfo {
+    code: String,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason_code: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    syscall: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    /// `"session"` or `"transport"`.
+    source: &'static str,
+}
+
+/// Events accumulated since the last delivery.
+#[derive(Default)]
+pub struct Batch {
+    blob: Vec<u8>,
+    records: Vec<u32>,
+    extras: Vec<Extra>,
+}
+
+/// Batches larger than this are delivered without waiting for the next flush, so that one
+/// callback cannot hold the event loop for long.
+const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    fn extra(&mut self, extra: Extra) -> u32 {
+        self.extras.push(extra);
+        u32::try_from(self.extras.len() - 1).unwrap_or(NO_EXTRA)
+    }
+
+    /// Appends `bytes` to the blob and returns (offset, length).
+    fn bytes(&mut self, bytes: &[u8]) -> (u32, u32) {
+        let offset = self.blob.len();
+        self.blob.extend_from_slice(bytes);
+        (to_u32(offset), to_u32(bytes.len()))
+    }
+
+    fn record(&mut self, fields: [u32; RECORD_WIDTH]) {
+        self.records.extend_from_slice(&fields);
+    }
+
+    fn push_message(&mut self, publish: Publish, version: ProtocolVersion) {
+        let length = publish_length(&publish, version);
+        let flags = u32::from(u8::from(publish.qos)) | u32::from(publish.retain) << 2 | u32::from(publish.dup) << 3;
+        let (topic_off, topic_len) = self.bytes(publish.topic.as_bytes());
+        let (payload_off, payload_len) = self.bytes(&publish.payload);
+        let extra = if publish.properties.is_empty() { NO_EXTRA } else { self.extra(Extra::Properties(publish.properties)) };
+        self.record([
+            kind::MESSAGE,
+            flags,
+            u32::from(publish.message_id),
+            length,
+            topic_off,
+            topic_len,
+            payload_off,
+            payload_len,
+            extra,
+        ]);
+    }
+
+    fn push_packet(&mut self, kind: u32, packet: Packet, version: ProtocolVersion) {
+        let length = packet_length(&packet, version);
+        let extra = self.extra(Extra::Packet(packet));
+        self.record([kind, 0, 0, length, 0, 0, 0, 0, extra]);
+    }
+
+    fn push_ack(&mut self, ack_kind: AckKind, packet: Packet, version: ProtocolVersion) {
+        let code = match ack_kind {
+            AckKind::PubAck => 1,
+            AckKind::PubRec => 2,
+            AckKind::PubComp => 3,
+            AckKind::SubAck => 4,
+            AckKind::UnsubAck => 5,
+        };
+        let (message_id, reason_code, plain) = match &packet {
+            Packet::Puback(a) | Packet::Pubrec(a) | Packet::Pubcomp(a) => {
+                (a.message_id, a.reason_code, a.properties.is_empty())
+            }
+            Packet::Suback(a) => (a.message_id, 0, false),
+            Packet::Unsuback(a) => (a.message_id, 0, false),
+            _ => (0, 0, false),
+        };
+        let length = packet_length(&packet, version);
+        // A plain successful PUBACK/PUBCOMP (the hot path) needs no object.
+        let extra = if plain && reason_code == 0 { NO_EXTRA } else { self.extra(Extra::Packet(packet)) };
+        self.record([kind::ACK, code, u32::from(message_id), length, u32::from(reason_code), 0, 0, 0, extra]);
+    }
+
+    fn push_error(&mut self, info: ErrorInfo) {
+        let extra = self.extra(Extra::Error(info));
+        self.record([kind::ERROR, 0, 0, 0, 0, 0, 0, 0, extra]);
+    }
+
+    fn push(&mut self, event: DriverEvent, version: ProtocolVersion) {
+        match event {
+            DriverEvent::Session(Event::Message(publish)) => self.push_message(publish, version),
+            DriverEvent::Session(Event::ConnAck(ack)) => self.push_packet(kind::CONNACK, Packet::Connack(ack), version),
+            DriverEvent::Session(Event::Ack { kind: ack_kind, packet }) => self.push_ack(ack_kind, packet, version),
+            DriverEvent::Session(Event::PacketReceived(packet)) => self.push_packet(kind::PACKET_RECEIVE, packet, version),
+            DriverEvent::Session(Event::PacketSent(packet)) => self.push_packet(kind::PACKET_SEND, packet, version),
+            DriverEvent::Session(Event::Disconnect(d)) => self.push_packet(kind::DISCONNECT, Packet::Disconnect(d), version),
+            DriverEvent::Session(Event::Auth(a)) => self.push_packet(kind::AUTH, Packet::Auth(a), version),
+            DriverEvent::Session(Event::Error(error)) => self.push_error(ErrorInfo {
+                code: error.code.to_string(),
+                message: error.message.into_owned(),
+                reason_code: error.reason_code,
+                syscall: None,
+                address: None,
+                port: None,
+                source: "session",
+            }),
+            DriverEvent::Transport(error) => self.push_error(transport_error_info(error)),
+            DriverEvent::Closed => self.record([kind::CLOSE, 0, 0, 0, 0, 0, 0, 0, NO_EXTRA]),
+        }
+    }
+}
+
+fn transport_error_info(error: TransportError) -> ErrorInfo {
+    ErrorInfo {
+        code: error.code,
+        message: error.message,
+        reason_code: None,
+        syscall: (!error.syscall.is_empty()).then_some(error.syscall),
+        address: error.address,
+        port: error.port,
+        source: "transport",
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The remaining length of a PUBLISH as it crossed the wire (mqtt-packet's `length`).
+fn publish_length(publish: &Publish, version: ProtocolVersion) -> u32 {
+    if version.is_v5() && !publish.properties.is_empty() {
+        return packet_length(&Packet::Publish(publish.clone()), version);
+    }
+    let id = if publish.qos == QoS::AtMostOnce { 0 } else { 2 };
+    let props = usize::from(version.is_v5());
+    to_u32(2 + publish.topic.len() + id + props + publish.payload.len())
+}
+
+/// The remaining length of `packet` once encoded.
+fn packet_length(packet: &Packet, version: ProtocolVersion) -> u32 {
+    let mut buf = bytes::BytesMut::new();
+    if codec::encode(packet, version, &mut buf).is_err() || buf.len() < 2 {
+        return 0;
+    }
+    // Skip the type byte and the remaining-length varint.
+    let varint_len = buf.iter().skip(1).take(4).position(|b| b & 0x80 == 0).map_or(4, |i| i + 1);
+    to_u32(buf.len() - 1 - varint_len)
+}
+
+/// The JavaScript function that receives batches.
+pub type BatchFunction = ThreadsafeFunction<(), (), FnArgs<(Buffer, Uint32Array, Unknown<'static>)>, Status, false>;
+
+/// State shared by the driver side and the JavaScript-thread callback.
+#[derive(Default)]
+pub struct Pending {
+    batch: Mutex<Batch>,
+    scheduled: AtomicBool,
+}
+
+impl Pending {
+    /// Takes the accumulated batch and allows the next flush to schedule a new delivery.
+    /// Runs on the JavaScript thread.
+    pub fn take_as_js(&self, env: &Env) -> Result<FnArgs<(Buffer, Uint32Array, Unknown<'static>)>> {
+        self.scheduled.store(false, Ordering::Release);
+        let batch = std::mem::take(&mut *self.batch.lock());
+        let extras: Unknown<'static> = env.to_js_value(&batch.extras)?;
+        Ok(FnArgs::from((Buffer::from(batch.blob), Uint32Array::new(batch.records), extras)))
+    }
+}
+
+/// The driver's sink for one connection: holds the only strong reference to the batch function,
+/// so that the Node process can exit once the connection is over (DESIGN.md §2).
+pub struct BatchSink {
+    pending: Arc<Pending>,
+    function: BatchFunction,
+    version: ProtocolVersion,
+}
+
+impl BatchSink {
+    /// A sink delivering to `function`, whose callback reads `pending`.
+    pub fn new(pending: Arc<Pending>, function: BatchFunction, version: ProtocolVersion) -> Self {
+        BatchSink { pending, function, version }
+    }
+}
+
+impl EventSink for BatchSink {
+    fn push(&self, event: DriverEvent) {
+        let oversized = {
+            let mut batch = self.pending.batch.lock();
+            batch.push(event, self.version);
+            batch.blob.len() >= MAX_BATCH_BYTES
+        };
+        if oversized {
+            self.flush();
+        }
+    }
+
+    fn flush(&self) {
+        if self.pending.batch.lock().is_empty() {
+            return;
+        }
+        if !self.pending.scheduled.swap(true, Ordering::AcqRel) {
+            let status = self.function.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            if status != Status::Ok {
+                // The environment is shutting down; nobody is listening any more.
+                self.pending.scheduled.store(false, Ordering::Release);
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The client's N-API surface: free functions taking a client handle (DESIGN.md §2).
+//!
+//! Hot calls (`publish`) take scalars and a borrowed payload; rare ones take plain objects in the
+//! codec's serde shape, produced by `lib/packet.js`. Errors thrown from here carry a string
+//! `code` (`NOT_CONNECTED`, `INVALID`, …) that the shim maps to MQTT.js's errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde::Deserialize;
+
+use super::batch::{BatchSink, Pending};
+use crate::codec::{Auth, Connect, Disconnect, Properties, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe};
+use crate::driver::Client;
+use crate::session::{Session, SessionError, SessionOptions};
+use crate::transport::Endpoint;
+
+/// What JavaScript holds: the shared client and the batch its callback reads.
+pub struct Handle {
+    client: Arc<Client>,
+    pending: Arc<Pending>,
+}
+
+/// Session settings, as the shim derives them from MQTT.js's options.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientConfig {
+    protocol_version: ProtocolVersion,
+    #[serde(default = "default_connect_timeout")]
+    connect_timeout: u32,
+    #[serde(default = "default_true")]
+    reschedule_pings: bool,
+    #[serde(default = "default_max_inflight")]
+    max_inflight: u16,
+}
+
+fn default_connect_timeout() -> u32 {
+    30_000
+}
+fn default_true() -> bool {
+    true
+}
+fn default_max_inflight() -> u16 {
+    20
+}
+
+fn error(e: SessionError) -> Error {
+    Error::new(Status::GenericFailure, format!("{}|{}", e.code, e.message))
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(Status::InvalidArg, format!("INVALID|{}", message.into()))
+}
+
+/// Creates a client with no connection. `config`: `{ protocolVersion, connectTimeout,
+/// reschedulePings, maxInflight }`.
+#[napi(catch_unwind, ts_return_type = "ExternalObject<'MqttClient'>")]
+pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> {
+    let config: ClientConfig = env.from_js_value(config)?;
+    let options = SessionOptions {
+        connect_timeout: Duration::from_millis(u64::from(config.connect_timeout)),
+        reschedule_pings: config.reschedule_pings,
+        max_inflight: config.max_inflight.max(1),
+        packet_events: false,
+    };
+    let session = Session::new(config.protocol_version, options);
+    Ok(External::new(Handle { client: Client::new(session), pending: Arc::new(Pending::default()) }))
+}
+
+/// Opens a connection: `endpoint` `{ protocol, host, port, unixPath? }`, `connect` a CONNECT
+/// packet, `auth` an optional first AUTH packet; batches go to `onBatch(blob, records, extras)`.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, endpoint: object, connect: object, auth: object | null | undefined, onBatch: (blob: Buffer, records: Uint32Array, extras: any[]) => void"
+)]
+pub fn client_connect(
+    env: Env,
+    handle: &External<Handle>,
+    endpoint: Unknown<'_>,
+    connect: Unknown<'_>,
+    auth: Option<Unknown<'_>>,
+    on_batch: Function<'_, FnArgs<(Buffer, Uint32Array, Unknown<'static>)>, ()>,
+) -> Result<()> {
+    let endpoint: Endpoint = env.from_js_value(endpoint)?;
+    let connect: Connect = env.from_js_value(connect)?;
+    let auth: Option<Auth> = match auth {
+        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => Some(env.from_js_value(value)?),
+        _ => None,
+    };
+    let version = connect.protocol_version;
+    let pending = handle.pending.clone();
+    let callback_pending = pending.clone();
+    let function = on_batch
+        .build_threadsafe_function::<()>()
+        .callee_handled::<false>()
+        .build_callback(move |ctx| callback_pending.take_as_js(&ctx.env))?;
+    let sink = Arc::new(BatchSink::new(pending, function, version));
+    let connect_timeout = handle.client.session.lock().connect_timeout();
+    let client = handle.client.clone();
+    napi::bindgen_prelude::within_runtime_if_available(move || {
+        client.connect(endpoint, connect, auth, sink, connect_timeout);
+    });
+    Ok(())
+}
+
+/// Publishes. `flags`: bits 0–1 QoS, bit 2 retain, bit 3 dup. `messageId` is 0 for QoS 0.
+/// Throws `NOT_CONNECTED|…` for QoS 0 without a connection (the shim queues it).
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, topic: string, payload: Uint8Array, flags: number, messageId: number, properties?: object | null")]
+pub fn client_publish(
+    env: Env,
+    handle: &External<Handle>,
+    topic: String,
+    payload: &[u8],
+    flags: u32,
+    message_id: u32,
+    properties: Option<Unknown<'_>>,
+) -> Result<()> {
+    let qos = QoS::try_from((flags & 0b11) as u8).map_err(invalid)?;
+    let message_id = u16::try_from(message_id).map_err(|_| invalid(format!("message id {message_id} is out of range")))?;
+    let properties: Properties = match properties {
+        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => env.from_js_value(value)?,
+        _ => Properties::default(),
+    };
+    let publish = Publish {
+        dup: flags & 0b1000 != 0,
+        qos,
+        retain: flags & 0b100 != 0,
+        topic,
+        message_id,
+        payload: Bytes::copy_from_slice(payload),
+        properties,
+    };
+    handle.client.session.lock().publish(publish).map_err(error)?;
+    handle.client.wake();
+    Ok(())
+}
+
+/// Sends a SUBSCRIBE packet (codec shape). Throws `NOT_CONNECTED|…` without a connection.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, packet: object")]
+pub fn client_subscribe(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> Result<()> {
+    let subscribe: Subscribe = env.from_js_value(packet)?;
+    handle.client.session.lock().subscribe(subscribe).map_err(error)?;
+    handle.client.wake();
+    Ok(())
+}
+
+/// Sends an UNSUBSCRIBE packet (codec shape). Throws `NOT_CONNECTED|…` without a connection.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, packet: object")]
+pub fn client_unsubscribe(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> Result<()> {
+    let unsubscribe: Unsubscribe = env.from_js_value(packet)?;
+    handle.client.session.lock().unsubscribe(unsubscribe).map_err(error)?;
+    handle.client.wake();
+    Ok(())
+}
+
+/// Sends an AUTH packet (codec shape).
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, packet: object")]
+pub fn client_auth(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> Result<()> {
+    let auth: Auth = env.from_js_value(packet)?;
+    handle.client.session.lock().auth(auth).map_err(error)?;
+    handle.client.wake();
+    Ok(())
+}
+
+/// Ends the current connection. Without `force`, sends `disconnect` (a DISCONNECT packet in
+/// codec shape, if given and connected) and closes once it is written; with `force`, closes at
+/// once. Returns whether a connection existed (a `close` record will follow).
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, force: boolean, disconnect?: object | null")]
+pub fn client_end(env: Env, handle: &External<Handle>, force: bool, disconnect: Option<Unknown<'_>>) -> Result<bool> {
+    if !force {
+        if let Some(value) = disconnect {
+            if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) {
+                let disconnect: Disconnect = env.from_js_value(value)?;
+                let mut session = handle.client.session.lock();
+                if session.is_connected() {
+                    let _ = session.disconnect(disconnect);
+                }
+            }
+        }
+    }
+    Ok(handle.client.close(force))
+}
+
+/// Turns `packetsend`/`packetreceive` records on or off.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, on: boolean")]
+pub fn client_set_packet_events(handle: &External<Handle>, on: bool) {
+    handle.client.session.lock().set_packet_events(on);
+}
+
+/// Forgets an outgoing QoS 1/2 publish. Returns whether it was known.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, messageId: number")]
+pub fn client_remove_outgoing(handle: &External<Handle>, message_id: u32) -> bool {
+    match u16::try_from(message_id) {
+        Ok(id) => handle.client.session.lock().remove_outgoing(id),
+        Err(_) => false,
+    }
+}
+
+/// Drops every outgoing QoS 1/2 publish; returns their message ids.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_clear_outgoing(handle: &External<Handle>) -> Vec<u32> {
+    handle.client.session.lock().clear_outgoing().into_iter().map(u32::from).collect()
+}

@@ -1,0 +1,631 @@
+//! The client protocol state machine, sans-I/O.
+//!
+//! Design: a [`Session`] lives as long as the JavaScript client and outlives its connections.
+//! The driver calls [`Session::start_connection`] for each new transport, feeds it every decoded
+//! packet through [`Session::handle_packet`], writes out whatever [`Session::poll_transmit`]
+//! yields, sleeps until [`Session::poll_timeout`] and then calls [`Session::handle_timeout`],
+//! and reports the end of a transport with [`Session::handle_close`]. The application's commands
+//! ([`Session::publish`], [`Session::subscribe`], …) may arrive at any time, connected or not.
+//! Everything the application must hear about is queued as an [`Event`] and taken with
+//! [`Session::poll_event`]. Time is passed in; the session never reads a clock, never touches a
+//! socket and never allocates per byte.
+//!
+//! What the session owns: the outgoing in-flight table of QoS 1/2 publishes (kept across
+//! connections and resent with their original packet identifiers, MQTT 5 §4.4), the flow-control
+//! window (never more QoS 1/2 publishes in flight than the broker's Receive Maximum or the
+//! configured window, MQTT 5 §4.9), inbound QoS 2 packets awaiting PUBREL (§4.3.3), inbound topic
+//! aliases (§3.3.2.3.4), and the keepalive and CONNACK deadlines (§3.1.2.10). Packet identifiers
+//! are chosen by the caller (MQTT.js lets the application supply its own allocator).
+
+mod event;
+mod inflight;
+mod keepalive;
+
+pub use event::{AckKind, Event, SessionError};
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+
+use crate::codec::{
+    self, Ack, ConnAck, Connect, Disconnect, Limits, Packet, ProtocolVersion, Publish, QoS, Subscribe,
+    Unsubscribe,
+};
+use inflight::{Inflight, Outgoing};
+use keepalive::Keepalive;
+
+/// Settings that hold for every connection of a session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// How long to wait for CONNACK after the transport is up (`connectTimeout`).
+    pub connect_timeout: Duration,
+    /// Restart the keepalive countdown when acks arrive (`reschedulePings`).
+    pub reschedule_pings: bool,
+    /// The most QoS 1/2 publishes in flight when the broker sets no Receive Maximum
+    /// (always the case before MQTT 5).
+    pub max_inflight: u16,
+    /// Report every packet sent and received as an event (`packetsend`/`packetreceive` listeners).
+    pub packet_events: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            connect_timeout: Duration::from_secs(30),
+            reschedule_pings: true,
+            max_inflight: 20,
+            packet_events: false,
+        }
+    }
+}
+
+/// Where the current connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No transport.
+    Offline,
+    /// CONNECT sent, waiting for CONNACK until the deadline.
+    AwaitingConnAck { deadline: Instant },
+    /// CONNACK accepted.
+    Connected,
+    /// The session asked the driver to drop the transport (after a protocol error or a refused
+    /// CONNACK); nothing more is sent or handled.
+    Closing,
+}
+
+/// The client side of an MQTT session. See the module documentation.
+#[derive(Debug)]
+pub struct Session {
+    options: SessionOptions,
+    version: ProtocolVersion,
+    phase: Phase,
+    /// Encoded packets waiting to be written.
+    outbox: BytesMut,
+    /// Outgoing QoS 1/2 publishes and PUBRELs awaiting their acks, in send order.
+    inflight: Inflight,
+    /// Outgoing QoS 1/2 publishes waiting for room in the window, in call order.
+    waiting: VecDeque<Publish>,
+    /// Packet identifiers of SUBSCRIBE/UNSUBSCRIBE awaiting SUBACK/UNSUBACK.
+    pending_acks: HashMap<u16, AckKind>,
+    /// Inbound QoS 2 publishes received and acknowledged with PUBREC, delivered on PUBREL.
+    incoming_qos2: HashMap<u16, Publish>,
+    /// Inbound topic aliases of the current connection (MQTT 5 §3.3.2.3.4).
+    topic_aliases: HashMap<u16, String>,
+    /// The Topic Alias Maximum we announced in CONNECT (0: none accepted).
+    topic_alias_maximum: u16,
+    /// The window of the current connection.
+    window: u16,
+    keepalive: Keepalive,
+    /// Decoder limits of the current connection (our Maximum Packet Size).
+    limits: Limits,
+    events: VecDeque<Event>,
+}
+
+impl Session {
+    /// A session with no connection yet.
+    pub fn new(version: ProtocolVersion, options: SessionOptions) -> Self {
+        let window = options.max_inflight.max(1);
+        Session {
+            options,
+            version,
+            phase: Phase::Offline,
+            outbox: BytesMut::with_capacity(8 * 1024),
+            inflight: Inflight::default(),
+            waiting: VecDeque::new(),
+            pending_acks: HashMap::new(),
+            incoming_qos2: HashMap::new(),
+            topic_aliases: HashMap::new(),
+            topic_alias_maximum: 0,
+            window,
+            keepalive: Keepalive::new(0),
+            limits: Limits::default(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The protocol version of this session.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// Whether CONNACK has accepted the current connection.
+    pub fn is_connected(&self) -> bool {
+        self.phase == Phase::Connected
+    }
+
+    /// Whether the session wants the driver to drop the transport.
+    pub fn wants_close(&self) -> bool {
+        self.phase == Phase::Closing
+    }
+
+    /// How long a connection attempt may take until CONNACK.
+    pub fn connect_timeout(&self) -> std::time::Duration {
+        self.options.connect_timeout
+    }
+
+    /// The decoder limits for the current connection.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Turns `packetsend`/`packetreceive` events on or off.
+    pub fn set_packet_events(&mut self, on: bool) {
+        self.options.packet_events = on;
+    }
+
+    /// Number of QoS 1/2 publishes in flight or waiting for the window.
+    pub fn outgoing_len(&self) -> usize {
+        self.inflight.len() + self.waiting.len()
+    }
+
+    /// Starts a new connection: queues CONNECT (and the optional first AUTH) and arms the CONNACK
+    /// deadline. Packets left unsent by the previous connection are dropped; in-flight publishes
+    /// stay and are resent once CONNACK arrives.
+    pub fn start_connection(&mut self, connect: Connect, auth: Option<codec::Auth>, now: Instant) -> Result<(), SessionError> {
+        self.outbox.clear();
+        self.pending_acks.clear();
+        self.topic_aliases.clear();
+        self.topic_alias_maximum = if self.version.is_v5() {
+            connect.properties.topic_alias_maximum.unwrap_or(0)
+        } else {
+            0
+        };
+        self.keepalive = Keepalive::new(connect.keepalive);
+        self.limits = Limits::default();
+        if let (true, Some(max)) = (connect.protocol_version.is_v5(), connect.properties.maximum_packet_size) {
+            // MQTT 5 §3.1.2.11.4: we told the server the largest packet we accept.
+            self.limits.max_packet_size = max;
+        }
+        self.version = connect.protocol_version;
+        self.phase = Phase::AwaitingConnAck { deadline: now + self.options.connect_timeout };
+        self.send(Packet::Connect(connect))?;
+        if let Some(auth) = auth {
+            self.send(Packet::Auth(auth))?;
+        }
+        Ok(())
+    }
+
+    /// Takes the bytes to write, if any, appending them to `out`. Returns whether anything was
+    /// appended.
+    pub fn poll_transmit(&mut self, out: &mut BytesMut) -> bool {
+        if self.outbox.is_empty() {
+            return false;
+        }
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.outbox);
+        } else {
+            out.put(self.outbox.split());
+        }
+        true
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Session::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::AwaitingConnAck { deadline } => Some(deadline),
+            Phase::Connected => self.keepalive.next_deadline(),
+            Phase::Offline | Phase::Closing => None,
+        }
+    }
+
+    /// Acts on deadlines that have passed: sends PINGREQ, or gives up on a silent broker.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.phase {
+            Phase::AwaitingConnAck { deadline } if now >= deadline => {
+                self.fail(SessionError::timeout("connack timeout"));
+            }
+            Phase::Connected => match self.keepalive.on_timeout(now) {
+                keepalive::Action::None => {}
+                keepalive::Action::SendPing => {
+                    let _ = self.send(Packet::Pingreq);
+                }
+                keepalive::Action::TimedOut => self.fail(SessionError::timeout("Keepalive timeout")),
+            },
+            _ => {}
+        }
+    }
+
+    /// The transport has closed. In-flight publishes are kept for the next connection.
+    pub fn handle_close(&mut self) {
+        self.phase = Phase::Offline;
+        self.outbox.clear();
+        self.pending_acks.clear();
+        self.topic_aliases.clear();
+        // Packets that were sent but not yet acknowledged go back to "not sent on this
+        // connection"; they are resent after the next CONNACK (MQTT 5 §4.4).
+        self.inflight.mark_all_unsent();
+    }
+
+    /// Handles one packet from the broker at time `now`.
+    pub fn handle_packet(&mut self, packet: Packet, now: Instant) {
+        if self.phase == Phase::Closing || self.phase == Phase::Offline {
+            return;
+        }
+        if self.options.packet_events {
+            self.events.push_back(Event::PacketReceived(packet.clone()));
+        }
+        match packet {
+            Packet::Connack(ack) => self.handle_connack(ack, now),
+            _ if !matches!(self.phase, Phase::Connected) => {
+                // MQTT 5 §3.2: the first packet from the server must be CONNACK (AUTH aside).
+                if let Packet::Auth(auth) = packet {
+                    self.events.push_back(Event::Auth(auth));
+                } else {
+                    self.fail(SessionError::protocol(format!(
+                        "Protocol error: received {} before CONNACK",
+                        packet.cmd()
+                    )));
+                }
+            }
+            Packet::Publish(publish) => self.handle_publish(publish),
+            Packet::Puback(ack) => {
+                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.handle_puback(ack);
+            }
+            Packet::Pubrec(ack) => {
+                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.handle_pubrec(ack);
+            }
+            Packet::Pubcomp(ack) => {
+                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.handle_pubcomp(ack);
+            }
+            Packet::Pubrel(ack) => {
+                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.handle_pubrel(ack);
+            }
+            Packet::Suback(ack) => {
+                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.complete_request(ack.message_id, AckKind::SubAck, Packet::Suback(ack));
+            }
+            Packet::Unsuback(ack) => {
+                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.complete_request(ack.message_id, AckKind::UnsubAck, Packet::Unsuback(ack));
+            }
+            Packet::Pingresp => self.keepalive.on_pingresp(now),
+            Packet::Disconnect(disconnect) => self.events.push_back(Event::Disconnect(disconnect)),
+            Packet::Auth(auth) => {
+                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.events.push_back(Event::Auth(auth));
+            }
+            Packet::Connect(_) | Packet::Subscribe(_) | Packet::Unsubscribe(_) | Packet::Pingreq => {
+                // MQTT 5 §3.1, §3.8, §3.10, §3.12: these only travel from client to server.
+                self.fail(SessionError::protocol(format!(
+                    "Protocol error: a server must not send {}",
+                    packet_name(&packet)
+                )));
+            }
+        }
+    }
+
+    /// Publishes a message. QoS 0 needs a connection (the caller queues offline QoS 0 itself);
+    /// QoS 1/2 are accepted at any time and sent as soon as a connection and the window allow.
+    pub fn publish(&mut self, mut publish: Publish) -> Result<(), SessionError> {
+        if !self.version.is_v5() {
+            // MQTT.js drops properties for MQTT 3.x rather than failing the publish.
+            publish.properties = Default::default();
+        }
+        match publish.qos {
+            QoS::AtMostOnce => {
+                if !self.is_connected() {
+                    return Err(SessionError::not_connected());
+                }
+                publish.message_id = 0;
+                self.send(Packet::Publish(publish))
+            }
+            QoS::AtLeastOnce | QoS::ExactlyOnce => {
+                if publish.message_id == 0 {
+                    return Err(SessionError::invalid("a QoS 1 or 2 publish needs a non-zero message id"));
+                }
+                if self.inflight.contains(publish.message_id) || self.waiting.iter().any(|p| p.message_id == publish.message_id) {
+                    return Err(SessionError::invalid(format!("message id {} is already in use", publish.message_id)));
+                }
+                // Validate now, so that the caller hears about an unencodable packet at once.
+                let mut probe = BytesMut::new();
+                codec::encode(&Packet::Publish(publish.clone()), self.version, &mut probe)
+                    .map_err(|e| SessionError::invalid(e.message().to_string()))?;
+                self.waiting.push_back(publish);
+                self.fill_window();
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends SUBSCRIBE; needs a connection.
+    pub fn subscribe(&mut self, subscribe: Subscribe) -> Result<(), SessionError> {
+        self.request(Packet::Subscribe(subscribe), AckKind::SubAck)
+    }
+
+    /// Sends UNSUBSCRIBE; needs a connection.
+    pub fn unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Result<(), SessionError> {
+        self.request(Packet::Unsubscribe(unsubscribe), AckKind::UnsubAck)
+    }
+
+    /// Sends DISCONNECT; the caller closes the transport once it is written.
+    pub fn disconnect(&mut self, disconnect: Disconnect) -> Result<(), SessionError> {
+        if self.phase == Phase::Offline {
+            return Err(SessionError::not_connected());
+        }
+        self.send(Packet::Disconnect(disconnect))
+    }
+
+    /// Sends an AUTH packet (MQTT 5 enhanced authentication).
+    pub fn auth(&mut self, auth: codec::Auth) -> Result<(), SessionError> {
+        if self.phase == Phase::Offline {
+            return Err(SessionError::not_connected());
+        }
+        self.send(Packet::Auth(auth))
+    }
+
+    /// Forgets an outgoing publish (MQTT.js `removeOutgoingMessage`). Returns whether it was known.
+    pub fn remove_outgoing(&mut self, message_id: u16) -> bool {
+        let before = self.waiting.len();
+        self.waiting.retain(|p| p.message_id != message_id);
+        let removed = self.inflight.remove(message_id).is_some() || self.waiting.len() != before;
+        if removed {
+            self.fill_window();
+        }
+        removed
+    }
+
+    /// Drops every outgoing publish and inbound QoS 2 state (a clean session that will not be
+    /// resumed). Returns the message ids that were dropped.
+    pub fn clear_outgoing(&mut self) -> Vec<u16> {
+        let mut ids = self.inflight.drain_ids();
+        ids.extend(self.waiting.drain(..).map(|p| p.message_id));
+        self.incoming_qos2.clear();
+        ids
+    }
+
+    fn request(&mut self, packet: Packet, kind: AckKind) -> Result<(), SessionError> {
+        if !self.is_connected() {
+            return Err(SessionError::not_connected());
+        }
+        let id = match &packet {
+            Packet::Subscribe(s) => s.message_id,
+            Packet::Unsubscribe(u) => u.message_id,
+            _ => 0,
+        };
+        if id == 0 {
+            return Err(SessionError::invalid("a SUBSCRIBE or UNSUBSCRIBE needs a non-zero message id"));
+        }
+        self.send(packet)?;
+        self.pending_acks.insert(id, kind);
+        Ok(())
+    }
+
+    fn handle_connack(&mut self, ack: ConnAck, now: Instant) {
+        if !matches!(self.phase, Phase::AwaitingConnAck { .. }) {
+            // MQTT 5 §3.2: the server sends CONNACK once per connection.
+            self.fail(SessionError::protocol_code("Protocol error: duplicate CONNACK", 0x82));
+            return;
+        }
+        if ack.reason_code != 0 {
+            self.phase = Phase::Closing;
+            self.events.push_back(Event::ConnAck(ack));
+            return;
+        }
+        self.phase = Phase::Connected;
+        if let Some(server_keepalive) = ack.properties.server_keep_alive {
+            // MQTT 5 §3.2.2.3.14: the server's keep alive replaces ours.
+            self.keepalive = Keepalive::new(server_keepalive);
+        }
+        self.keepalive.start(now);
+        self.window = match ack.properties.receive_maximum {
+            Some(max) if self.version.is_v5() => max.max(1),
+            _ => self.options.max_inflight.max(1),
+        };
+        if !ack.session_present {
+            // MQTT 5 §4.3.3: without a session on the server, half-finished inbound QoS 2
+            // exchanges will never see their PUBREL.
+            self.incoming_qos2.clear();
+        }
+        self.events.push_back(Event::ConnAck(ack));
+        // Resend what was in flight, in order, with the original identifiers (MQTT 5 §4.4).
+        let resend: Vec<Packet> = self.inflight.resend_packets();
+        for packet in resend {
+            let _ = self.send(packet);
+        }
+        self.fill_window();
+    }
+
+    fn handle_publish(&mut self, mut publish: Publish) {
+        if let Err(error) = self.resolve_topic_alias(&mut publish) {
+            self.fail(error);
+            return;
+        }
+        match publish.qos {
+            QoS::AtMostOnce => self.events.push_back(Event::Message(publish)),
+            QoS::AtLeastOnce => {
+                let id = publish.message_id;
+                self.events.push_back(Event::Message(publish));
+                let _ = self.send(Packet::Puback(Ack { message_id: id, reason_code: 0, properties: Default::default() }));
+            }
+            QoS::ExactlyOnce => {
+                let id = publish.message_id;
+                // MQTT 5 §4.3.3 (method B): keep the message until PUBREL, then deliver it once;
+                // a duplicate PUBLISH with the same id is acknowledged again but not stored twice.
+                self.incoming_qos2.entry(id).or_insert(publish);
+                let _ = self.send(Packet::Pubrec(Ack { message_id: id, reason_code: 0, properties: Default::default() }));
+            }
+        }
+    }
+
+    fn resolve_topic_alias(&mut self, publish: &mut Publish) -> Result<(), SessionError> {
+        let Some(alias) = publish.properties.topic_alias else {
+            if publish.topic.is_empty() {
+                return Err(SessionError::protocol("Protocol error: PUBLISH without topic name or topic alias"));
+            }
+            return Ok(());
+        };
+        // MQTT 5 §3.3.2.3.4: an alias above our Topic Alias Maximum (or any alias when we
+        // announced none) is a protocol error.
+        if alias == 0 || alias > self.topic_alias_maximum {
+            return Err(SessionError::protocol_code(
+                format!(
+                    "Received Topic Alias {alias} is out of range (the client accepts 1 to {})",
+                    self.topic_alias_maximum
+                ),
+                0x94,
+            ));
+        }
+        if publish.topic.is_empty() {
+            match self.topic_aliases.get(&alias) {
+                Some(topic) => publish.topic = topic.clone(),
+                None => {
+                    return Err(SessionError::protocol_code(
+                        format!("Received unregistered Topic Alias {alias}"),
+                        0x82,
+                    ))
+                }
+            }
+        } else {
+            self.topic_aliases.insert(alias, publish.topic.clone());
+        }
+        Ok(())
+    }
+
+    fn handle_puback(&mut self, ack: Ack) {
+        match self.inflight.get(ack.message_id) {
+            Some(Outgoing::Publish { publish, .. }) if publish.qos == QoS::AtLeastOnce => {
+                self.inflight.remove(ack.message_id);
+                self.events.push_back(Event::Ack { kind: AckKind::PubAck, packet: Packet::Puback(ack) });
+                self.fill_window();
+            }
+            Some(other) => {
+                let pending = other.cmd();
+                self.protocol_mismatch("puback", pending, ack.message_id);
+            }
+            None => {}
+        }
+    }
+
+    fn handle_pubrec(&mut self, ack: Ack) {
+        let id = ack.message_id;
+        match self.inflight.get(id) {
+            Some(Outgoing::Publish { publish, .. }) if publish.qos == QoS::ExactlyOnce => {
+                if ack.reason_code >= 0x80 {
+                    // MQTT 5 §4.3.3: a failed PUBREC ends the exchange.
+                    self.inflight.remove(id);
+                    self.events.push_back(Event::Ack { kind: AckKind::PubRec, packet: Packet::Pubrec(ack) });
+                    self.fill_window();
+                    return;
+                }
+                self.inflight.replace_with_pubrel(id);
+                let _ = self.send(Packet::Pubrel(Ack { message_id: id, reason_code: 0, properties: Default::default() }));
+            }
+            Some(Outgoing::PubRel { .. }) => {
+                // A repeated PUBREC: answer it again.
+                let _ = self.send(Packet::Pubrel(Ack { message_id: id, reason_code: 0, properties: Default::default() }));
+            }
+            Some(other) => {
+                let pending = other.cmd();
+                self.protocol_mismatch("pubrec", pending, id);
+            }
+            None => {
+                // MQTT 5 §4.3.3: answer an unknown PUBREC with PUBREL "Packet Identifier not found".
+                let reason_code = if self.version.is_v5() { 0x92 } else { 0 };
+                let _ = self.send(Packet::Pubrel(Ack { message_id: id, reason_code, properties: Default::default() }));
+            }
+        }
+    }
+
+    fn handle_pubcomp(&mut self, ack: Ack) {
+        match self.inflight.get(ack.message_id) {
+            Some(Outgoing::PubRel { .. }) => {
+                self.inflight.remove(ack.message_id);
+                self.events.push_back(Event::Ack { kind: AckKind::PubComp, packet: Packet::Pubcomp(ack) });
+                self.fill_window();
+            }
+            Some(other) => {
+                let pending = other.cmd();
+                self.protocol_mismatch("pubcomp", pending, ack.message_id);
+            }
+            None => {}
+        }
+    }
+
+    fn handle_pubrel(&mut self, ack: Ack) {
+        let id = ack.message_id;
+        if let Some(publish) = self.incoming_qos2.remove(&id) {
+            self.events.push_back(Event::Message(publish));
+        }
+        let reason_code = if ack.reason_code == 0 { 0 } else { 0x92 };
+        let reason_code = if self.version.is_v5() { reason_code } else { 0 };
+        let _ = self.send(Packet::Pubcomp(Ack { message_id: id, reason_code, properties: Default::default() }));
+    }
+
+    fn complete_request(&mut self, id: u16, kind: AckKind, packet: Packet) {
+        match self.pending_acks.get(&id) {
+            Some(expected) if *expected == kind => {
+                self.pending_acks.remove(&id);
+                self.events.push_back(Event::Ack { kind, packet });
+            }
+            Some(expected) => {
+                let pending = expected.request_cmd();
+                self.protocol_mismatch(packet.cmd(), pending, id);
+            }
+            None => {}
+        }
+    }
+
+    fn protocol_mismatch(&mut self, ack: &str, pending: &str, id: u16) {
+        // MQTT.js 5.16 reports the mismatch and ignores the ack.
+        self.events.push_back(Event::Error(SessionError::protocol(format!(
+            "Protocol error: {ack} does not answer the {pending} pending on message id {id}"
+        ))));
+    }
+
+    /// Moves waiting publishes into flight while the window has room.
+    fn fill_window(&mut self) {
+        if !self.is_connected() {
+            return;
+        }
+        while self.inflight.len() < usize::from(self.window) {
+            let Some(publish) = self.waiting.pop_front() else { break };
+            let packet = Packet::Publish(publish.clone());
+            self.inflight.insert(publish);
+            let _ = self.send(packet);
+        }
+    }
+
+    /// Encodes `packet` into the outbox.
+    fn send(&mut self, packet: Packet) -> Result<(), SessionError> {
+        codec::encode(&packet, self.version, &mut self.outbox).map_err(|e| SessionError::invalid(e.message().to_string()))?;
+        if self.options.packet_events {
+            self.events.push_back(Event::PacketSent(packet));
+        }
+        Ok(())
+    }
+
+    /// Reports `error` and asks the driver to drop the transport.
+    fn fail(&mut self, error: SessionError) {
+        self.phase = Phase::Closing;
+        self.outbox.clear();
+        self.events.push_back(Event::Error(error));
+    }
+
+    /// Reports a decoding error from the driver's reader and closes.
+    pub fn handle_decode_error(&mut self, error: &codec::CodecError) {
+        self.fail(SessionError::protocol_code(error.message().to_string(), error.reason_code()));
+    }
+}
+
+fn packet_name(packet: &Packet) -> &'static str {
+    match packet {
+        Packet::Connect(_) => "CONNECT",
+        Packet::Subscribe(_) => "SUBSCRIBE",
+        Packet::Unsubscribe(_) => "UNSUBSCRIBE",
+        Packet::Pingreq => "PINGREQ",
+        _ => "this packet",
+    }
+}
+
+#[cfg(test)]
+mod tests;
