@@ -1,0 +1,309 @@
+//! Deterministic session tests: a fake clock and a scripted broker made of decoded packets.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+use crate::codec::{Limits, Properties, SubAck, Subscription};
+
+fn connect_packet(version: ProtocolVersion, keepalive: u16) -> Connect {
+    Connect {
+        protocol_id: "MQTT".into(),
+        protocol_version: version,
+        clean: true,
+        keepalive,
+        client_id: "test".into(),
+        will: None,
+        username: None,
+        password: None,
+        properties: Properties::default(),
+    }
+}
+
+fn connack(reason_code: u8) -> Packet {
+    Packet::Connack(ConnAck { session_present: false, reason_code, properties: Properties::default() })
+}
+
+fn publish(qos: QoS, id: u16, topic: &str) -> Publish {
+    Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: topic.into(),
+        message_id: id,
+        payload: Bytes::from_static(b"hi"),
+        properties: Properties::default(),
+    }
+}
+
+fn ack(id: u16) -> Ack {
+    Ack { message_id: id, reason_code: 0, properties: Properties::default() }
+}
+
+/// Decodes everything the session queued for the broker.
+fn sent(session: &mut Session) -> Vec<Packet> {
+    let mut buf = BytesMut::new();
+    session.poll_transmit(&mut buf);
+    let mut packets = Vec::new();
+    while let Some(p) = codec::decode(&mut buf, session.version(), &Limits::default()).unwrap() {
+        packets.push(p);
+    }
+    packets
+}
+
+fn events(session: &mut Session) -> Vec<Event> {
+    std::iter::from_fn(|| session.poll_event()).collect()
+}
+
+fn connected(version: ProtocolVersion, options: SessionOptions, t0: Instant) -> Session {
+    let mut s = Session::new(version, options);
+    s.start_connection(connect_packet(version, 10), None, t0).unwrap();
+    s.handle_packet(connack(0), t0);
+    sent(&mut s);
+    events(&mut s);
+    s
+}
+
+#[test]
+fn start_connection_sends_connect_and_waits_for_connack() {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 60), None, t0).unwrap();
+    assert!(matches!(sent(&mut s).as_slice(), [Packet::Connect(_)]));
+    assert!(!s.is_connected());
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+    s.handle_packet(connack(0), t0);
+    assert!(s.is_connected());
+    assert!(matches!(events(&mut s).as_slice(), [Event::ConnAck(_)]));
+}
+
+#[test]
+fn a_refused_connack_asks_for_the_connection_to_close() {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 60), None, t0).unwrap();
+    s.handle_packet(connack(5), t0);
+    assert!(s.wants_close());
+    assert!(!s.is_connected());
+}
+
+#[test]
+fn connack_timeout_is_reported_as_an_error() {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 60), None, t0).unwrap();
+    s.handle_timeout(t0 + Duration::from_secs(31));
+    assert!(s.wants_close());
+    assert!(matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message == "connack timeout"));
+}
+
+#[test]
+fn keepalive_sends_pingreq_after_the_interval_and_times_out_half_an_interval_later() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+    s.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(sent(&mut s), vec![Packet::Pingreq]);
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(15)));
+    s.handle_timeout(t0 + Duration::from_secs(15));
+    assert!(s.wants_close());
+    assert!(matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message == "Keepalive timeout"));
+}
+
+#[test]
+fn pingresp_restarts_the_keepalive_countdown() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.handle_timeout(t0 + Duration::from_secs(10));
+    sent(&mut s);
+    s.handle_packet(Packet::Pingresp, t0 + Duration::from_secs(11));
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(21)));
+}
+
+#[test]
+fn received_publish_does_not_restart_the_keepalive_countdown() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.handle_packet(Packet::Publish(publish(QoS::AtMostOnce, 0, "a")), t0 + Duration::from_secs(5));
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+}
+
+#[test]
+fn qos1_publish_completes_on_puback() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.publish(publish(QoS::AtLeastOnce, 7, "a/b")).unwrap();
+    assert!(matches!(sent(&mut s).as_slice(), [Packet::Publish(p)] if p.message_id == 7));
+    s.handle_packet(Packet::Puback(ack(7)), t0);
+    assert!(matches!(events(&mut s).as_slice(), [Event::Ack { kind: AckKind::PubAck, .. }]));
+    assert_eq!(s.outgoing_len(), 0);
+}
+
+#[test]
+fn qos2_publish_sends_pubrel_on_pubrec_and_completes_on_pubcomp() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.publish(publish(QoS::ExactlyOnce, 9, "a")).unwrap();
+    sent(&mut s);
+    s.handle_packet(Packet::Pubrec(ack(9)), t0);
+    assert_eq!(sent(&mut s), vec![Packet::Pubrel(ack(9))]);
+    assert!(events(&mut s).is_empty());
+    s.handle_packet(Packet::Pubcomp(ack(9)), t0);
+    assert!(matches!(events(&mut s).as_slice(), [Event::Ack { kind: AckKind::PubComp, .. }]));
+}
+
+#[test]
+fn never_more_publishes_in_flight_than_the_window_and_the_rest_follow_in_order() {
+    let t0 = Instant::now();
+    let options = SessionOptions { max_inflight: 2, ..SessionOptions::default() };
+    let mut s = connected(ProtocolVersion::V3_1_1, options, t0);
+    for id in 1..=5 {
+        s.publish(publish(QoS::AtLeastOnce, id, "a")).unwrap();
+    }
+    let ids = |packets: Vec<Packet>| -> Vec<u16> {
+        packets.into_iter().filter_map(|p| if let Packet::Publish(p) = p { Some(p.message_id) } else { None }).collect()
+    };
+    assert_eq!(ids(sent(&mut s)), vec![1, 2]);
+    s.handle_packet(Packet::Puback(ack(1)), t0);
+    assert_eq!(ids(sent(&mut s)), vec![3]);
+    s.handle_packet(Packet::Puback(ack(3)), t0);
+    s.handle_packet(Packet::Puback(ack(2)), t0);
+    assert_eq!(ids(sent(&mut s)), vec![4, 5]);
+}
+
+#[test]
+fn the_brokers_receive_maximum_sets_the_window_in_mqtt_5() {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V5, SessionOptions { max_inflight: 100, ..SessionOptions::default() });
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0).unwrap();
+    let mut props = Properties::default();
+    props.receive_maximum = Some(1);
+    s.handle_packet(Packet::Connack(ConnAck { session_present: false, reason_code: 0, properties: props }), t0);
+    sent(&mut s);
+    s.publish(publish(QoS::AtLeastOnce, 1, "a")).unwrap();
+    s.publish(publish(QoS::AtLeastOnce, 2, "a")).unwrap();
+    assert_eq!(sent(&mut s).len(), 1);
+}
+
+#[test]
+fn in_flight_publishes_are_resent_with_dup_and_the_same_ids_after_a_reconnect() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.publish(publish(QoS::AtLeastOnce, 4, "a")).unwrap();
+    s.publish(publish(QoS::ExactlyOnce, 5, "b")).unwrap();
+    sent(&mut s);
+    s.handle_packet(Packet::Pubrec(ack(5)), t0);
+    sent(&mut s);
+    s.handle_close();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0).unwrap();
+    s.handle_packet(connack(0), t0);
+    let resent = sent(&mut s);
+    assert!(matches!(&resent[0], Packet::Connect(_)));
+    assert!(matches!(&resent[1], Packet::Publish(p) if p.message_id == 4 && p.dup));
+    assert_eq!(resent[2], Packet::Pubrel(ack(5)));
+}
+
+#[test]
+fn qos1_publishes_made_offline_are_sent_after_connack() {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    s.publish(publish(QoS::AtLeastOnce, 3, "a")).unwrap();
+    assert!(s.publish(publish(QoS::AtMostOnce, 0, "a")).is_err());
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0).unwrap();
+    s.handle_packet(connack(0), t0);
+    let packets = sent(&mut s);
+    assert!(matches!(&packets[1], Packet::Publish(p) if p.message_id == 3 && !p.dup));
+}
+
+#[test]
+fn inbound_qos1_is_delivered_and_acknowledged() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.handle_packet(Packet::Publish(publish(QoS::AtLeastOnce, 11, "x")), t0);
+    assert!(matches!(events(&mut s).as_slice(), [Event::Message(p)] if p.topic == "x"));
+    assert_eq!(sent(&mut s), vec![Packet::Puback(ack(11))]);
+}
+
+#[test]
+fn inbound_qos2_is_delivered_once_on_pubrel_even_when_the_publish_is_repeated() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.handle_packet(Packet::Publish(publish(QoS::ExactlyOnce, 12, "x")), t0);
+    let mut dup = publish(QoS::ExactlyOnce, 12, "x");
+    dup.dup = true;
+    s.handle_packet(Packet::Publish(dup), t0);
+    assert!(events(&mut s).is_empty());
+    assert_eq!(sent(&mut s), vec![Packet::Pubrec(ack(12)), Packet::Pubrec(ack(12))]);
+    s.handle_packet(Packet::Pubrel(ack(12)), t0);
+    s.handle_packet(Packet::Pubrel(ack(12)), t0);
+    assert_eq!(events(&mut s).len(), 1);
+    assert_eq!(sent(&mut s), vec![Packet::Pubcomp(ack(12)), Packet::Pubcomp(ack(12))]);
+}
+
+#[test]
+fn an_ack_of_the_wrong_type_is_reported_and_ignored() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.publish(publish(QoS::ExactlyOnce, 20, "x")).unwrap();
+    sent(&mut s);
+    s.handle_packet(Packet::Puback(ack(20)), t0);
+    assert!(matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message.contains("puback does not answer the publish")));
+    assert_eq!(s.outgoing_len(), 1);
+}
+
+#[test]
+fn subscribe_completes_on_suback() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let sub = Subscribe {
+        message_id: 30,
+        subscriptions: vec![Subscription { topic: "a/#".into(), qos: QoS::AtLeastOnce, nl: false, rap: false, rh: 0 }],
+        properties: Properties::default(),
+    };
+    s.subscribe(sub).unwrap();
+    assert!(matches!(sent(&mut s).as_slice(), [Packet::Subscribe(_)]));
+    s.handle_packet(Packet::Suback(SubAck { message_id: 30, granted: vec![1], properties: Properties::default() }), t0);
+    assert!(matches!(events(&mut s).as_slice(), [Event::Ack { kind: AckKind::SubAck, .. }]));
+}
+
+#[test]
+fn topic_aliases_from_the_broker_are_resolved_and_out_of_range_ones_close_the_connection() {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V5, SessionOptions::default());
+    let mut connect = connect_packet(ProtocolVersion::V5, 10);
+    connect.properties.topic_alias_maximum = Some(2);
+    s.start_connection(connect, None, t0).unwrap();
+    s.handle_packet(connack(0), t0);
+    events(&mut s);
+    let mut first = publish(QoS::AtMostOnce, 0, "long/topic");
+    first.properties.topic_alias = Some(1);
+    s.handle_packet(Packet::Publish(first), t0);
+    let mut second = publish(QoS::AtMostOnce, 0, "");
+    second.properties.topic_alias = Some(1);
+    s.handle_packet(Packet::Publish(second), t0);
+    let delivered = events(&mut s);
+    assert!(matches!(&delivered[1], Event::Message(p) if p.topic == "long/topic"));
+    let mut bad = publish(QoS::AtMostOnce, 0, "t");
+    bad.properties.topic_alias = Some(3);
+    s.handle_packet(Packet::Publish(bad), t0);
+    assert!(s.wants_close());
+}
+
+#[test]
+fn a_server_sending_subscribe_is_a_protocol_error() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.handle_packet(Packet::Pingreq, t0);
+    assert!(s.wants_close());
+}
+
+#[test]
+fn properties_are_dropped_from_publishes_before_mqtt_5() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let mut p = publish(QoS::AtMostOnce, 0, "a");
+    p.properties.content_type = Some("text/plain".into());
+    s.publish(p).unwrap();
+    assert_eq!(sent(&mut s).len(), 1);
+}
