@@ -103,10 +103,16 @@ impl Batch {
 
     fn push_message(&mut self, publish: Publish, version: ProtocolVersion) {
         let length = publish_length(&publish, version);
-        let flags = u32::from(u8::from(publish.qos)) | u32::from(publish.retain) << 2 | u32::from(publish.dup) << 3;
+        let flags = u32::from(u8::from(publish.qos))
+            | u32::from(publish.retain) << 2
+            | u32::from(publish.dup) << 3;
         let (topic_off, topic_len) = self.bytes(publish.topic.as_bytes());
         let (payload_off, payload_len) = self.bytes(&publish.payload);
-        let extra = if publish.properties.is_empty() { NO_EXTRA } else { self.extra(Extra::Properties(publish.properties)) };
+        let extra = if publish.properties.is_empty() {
+            NO_EXTRA
+        } else {
+            self.extra(Extra::Properties(publish.properties))
+        };
         self.record([
             kind::MESSAGE,
             flags,
@@ -144,8 +150,22 @@ impl Batch {
         };
         let length = packet_length(&packet, version);
         // A plain successful PUBACK/PUBCOMP (the hot path) needs no object.
-        let extra = if plain && reason_code == 0 { NO_EXTRA } else { self.extra(Extra::Packet(packet)) };
-        self.record([kind::ACK, code, u32::from(message_id), length, u32::from(reason_code), 0, 0, 0, extra]);
+        let extra = if plain && reason_code == 0 {
+            NO_EXTRA
+        } else {
+            self.extra(Extra::Packet(packet))
+        };
+        self.record([
+            kind::ACK,
+            code,
+            u32::from(message_id),
+            length,
+            u32::from(reason_code),
+            0,
+            0,
+            0,
+            extra,
+        ]);
     }
 
     fn push_error(&mut self, info: ErrorInfo) {
@@ -156,12 +176,25 @@ impl Batch {
     fn push(&mut self, event: DriverEvent, version: ProtocolVersion) {
         match event {
             DriverEvent::Session(Event::Message(publish)) => self.push_message(publish, version),
-            DriverEvent::Session(Event::ConnAck(ack)) => self.push_packet(kind::CONNACK, Packet::Connack(ack), version),
-            DriverEvent::Session(Event::Ack { kind: ack_kind, packet }) => self.push_ack(ack_kind, packet, version),
-            DriverEvent::Session(Event::PacketReceived(packet)) => self.push_packet(kind::PACKET_RECEIVE, packet, version),
-            DriverEvent::Session(Event::PacketSent(packet)) => self.push_packet(kind::PACKET_SEND, packet, version),
-            DriverEvent::Session(Event::Disconnect(d)) => self.push_packet(kind::DISCONNECT, Packet::Disconnect(d), version),
-            DriverEvent::Session(Event::Auth(a)) => self.push_packet(kind::AUTH, Packet::Auth(a), version),
+            DriverEvent::Session(Event::ConnAck(ack)) => {
+                self.push_packet(kind::CONNACK, Packet::Connack(ack), version)
+            }
+            DriverEvent::Session(Event::Ack {
+                kind: ack_kind,
+                packet,
+            }) => self.push_ack(ack_kind, packet, version),
+            DriverEvent::Session(Event::PacketReceived(packet)) => {
+                self.push_packet(kind::PACKET_RECEIVE, packet, version)
+            }
+            DriverEvent::Session(Event::PacketSent(packet)) => {
+                self.push_packet(kind::PACKET_SEND, packet, version)
+            }
+            DriverEvent::Session(Event::Disconnect(d)) => {
+                self.push_packet(kind::DISCONNECT, Packet::Disconnect(d), version)
+            }
+            DriverEvent::Session(Event::Auth(a)) => {
+                self.push_packet(kind::AUTH, Packet::Auth(a), version)
+            }
             DriverEvent::Session(Event::Error(error)) => self.push_error(ErrorInfo {
                 code: error.code.to_string(),
                 message: error.message.into_owned(),
@@ -210,12 +243,18 @@ fn packet_length(packet: &Packet, version: ProtocolVersion) -> u32 {
         return 0;
     }
     // Skip the type byte and the remaining-length varint.
-    let varint_len = buf.iter().skip(1).take(4).position(|b| b & 0x80 == 0).map_or(4, |i| i + 1);
+    let varint_len = buf
+        .iter()
+        .skip(1)
+        .take(4)
+        .position(|b| b & 0x80 == 0)
+        .map_or(4, |i| i + 1);
     to_u32(buf.len() - 1 - varint_len)
 }
 
 /// The JavaScript function that receives batches.
-pub type BatchFunction = ThreadsafeFunction<(), (), FnArgs<(Buffer, Uint32Array, Unknown<'static>)>, Status, false>;
+pub type BatchFunction =
+    ThreadsafeFunction<(), (), FnArgs<(Buffer, Uint32Array, Unknown<'static>)>, Status, false>;
 
 /// State shared by the driver side and the JavaScript-thread callback.
 #[derive(Default)]
@@ -231,7 +270,11 @@ impl Pending {
         self.scheduled.store(false, Ordering::Release);
         let batch = std::mem::take(&mut *self.batch.lock());
         let extras: Unknown<'static> = env.to_js_value(&batch.extras)?;
-        Ok(FnArgs::from((Buffer::from(batch.blob), Uint32Array::new(batch.records), extras)))
+        Ok(FnArgs::from((
+            Buffer::from(batch.blob),
+            Uint32Array::new(batch.records),
+            extras,
+        )))
     }
 }
 
@@ -246,7 +289,11 @@ pub struct BatchSink {
 impl BatchSink {
     /// A sink delivering to `function`, whose callback reads `pending`.
     pub fn new(pending: Arc<Pending>, function: BatchFunction, version: ProtocolVersion) -> Self {
-        BatchSink { pending, function, version }
+        BatchSink {
+            pending,
+            function,
+            version,
+        }
     }
 }
 
@@ -267,7 +314,9 @@ impl EventSink for BatchSink {
             return;
         }
         if !self.pending.scheduled.swap(true, Ordering::AcqRel) {
-            let status = self.function.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            let status = self
+                .function
+                .call((), ThreadsafeFunctionCallMode::NonBlocking);
             if status != Status::Ok {
                 // The environment is shutting down; nobody is listening any more.
                 self.pending.scheduled.store(false, Ordering::Release);

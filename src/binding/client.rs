@@ -13,7 +13,9 @@ use napi_derive::napi;
 use serde::Deserialize;
 
 use super::batch::{BatchSink, Pending};
-use crate::codec::{Auth, Connect, Disconnect, Properties, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe};
+use crate::codec::{
+    Auth, Connect, Disconnect, Properties, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe,
+};
 use crate::driver::Client;
 use crate::session::{Session, SessionError, SessionOptions};
 use crate::transport::Endpoint;
@@ -67,7 +69,10 @@ pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> 
         packet_events: false,
     };
     let session = Session::new(config.protocol_version, options);
-    Ok(External::new(Handle { client: Client::new(session), pending: Arc::new(Pending::default()) }))
+    Ok(External::new(Handle {
+        client: Client::new(session),
+        pending: Arc::new(Pending::default()),
+    }))
 }
 
 /// Opens a connection: `endpoint` `{ protocol, host, port, unixPath? }`, `connect` a CONNECT
@@ -87,7 +92,9 @@ pub fn client_connect(
     let endpoint: Endpoint = env.from_js_value(endpoint)?;
     let connect: Connect = env.from_js_value(connect)?;
     let auth: Option<Auth> = match auth {
-        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => Some(env.from_js_value(value)?),
+        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
+            Some(env.from_js_value(value)?)
+        }
         _ => None,
     };
     let version = connect.protocol_version;
@@ -108,7 +115,10 @@ pub fn client_connect(
 
 /// Publishes. `flags`: bits 0–1 QoS, bit 2 retain, bit 3 dup. `messageId` is 0 for QoS 0.
 /// Throws `NOT_CONNECTED|…` for QoS 0 without a connection (the shim queues it).
-#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, topic: string, payload: Uint8Array, flags: number, messageId: number, properties?: object | null")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, topic: string, payload: Uint8Array, flags: number, messageId: number, properties?: object | null"
+)]
 pub fn client_publish(
     env: Env,
     handle: &External<Handle>,
@@ -119,9 +129,12 @@ pub fn client_publish(
     properties: Option<Unknown<'_>>,
 ) -> Result<()> {
     let qos = QoS::try_from((flags & 0b11) as u8).map_err(invalid)?;
-    let message_id = u16::try_from(message_id).map_err(|_| invalid(format!("message id {message_id} is out of range")))?;
+    let message_id = u16::try_from(message_id)
+        .map_err(|_| invalid(format!("message id {message_id} is out of range")))?;
     let properties: Properties = match properties {
-        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => env.from_js_value(value)?,
+        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
+            env.from_js_value(value)?
+        }
         _ => Properties::default(),
     };
     let publish = Publish {
@@ -133,31 +146,55 @@ pub fn client_publish(
         payload: Bytes::copy_from_slice(payload),
         properties,
     };
-    handle.client.session.lock().publish(publish).map_err(error)?;
+    handle
+        .client
+        .session
+        .lock()
+        .publish(publish)
+        .map_err(error)?;
     handle.client.wake();
     Ok(())
 }
 
 /// Sends a SUBSCRIBE packet (codec shape). Throws `NOT_CONNECTED|…` without a connection.
-#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, packet: object")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, packet: object"
+)]
 pub fn client_subscribe(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> Result<()> {
     let subscribe: Subscribe = env.from_js_value(packet)?;
-    handle.client.session.lock().subscribe(subscribe).map_err(error)?;
+    handle
+        .client
+        .session
+        .lock()
+        .subscribe(subscribe)
+        .map_err(error)?;
     handle.client.wake();
     Ok(())
 }
 
 /// Sends an UNSUBSCRIBE packet (codec shape). Throws `NOT_CONNECTED|…` without a connection.
-#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, packet: object")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, packet: object"
+)]
 pub fn client_unsubscribe(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> Result<()> {
     let unsubscribe: Unsubscribe = env.from_js_value(packet)?;
-    handle.client.session.lock().unsubscribe(unsubscribe).map_err(error)?;
+    handle
+        .client
+        .session
+        .lock()
+        .unsubscribe(unsubscribe)
+        .map_err(error)?;
     handle.client.wake();
     Ok(())
 }
 
 /// Sends an AUTH packet (codec shape).
-#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, packet: object")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, packet: object"
+)]
 pub fn client_auth(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> Result<()> {
     let auth: Auth = env.from_js_value(packet)?;
     handle.client.session.lock().auth(auth).map_err(error)?;
@@ -168,8 +205,16 @@ pub fn client_auth(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> 
 /// Ends the current connection. Without `force`, sends `disconnect` (a DISCONNECT packet in
 /// codec shape, if given and connected) and closes once it is written; with `force`, closes at
 /// once. Returns whether a connection existed (a `close` record will follow).
-#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, force: boolean, disconnect?: object | null")]
-pub fn client_end(env: Env, handle: &External<Handle>, force: bool, disconnect: Option<Unknown<'_>>) -> Result<bool> {
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, force: boolean, disconnect?: object | null"
+)]
+pub fn client_end(
+    env: Env,
+    handle: &External<Handle>,
+    force: bool,
+    disconnect: Option<Unknown<'_>>,
+) -> Result<bool> {
     if !force {
         if let Some(value) = disconnect {
             if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) {
@@ -185,13 +230,19 @@ pub fn client_end(env: Env, handle: &External<Handle>, force: bool, disconnect: 
 }
 
 /// Turns `packetsend`/`packetreceive` records on or off.
-#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, on: boolean")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, on: boolean"
+)]
 pub fn client_set_packet_events(handle: &External<Handle>, on: bool) {
     handle.client.session.lock().set_packet_events(on);
 }
 
 /// Forgets an outgoing QoS 1/2 publish. Returns whether it was known.
-#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>, messageId: number")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, messageId: number"
+)]
 pub fn client_remove_outgoing(handle: &External<Handle>, message_id: u32) -> bool {
     match u16::try_from(message_id) {
         Ok(id) => handle.client.session.lock().remove_outgoing(id),
@@ -202,5 +253,12 @@ pub fn client_remove_outgoing(handle: &External<Handle>, message_id: u32) -> boo
 /// Drops every outgoing QoS 1/2 publish; returns their message ids.
 #[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
 pub fn client_clear_outgoing(handle: &External<Handle>) -> Vec<u32> {
-    handle.client.session.lock().clear_outgoing().into_iter().map(u32::from).collect()
+    handle
+        .client
+        .session
+        .lock()
+        .clear_outgoing()
+        .into_iter()
+        .map(u32::from)
+        .collect()
 }

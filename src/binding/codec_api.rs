@@ -10,7 +10,12 @@ fn version_from(level: u32) -> Result<ProtocolVersion> {
     u8::try_from(level)
         .ok()
         .and_then(|l| ProtocolVersion::try_from(l).ok())
-        .ok_or_else(|| Error::new(Status::InvalidArg, format!("unsupported protocol version {level}")))
+        .ok_or_else(|| {
+            Error::new(
+                Status::InvalidArg,
+                format!("unsupported protocol version {level}"),
+            )
+        })
 }
 
 /// Decodes exactly one whole packet from `bytes` and returns it as a plain object
@@ -22,8 +27,14 @@ pub fn decode_packet(env: Env, bytes: &[u8], protocol_version: u32) -> Result<Un
     let mut buf = BytesMut::from(bytes);
     match codec::decode(&mut buf, version, &Limits::default()) {
         Ok(Some(packet)) if buf.is_empty() => env.to_js_value(&packet),
-        Ok(Some(_)) => Err(Error::new(Status::InvalidArg, "trailing bytes after the packet".to_string())),
-        Ok(None) => Err(Error::new(Status::InvalidArg, "incomplete packet".to_string())),
+        Ok(Some(_)) => Err(Error::new(
+            Status::InvalidArg,
+            "trailing bytes after the packet".to_string(),
+        )),
+        Ok(None) => Err(Error::new(
+            Status::InvalidArg,
+            "incomplete packet".to_string(),
+        )),
         Err(e) => Err(Error::new(Status::InvalidArg, e.message().to_string())),
     }
 }
@@ -34,6 +45,7 @@ pub fn encode_packet(env: Env, packet: Unknown<'_>, protocol_version: u32) -> Re
     let version = version_from(protocol_version)?;
     let packet: Packet = env.from_js_value(packet)?;
     let mut out = BytesMut::new();
-    codec::encode(&packet, version, &mut out).map_err(|e| Error::new(Status::InvalidArg, e.message().to_string()))?;
+    codec::encode(&packet, version, &mut out)
+        .map_err(|e| Error::new(Status::InvalidArg, e.message().to_string()))?;
     Ok(out.to_vec().into())
 }

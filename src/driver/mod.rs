@@ -79,26 +79,45 @@ pub struct Client {
 impl Client {
     /// A client with no connection yet.
     pub fn new(session: Session) -> Arc<Self> {
-        Arc::new(Client { session: Mutex::new(session), current: Mutex::new(None) })
+        Arc::new(Client {
+            session: Mutex::new(session),
+            current: Mutex::new(None),
+        })
     }
 
     /// Starts a connection attempt on the current tokio runtime, replacing (and aborting) any
     /// previous one. Events go to `sink`, which the task drops when the connection is over.
     /// Must be called from within a tokio runtime context.
-    pub fn connect<S: EventSink>(self: &Arc<Self>, endpoint: Endpoint, connect: Connect, auth: Option<Auth>, sink: Arc<S>, connect_timeout: Duration) {
+    pub fn connect<S: EventSink>(
+        self: &Arc<Self>,
+        endpoint: Endpoint,
+        connect: Connect,
+        auth: Option<Auth>,
+        sink: Arc<S>,
+        connect_timeout: Duration,
+    ) {
         let control = Arc::new(Control::default());
         if let Some(previous) = self.current.lock().replace(control.clone()) {
             previous.request_close(ABORT);
         }
         let client = self.clone();
         tokio::spawn(async move {
-            let task = run_connection(client.clone(), control.clone(), endpoint, connect, auth, sink.clone(), connect_timeout);
+            let task = run_connection(
+                client.clone(),
+                control.clone(),
+                endpoint,
+                connect,
+                auth,
+                sink.clone(),
+                connect_timeout,
+            );
             let outcome = tokio::spawn(task).await;
             if outcome.is_err() {
                 // Supervision: the task panicked. Report it and close, as any other failure.
                 sink.push(DriverEvent::Session(Event::Error(SessionError {
                     code: "INTERNAL",
-                    message: "internal error in the mqtt-native driver; the connection was closed".into(),
+                    message: "internal error in the mqtt-native driver; the connection was closed"
+                        .into(),
                     reason_code: None,
                 })));
                 client.session.lock().handle_close();
@@ -208,7 +227,12 @@ async fn wait_for_close(control: &Control) {
 
 /// Moves bytes between the transport and the session until either side ends the connection.
 /// Returns the transport error that ended it, if any.
-async fn pump<S: EventSink>(client: &Client, control: &Control, io: Box<dyn transport::Io>, sink: &S) -> Option<TransportError> {
+async fn pump<S: EventSink>(
+    client: &Client,
+    control: &Control,
+    io: Box<dyn transport::Io>,
+    sink: &S,
+) -> Option<TransportError> {
     let (mut reader, mut writer) = tokio::io::split(io);
     let mut read_buf = BytesMut::with_capacity(64 * 1024);
     let mut write_buf = BytesMut::with_capacity(16 * 1024);

@@ -44,23 +44,43 @@ pub struct SessionError {
 
 impl SessionError {
     pub(crate) fn protocol(message: impl Into<Cow<'static, str>>) -> Self {
-        SessionError { code: "PROTOCOL_ERROR", message: message.into(), reason_code: Some(0x82) }
+        SessionError {
+            code: "PROTOCOL_ERROR",
+            message: message.into(),
+            reason_code: Some(0x82),
+        }
     }
 
     pub(crate) fn protocol_code(message: impl Into<Cow<'static, str>>, reason_code: u8) -> Self {
-        SessionError { code: "PROTOCOL_ERROR", message: message.into(), reason_code: Some(reason_code) }
+        SessionError {
+            code: "PROTOCOL_ERROR",
+            message: message.into(),
+            reason_code: Some(reason_code),
+        }
     }
 
     pub(crate) fn timeout(message: &'static str) -> Self {
-        SessionError { code: "TIMEOUT", message: Cow::Borrowed(message), reason_code: None }
+        SessionError {
+            code: "TIMEOUT",
+            message: Cow::Borrowed(message),
+            reason_code: None,
+        }
     }
 
     pub(crate) fn not_connected() -> Self {
-        SessionError { code: "NOT_CONNECTED", message: Cow::Borrowed("No connection to broker"), reason_code: None }
+        SessionError {
+            code: "NOT_CONNECTED",
+            message: Cow::Borrowed("No connection to broker"),
+            reason_code: None,
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
-        SessionError { code: "INVALID", message: message.into(), reason_code: None }
+        SessionError {
+            code: "INVALID",
+            message: message.into(),
+            reason_code: None,
+        }
     }
 }
 

@@ -59,16 +59,23 @@ impl Inflight {
     }
 
     pub(crate) fn insert(&mut self, publish: Publish) {
-        self.entries.push_back(Outgoing::Publish { publish, sent: true });
+        self.entries.push_back(Outgoing::Publish {
+            publish,
+            sent: true,
+        });
     }
 
     pub(crate) fn remove(&mut self, message_id: u16) -> Option<Outgoing> {
-        self.position(message_id).and_then(|i| self.entries.remove(i))
+        self.position(message_id)
+            .and_then(|i| self.entries.remove(i))
     }
 
     /// PUBREC arrived: the exchange now awaits PUBCOMP, keeping its place in the order.
     pub(crate) fn replace_with_pubrel(&mut self, message_id: u16) {
-        if let Some(entry) = self.position(message_id).and_then(|i| self.entries.get_mut(i)) {
+        if let Some(entry) = self
+            .position(message_id)
+            .and_then(|i| self.entries.get_mut(i))
+        {
             *entry = Outgoing::PubRel { message_id };
         }
     }
@@ -108,6 +115,8 @@ impl Inflight {
     }
 
     fn position(&self, message_id: u16) -> Option<usize> {
-        self.entries.iter().position(|e| e.message_id() == message_id)
+        self.entries
+            .iter()
+            .position(|e| e.message_id() == message_id)
     }
 }

@@ -27,7 +27,11 @@ impl Keepalive {
     /// Keepalive of `seconds`; 0 turns it off.
     pub(crate) fn new(seconds: u16) -> Self {
         let interval = (seconds > 0).then(|| Duration::from_secs(u64::from(seconds)));
-        Keepalive { interval, restarted_at: None, ping_sent: false }
+        Keepalive {
+            interval,
+            restarted_at: None,
+            ping_sent: false,
+        }
     }
 
     pub(crate) fn start(&mut self, now: Instant) {
@@ -49,11 +53,17 @@ impl Keepalive {
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let (interval, at) = (self.interval?, self.restarted_at?);
-        Some(if self.ping_sent { at + interval + interval / 2 } else { at + interval })
+        Some(if self.ping_sent {
+            at + interval + interval / 2
+        } else {
+            at + interval
+        })
     }
 
     pub(crate) fn on_timeout(&mut self, now: Instant) -> Action {
-        let Some(deadline) = self.next_deadline() else { return Action::None };
+        let Some(deadline) = self.next_deadline() else {
+            return Action::None;
+        };
         if now < deadline {
             Action::None
         } else if self.ping_sent {

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 
 use crate::codec::{
-    self, Ack, ConnAck, Connect, Disconnect, Limits, Packet, ProtocolVersion, Publish, QoS, Subscribe,
-    Unsubscribe,
+    self, Ack, ConnAck, Connect, Disconnect, Limits, Packet, ProtocolVersion, Publish, QoS,
+    Subscribe, Unsubscribe,
 };
 use inflight::{Inflight, Outgoing};
 use keepalive::Keepalive;
@@ -162,7 +162,12 @@ impl Session {
     /// Starts a new connection: queues CONNECT (and the optional first AUTH) and arms the CONNACK
     /// deadline. Packets left unsent by the previous connection are dropped; in-flight publishes
     /// stay and are resent once CONNACK arrives.
-    pub fn start_connection(&mut self, connect: Connect, auth: Option<codec::Auth>, now: Instant) -> Result<(), SessionError> {
+    pub fn start_connection(
+        &mut self,
+        connect: Connect,
+        auth: Option<codec::Auth>,
+        now: Instant,
+    ) -> Result<(), SessionError> {
         self.outbox.clear();
         self.pending_acks.clear();
         self.topic_aliases.clear();
@@ -173,12 +178,17 @@ impl Session {
         };
         self.keepalive = Keepalive::new(connect.keepalive);
         self.limits = Limits::default();
-        if let (true, Some(max)) = (connect.protocol_version.is_v5(), connect.properties.maximum_packet_size) {
+        if let (true, Some(max)) = (
+            connect.protocol_version.is_v5(),
+            connect.properties.maximum_packet_size,
+        ) {
             // MQTT 5 §3.1.2.11.4: we told the server the largest packet we accept.
             self.limits.max_packet_size = max;
         }
         self.version = connect.protocol_version;
-        self.phase = Phase::AwaitingConnAck { deadline: now + self.options.connect_timeout };
+        self.phase = Phase::AwaitingConnAck {
+            deadline: now + self.options.connect_timeout,
+        };
         self.send(Packet::Connect(connect))?;
         if let Some(auth) = auth {
             self.send(Packet::Auth(auth))?;
@@ -225,7 +235,9 @@ impl Session {
                 keepalive::Action::SendPing => {
                     let _ = self.send(Packet::Pingreq);
                 }
-                keepalive::Action::TimedOut => self.fail(SessionError::timeout("Keepalive timeout")),
+                keepalive::Action::TimedOut => {
+                    self.fail(SessionError::timeout("Keepalive timeout"))
+                }
             },
             _ => {}
         }
@@ -294,7 +306,10 @@ impl Session {
                 self.keepalive.on_ack(now, self.options.reschedule_pings);
                 self.events.push_back(Event::Auth(auth));
             }
-            Packet::Connect(_) | Packet::Subscribe(_) | Packet::Unsubscribe(_) | Packet::Pingreq => {
+            Packet::Connect(_)
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_)
+            | Packet::Pingreq => {
                 // MQTT 5 §3.1, §3.8, §3.10, §3.12: these only travel from client to server.
                 self.fail(SessionError::protocol(format!(
                     "Protocol error: a server must not send {}",
@@ -321,10 +336,20 @@ impl Session {
             }
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
                 if publish.message_id == 0 {
-                    return Err(SessionError::invalid("a QoS 1 or 2 publish needs a non-zero message id"));
+                    return Err(SessionError::invalid(
+                        "a QoS 1 or 2 publish needs a non-zero message id",
+                    ));
                 }
-                if self.inflight.contains(publish.message_id) || self.waiting.iter().any(|p| p.message_id == publish.message_id) {
-                    return Err(SessionError::invalid(format!("message id {} is already in use", publish.message_id)));
+                if self.inflight.contains(publish.message_id)
+                    || self
+                        .waiting
+                        .iter()
+                        .any(|p| p.message_id == publish.message_id)
+                {
+                    return Err(SessionError::invalid(format!(
+                        "message id {} is already in use",
+                        publish.message_id
+                    )));
                 }
                 // Validate now, so that the caller hears about an unencodable packet at once.
                 let mut probe = BytesMut::new();
@@ -393,7 +418,9 @@ impl Session {
             _ => 0,
         };
         if id == 0 {
-            return Err(SessionError::invalid("a SUBSCRIBE or UNSUBSCRIBE needs a non-zero message id"));
+            return Err(SessionError::invalid(
+                "a SUBSCRIBE or UNSUBSCRIBE needs a non-zero message id",
+            ));
         }
         self.send(packet)?;
         self.pending_acks.insert(id, kind);
@@ -403,7 +430,10 @@ impl Session {
     fn handle_connack(&mut self, ack: ConnAck, now: Instant) {
         if !matches!(self.phase, Phase::AwaitingConnAck { .. }) {
             // MQTT 5 §3.2: the server sends CONNACK once per connection.
-            self.fail(SessionError::protocol_code("Protocol error: duplicate CONNACK", 0x82));
+            self.fail(SessionError::protocol_code(
+                "Protocol error: duplicate CONNACK",
+                0x82,
+            ));
             return;
         }
         if ack.reason_code != 0 {
@@ -445,14 +475,22 @@ impl Session {
             QoS::AtLeastOnce => {
                 let id = publish.message_id;
                 self.events.push_back(Event::Message(publish));
-                let _ = self.send(Packet::Puback(Ack { message_id: id, reason_code: 0, properties: Default::default() }));
+                let _ = self.send(Packet::Puback(Ack {
+                    message_id: id,
+                    reason_code: 0,
+                    properties: Default::default(),
+                }));
             }
             QoS::ExactlyOnce => {
                 let id = publish.message_id;
                 // MQTT 5 §4.3.3 (method B): keep the message until PUBREL, then deliver it once;
                 // a duplicate PUBLISH with the same id is acknowledged again but not stored twice.
                 self.incoming_qos2.entry(id).or_insert(publish);
-                let _ = self.send(Packet::Pubrec(Ack { message_id: id, reason_code: 0, properties: Default::default() }));
+                let _ = self.send(Packet::Pubrec(Ack {
+                    message_id: id,
+                    reason_code: 0,
+                    properties: Default::default(),
+                }));
             }
         }
     }
@@ -460,7 +498,9 @@ impl Session {
     fn resolve_topic_alias(&mut self, publish: &mut Publish) -> Result<(), SessionError> {
         let Some(alias) = publish.properties.topic_alias else {
             if publish.topic.is_empty() {
-                return Err(SessionError::protocol("Protocol error: PUBLISH without topic name or topic alias"));
+                return Err(SessionError::protocol(
+                    "Protocol error: PUBLISH without topic name or topic alias",
+                ));
             }
             return Ok(());
         };
@@ -495,7 +535,10 @@ impl Session {
         match self.inflight.get(ack.message_id) {
             Some(Outgoing::Publish { publish, .. }) if publish.qos == QoS::AtLeastOnce => {
                 self.inflight.remove(ack.message_id);
-                self.events.push_back(Event::Ack { kind: AckKind::PubAck, packet: Packet::Puback(ack) });
+                self.events.push_back(Event::Ack {
+                    kind: AckKind::PubAck,
+                    packet: Packet::Puback(ack),
+                });
                 self.fill_window();
             }
             Some(other) => {
@@ -513,16 +556,27 @@ impl Session {
                 if ack.reason_code >= 0x80 {
                     // MQTT 5 §4.3.3: a failed PUBREC ends the exchange.
                     self.inflight.remove(id);
-                    self.events.push_back(Event::Ack { kind: AckKind::PubRec, packet: Packet::Pubrec(ack) });
+                    self.events.push_back(Event::Ack {
+                        kind: AckKind::PubRec,
+                        packet: Packet::Pubrec(ack),
+                    });
                     self.fill_window();
                     return;
                 }
                 self.inflight.replace_with_pubrel(id);
-                let _ = self.send(Packet::Pubrel(Ack { message_id: id, reason_code: 0, properties: Default::default() }));
+                let _ = self.send(Packet::Pubrel(Ack {
+                    message_id: id,
+                    reason_code: 0,
+                    properties: Default::default(),
+                }));
             }
             Some(Outgoing::PubRel { .. }) => {
                 // A repeated PUBREC: answer it again.
-                let _ = self.send(Packet::Pubrel(Ack { message_id: id, reason_code: 0, properties: Default::default() }));
+                let _ = self.send(Packet::Pubrel(Ack {
+                    message_id: id,
+                    reason_code: 0,
+                    properties: Default::default(),
+                }));
             }
             Some(other) => {
                 let pending = other.cmd();
@@ -531,7 +585,11 @@ impl Session {
             None => {
                 // MQTT 5 §4.3.3: answer an unknown PUBREC with PUBREL "Packet Identifier not found".
                 let reason_code = if self.version.is_v5() { 0x92 } else { 0 };
-                let _ = self.send(Packet::Pubrel(Ack { message_id: id, reason_code, properties: Default::default() }));
+                let _ = self.send(Packet::Pubrel(Ack {
+                    message_id: id,
+                    reason_code,
+                    properties: Default::default(),
+                }));
             }
         }
     }
@@ -540,7 +598,10 @@ impl Session {
         match self.inflight.get(ack.message_id) {
             Some(Outgoing::PubRel { .. }) => {
                 self.inflight.remove(ack.message_id);
-                self.events.push_back(Event::Ack { kind: AckKind::PubComp, packet: Packet::Pubcomp(ack) });
+                self.events.push_back(Event::Ack {
+                    kind: AckKind::PubComp,
+                    packet: Packet::Pubcomp(ack),
+                });
                 self.fill_window();
             }
             Some(other) => {
@@ -558,7 +619,11 @@ impl Session {
         }
         let reason_code = if ack.reason_code == 0 { 0 } else { 0x92 };
         let reason_code = if self.version.is_v5() { reason_code } else { 0 };
-        let _ = self.send(Packet::Pubcomp(Ack { message_id: id, reason_code, properties: Default::default() }));
+        let _ = self.send(Packet::Pubcomp(Ack {
+            message_id: id,
+            reason_code,
+            properties: Default::default(),
+        }));
     }
 
     fn complete_request(&mut self, id: u16, kind: AckKind, packet: Packet) {
@@ -577,9 +642,10 @@ impl Session {
 
     fn protocol_mismatch(&mut self, ack: &str, pending: &str, id: u16) {
         // MQTT.js 5.16 reports the mismatch and ignores the ack.
-        self.events.push_back(Event::Error(SessionError::protocol(format!(
-            "Protocol error: {ack} does not answer the {pending} pending on message id {id}"
-        ))));
+        self.events
+            .push_back(Event::Error(SessionError::protocol(format!(
+                "Protocol error: {ack} does not answer the {pending} pending on message id {id}"
+            ))));
     }
 
     /// Moves waiting publishes into flight while the window has room.
@@ -588,7 +654,9 @@ impl Session {
             return;
         }
         while self.inflight.len() < usize::from(self.window) {
-            let Some(publish) = self.waiting.pop_front() else { break };
+            let Some(publish) = self.waiting.pop_front() else {
+                break;
+            };
             let packet = Packet::Publish(publish.clone());
             self.inflight.insert(publish);
             let _ = self.send(packet);
@@ -597,7 +665,8 @@ impl Session {
 
     /// Encodes `packet` into the outbox.
     fn send(&mut self, packet: Packet) -> Result<(), SessionError> {
-        codec::encode(&packet, self.version, &mut self.outbox).map_err(|e| SessionError::invalid(e.message().to_string()))?;
+        codec::encode(&packet, self.version, &mut self.outbox)
+            .map_err(|e| SessionError::invalid(e.message().to_string()))?;
         if self.options.packet_events {
             self.events.push_back(Event::PacketSent(packet));
         }
@@ -613,7 +682,10 @@ impl Session {
 
     /// Reports a decoding error from the driver's reader and closes.
     pub fn handle_decode_error(&mut self, error: &codec::CodecError) {
-        self.fail(SessionError::protocol_code(error.message().to_string(), error.reason_code()));
+        self.fail(SessionError::protocol_code(
+            error.message().to_string(),
+            error.reason_code(),
+        ));
     }
 }
 

@@ -22,7 +22,11 @@ fn connect_packet(version: ProtocolVersion, keepalive: u16) -> Connect {
 }
 
 fn connack(reason_code: u8) -> Packet {
-    Packet::Connack(ConnAck { session_present: false, reason_code, properties: Properties::default() })
+    Packet::Connack(ConnAck {
+        session_present: false,
+        reason_code,
+        properties: Properties::default(),
+    })
 }
 
 fn publish(qos: QoS, id: u16, topic: &str) -> Publish {
@@ -38,7 +42,11 @@ fn publish(qos: QoS, id: u16, topic: &str) -> Publish {
 }
 
 fn ack(id: u16) -> Ack {
-    Ack { message_id: id, reason_code: 0, properties: Properties::default() }
+    Ack {
+        message_id: id,
+        reason_code: 0,
+        properties: Properties::default(),
+    }
 }
 
 /// Decodes everything the session queued for the broker.
@@ -58,7 +66,8 @@ fn events(session: &mut Session) -> Vec<Event> {
 
 fn connected(version: ProtocolVersion, options: SessionOptions, t0: Instant) -> Session {
     let mut s = Session::new(version, options);
-    s.start_connection(connect_packet(version, 10), None, t0).unwrap();
+    s.start_connection(connect_packet(version, 10), None, t0)
+        .unwrap();
     s.handle_packet(connack(0), t0);
     sent(&mut s);
     events(&mut s);
@@ -69,7 +78,8 @@ fn connected(version: ProtocolVersion, options: SessionOptions, t0: Instant) -> 
 fn start_connection_sends_connect_and_waits_for_connack() {
     let t0 = Instant::now();
     let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
-    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 60), None, t0).unwrap();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 60), None, t0)
+        .unwrap();
     assert!(matches!(sent(&mut s).as_slice(), [Packet::Connect(_)]));
     assert!(!s.is_connected());
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(30)));
@@ -82,7 +92,8 @@ fn start_connection_sends_connect_and_waits_for_connack() {
 fn a_refused_connack_asks_for_the_connection_to_close() {
     let t0 = Instant::now();
     let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
-    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 60), None, t0).unwrap();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 60), None, t0)
+        .unwrap();
     s.handle_packet(connack(5), t0);
     assert!(s.wants_close());
     assert!(!s.is_connected());
@@ -92,10 +103,13 @@ fn a_refused_connack_asks_for_the_connection_to_close() {
 fn connack_timeout_is_reported_as_an_error() {
     let t0 = Instant::now();
     let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
-    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 60), None, t0).unwrap();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 60), None, t0)
+        .unwrap();
     s.handle_timeout(t0 + Duration::from_secs(31));
     assert!(s.wants_close());
-    assert!(matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message == "connack timeout"));
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message == "connack timeout")
+    );
 }
 
 #[test]
@@ -108,7 +122,9 @@ fn keepalive_sends_pingreq_after_the_interval_and_times_out_half_an_interval_lat
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(15)));
     s.handle_timeout(t0 + Duration::from_secs(15));
     assert!(s.wants_close());
-    assert!(matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message == "Keepalive timeout"));
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message == "Keepalive timeout")
+    );
 }
 
 #[test]
@@ -125,7 +141,10 @@ fn pingresp_restarts_the_keepalive_countdown() {
 fn received_publish_does_not_restart_the_keepalive_countdown() {
     let t0 = Instant::now();
     let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
-    s.handle_packet(Packet::Publish(publish(QoS::AtMostOnce, 0, "a")), t0 + Duration::from_secs(5));
+    s.handle_packet(
+        Packet::Publish(publish(QoS::AtMostOnce, 0, "a")),
+        t0 + Duration::from_secs(5),
+    );
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(10)));
 }
 
@@ -136,7 +155,13 @@ fn qos1_publish_completes_on_puback() {
     s.publish(publish(QoS::AtLeastOnce, 7, "a/b")).unwrap();
     assert!(matches!(sent(&mut s).as_slice(), [Packet::Publish(p)] if p.message_id == 7));
     s.handle_packet(Packet::Puback(ack(7)), t0);
-    assert!(matches!(events(&mut s).as_slice(), [Event::Ack { kind: AckKind::PubAck, .. }]));
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Ack {
+            kind: AckKind::PubAck,
+            ..
+        }]
+    ));
     assert_eq!(s.outgoing_len(), 0);
 }
 
@@ -150,19 +175,37 @@ fn qos2_publish_sends_pubrel_on_pubrec_and_completes_on_pubcomp() {
     assert_eq!(sent(&mut s), vec![Packet::Pubrel(ack(9))]);
     assert!(events(&mut s).is_empty());
     s.handle_packet(Packet::Pubcomp(ack(9)), t0);
-    assert!(matches!(events(&mut s).as_slice(), [Event::Ack { kind: AckKind::PubComp, .. }]));
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Ack {
+            kind: AckKind::PubComp,
+            ..
+        }]
+    ));
 }
 
 #[test]
 fn never_more_publishes_in_flight_than_the_window_and_the_rest_follow_in_order() {
     let t0 = Instant::now();
-    let options = SessionOptions { max_inflight: 2, ..SessionOptions::default() };
+    let options = SessionOptions {
+        max_inflight: 2,
+        ..SessionOptions::default()
+    };
     let mut s = connected(ProtocolVersion::V3_1_1, options, t0);
     for id in 1..=5 {
         s.publish(publish(QoS::AtLeastOnce, id, "a")).unwrap();
     }
     let ids = |packets: Vec<Packet>| -> Vec<u16> {
-        packets.into_iter().filter_map(|p| if let Packet::Publish(p) = p { Some(p.message_id) } else { None }).collect()
+        packets
+            .into_iter()
+            .filter_map(|p| {
+                if let Packet::Publish(p) = p {
+                    Some(p.message_id)
+                } else {
+                    None
+                }
+            })
+            .collect()
     };
     assert_eq!(ids(sent(&mut s)), vec![1, 2]);
     s.handle_packet(Packet::Puback(ack(1)), t0);
@@ -175,11 +218,25 @@ fn never_more_publishes_in_flight_than_the_window_and_the_rest_follow_in_order()
 #[test]
 fn the_brokers_receive_maximum_sets_the_window_in_mqtt_5() {
     let t0 = Instant::now();
-    let mut s = Session::new(ProtocolVersion::V5, SessionOptions { max_inflight: 100, ..SessionOptions::default() });
-    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0).unwrap();
+    let mut s = Session::new(
+        ProtocolVersion::V5,
+        SessionOptions {
+            max_inflight: 100,
+            ..SessionOptions::default()
+        },
+    );
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
+        .unwrap();
     let mut props = Properties::default();
     props.receive_maximum = Some(1);
-    s.handle_packet(Packet::Connack(ConnAck { session_present: false, reason_code: 0, properties: props }), t0);
+    s.handle_packet(
+        Packet::Connack(ConnAck {
+            session_present: false,
+            reason_code: 0,
+            properties: props,
+        }),
+        t0,
+    );
     sent(&mut s);
     s.publish(publish(QoS::AtLeastOnce, 1, "a")).unwrap();
     s.publish(publish(QoS::AtLeastOnce, 2, "a")).unwrap();
@@ -196,7 +253,8 @@ fn in_flight_publishes_are_resent_with_dup_and_the_same_ids_after_a_reconnect() 
     s.handle_packet(Packet::Pubrec(ack(5)), t0);
     sent(&mut s);
     s.handle_close();
-    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0).unwrap();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0)
+        .unwrap();
     s.handle_packet(connack(0), t0);
     let resent = sent(&mut s);
     assert!(matches!(&resent[0], Packet::Connect(_)));
@@ -210,7 +268,8 @@ fn qos1_publishes_made_offline_are_sent_after_connack() {
     let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
     s.publish(publish(QoS::AtLeastOnce, 3, "a")).unwrap();
     assert!(s.publish(publish(QoS::AtMostOnce, 0, "a")).is_err());
-    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0).unwrap();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0)
+        .unwrap();
     s.handle_packet(connack(0), t0);
     let packets = sent(&mut s);
     assert!(matches!(&packets[1], Packet::Publish(p) if p.message_id == 3 && !p.dup));
@@ -234,11 +293,17 @@ fn inbound_qos2_is_delivered_once_on_pubrel_even_when_the_publish_is_repeated() 
     dup.dup = true;
     s.handle_packet(Packet::Publish(dup), t0);
     assert!(events(&mut s).is_empty());
-    assert_eq!(sent(&mut s), vec![Packet::Pubrec(ack(12)), Packet::Pubrec(ack(12))]);
+    assert_eq!(
+        sent(&mut s),
+        vec![Packet::Pubrec(ack(12)), Packet::Pubrec(ack(12))]
+    );
     s.handle_packet(Packet::Pubrel(ack(12)), t0);
     s.handle_packet(Packet::Pubrel(ack(12)), t0);
     assert_eq!(events(&mut s).len(), 1);
-    assert_eq!(sent(&mut s), vec![Packet::Pubcomp(ack(12)), Packet::Pubcomp(ack(12))]);
+    assert_eq!(
+        sent(&mut s),
+        vec![Packet::Pubcomp(ack(12)), Packet::Pubcomp(ack(12))]
+    );
 }
 
 #[test]
@@ -248,7 +313,9 @@ fn an_ack_of_the_wrong_type_is_reported_and_ignored() {
     s.publish(publish(QoS::ExactlyOnce, 20, "x")).unwrap();
     sent(&mut s);
     s.handle_packet(Packet::Puback(ack(20)), t0);
-    assert!(matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message.contains("puback does not answer the publish")));
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message.contains("puback does not answer the publish"))
+    );
     assert_eq!(s.outgoing_len(), 1);
 }
 
@@ -258,13 +325,32 @@ fn subscribe_completes_on_suback() {
     let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
     let sub = Subscribe {
         message_id: 30,
-        subscriptions: vec![Subscription { topic: "a/#".into(), qos: QoS::AtLeastOnce, nl: false, rap: false, rh: 0 }],
+        subscriptions: vec![Subscription {
+            topic: "a/#".into(),
+            qos: QoS::AtLeastOnce,
+            nl: false,
+            rap: false,
+            rh: 0,
+        }],
         properties: Properties::default(),
     };
     s.subscribe(sub).unwrap();
     assert!(matches!(sent(&mut s).as_slice(), [Packet::Subscribe(_)]));
-    s.handle_packet(Packet::Suback(SubAck { message_id: 30, granted: vec![1], properties: Properties::default() }), t0);
-    assert!(matches!(events(&mut s).as_slice(), [Event::Ack { kind: AckKind::SubAck, .. }]));
+    s.handle_packet(
+        Packet::Suback(SubAck {
+            message_id: 30,
+            granted: vec![1],
+            properties: Properties::default(),
+        }),
+        t0,
+    );
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Ack {
+            kind: AckKind::SubAck,
+            ..
+        }]
+    ));
 }
 
 #[test]

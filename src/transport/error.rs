@@ -32,7 +32,13 @@ impl TransportError {
 
     /// A transport or option this build cannot honour.
     pub fn unsupported(message: String) -> Self {
-        TransportError { code: "ERR_UNSUPPORTED".into(), syscall: String::new(), message, address: None, port: None }
+        TransportError {
+            code: "ERR_UNSUPPORTED".into(),
+            syscall: String::new(),
+            message,
+            address: None,
+            port: None,
+        }
     }
 
     /// No answer within the connect timeout.

@@ -75,5 +75,7 @@ async fn connect_unix(path: &str) -> Result<Box<dyn Io>, TransportError> {
 
 #[cfg(not(unix))]
 async fn connect_unix(_path: &str) -> Result<Box<dyn Io>, TransportError> {
-    Err(TransportError::unsupported("unix sockets are not available on this platform".to_string()))
+    Err(TransportError::unsupported(
+        "unix sockets are not available on this platform".to_string(),
+    ))
 }
