@@ -11,6 +11,7 @@ use super::{Ack, CodecError, ProtocolVersion};
 
 /// Which of the four publish acknowledgements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // The specification's names (DESIGN.md §1).
 pub(crate) enum AckKind {
     /// PUBACK (MQTT 5 §3.4).
     PubAck,

@@ -611,6 +611,13 @@ pub(crate) fn decode(r: &mut Reader, carrier: Carrier) -> Result<Properties, Cod
         }
         store(&mut props, s, value)?;
     }
+    // Authentication Data without an Authentication Method is a protocol error
+    // (MQTT 5 §3.1.2.11.10).
+    if props.authentication_data.is_some() && props.authentication_method.is_none() {
+        return Err(CodecError::protocol(format!(
+            "Authentication Data without Authentication Method in {who} (MQTT 5 §3.1.2.11.10)"
+        )));
+    }
     Ok(props)
 }
 
@@ -672,6 +679,12 @@ fn check_and_measure(props: &Properties, carrier: Carrier) -> Result<usize, Code
         };
         Ok(())
     })?;
+    // Authentication Data needs an Authentication Method (MQTT 5 §3.1.2.11.10).
+    if props.authentication_data.is_some() && props.authentication_method.is_none() {
+        return Err(CodecError::unencodable(
+            "Authentication Data needs an Authentication Method (MQTT 5 §3.1.2.11.10)",
+        ));
+    }
     Ok(len)
 }
 
@@ -762,7 +775,7 @@ mod tests {
         let bytes = encode_to_vec(&props, Carrier::PubAck).unwrap();
         assert_eq!(
             bytes,
-            [15, 0x1F, 0, 1, b'r', 0x26, 0, 1, b'b', 0, 1, b'2', 0x26, 0, 1, b'a', 0, 1, b'1']
+            [18, 0x1F, 0, 1, b'r', 0x26, 0, 1, b'b', 0, 1, b'2', 0x26, 0, 1, b'a', 0, 1, b'1']
         );
     }
 

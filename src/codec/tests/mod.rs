@@ -1,0 +1,118 @@
+//! Codec tests: fixture tables per protocol version (decode, encode, round trip), malformed
+//! input for every validation rule, incremental decoding, and property-based tests.
+
+mod encode_errors;
+mod fixtures;
+mod incremental;
+mod malformed;
+mod proptests;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{decode, encode, CodecError, ErrorKind, Limits, Packet, ProtocolVersion};
+
+/// One fixture: a name, the version, the packet and its bytes on the wire.
+pub(crate) struct Fixture {
+    pub(crate) name: &'static str,
+    pub(crate) version: ProtocolVersion,
+    pub(crate) packet: Packet,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// A UTF-8 string or binary field: two-byte length then the bytes (MQTT 5 §1.5.4, §1.5.6).
+pub(crate) fn s(text: &str) -> Vec<u8> {
+    let mut out = (text.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+/// Concatenates byte pieces.
+pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// A property block: its length (one byte, all fixtures are short) then the properties.
+pub(crate) fn props(parts: &[&[u8]]) -> Vec<u8> {
+    let body = parts.concat();
+    assert!(body.len() < 128);
+    let mut out = vec![body.len() as u8];
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A whole packet: `first` byte, remaining length (one or two bytes), then `body`.
+pub(crate) fn packet(first: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![first];
+    let n = body.len();
+    assert!(n < 16_384);
+    if n < 128 {
+        out.push(n as u8);
+    } else {
+        out.push((n % 128) as u8 | 0x80);
+        out.push((n / 128) as u8);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// Decodes `bytes` as one whole packet.
+pub(crate) fn decode_all(bytes: &[u8], version: ProtocolVersion) -> Result<Packet, CodecError> {
+    let mut buf = BytesMut::from(bytes);
+    let packet = decode(&mut buf, version, &Limits::default())?;
+    let packet = packet.unwrap_or_else(|| panic!("incomplete packet {bytes:02X?}"));
+    assert!(buf.is_empty(), "{} bytes left after one packet", buf.len());
+    Ok(packet)
+}
+
+/// Encodes `packet` to a vector.
+pub(crate) fn encode_vec(packet: &Packet, version: ProtocolVersion) -> Result<Vec<u8>, CodecError> {
+    let mut out = BytesMut::new();
+    encode(packet, version, &mut out)?;
+    Ok(out.to_vec())
+}
+
+/// Asserts that decoding `bytes` fails with `kind`, and that the message cites a section.
+#[track_caller]
+pub(crate) fn assert_decode_error(
+    bytes: &[u8],
+    version: ProtocolVersion,
+    kind: ErrorKind,
+) -> CodecError {
+    let mut buf = BytesMut::from(bytes);
+    match decode(&mut buf, version, &Limits::default()) {
+        Err(err) => {
+            assert_eq!(err.kind(), kind, "{bytes:02X?}: {}", err.message());
+            assert!(
+                err.message().contains('§'),
+                "no spec citation in {:?}",
+                err.message()
+            );
+            err
+        }
+        Ok(p) => panic!("{bytes:02X?} decoded as {p:?}, expected a {kind:?} error"),
+    }
+}
+
+/// Asserts that encoding `packet` fails as unencodable and leaves the buffer unchanged.
+#[track_caller]
+pub(crate) fn assert_unencodable(packet: &Packet, version: ProtocolVersion) -> CodecError {
+    let mut out = BytesMut::from(&b"keep"[..]);
+    match encode(packet, version, &mut out) {
+        Err(err) => {
+            assert_eq!(err.kind(), ErrorKind::Unencodable, "{}", err.message());
+            assert!(
+                err.message().contains('§'),
+                "no spec citation in {:?}",
+                err.message()
+            );
+            assert_eq!(&out[..], b"keep");
+            err
+        }
+        Ok(()) => panic!("{packet:?} encoded as {:02X?}", &out[4..]),
+    }
+}
+
+/// A `Bytes` from a static string.
+pub(crate) fn b(text: &'static str) -> Bytes {
+    Bytes::from_static(text.as_bytes())
+}
