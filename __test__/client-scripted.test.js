@@ -1,0 +1,258 @@
+'use strict'
+// The client against a scripted broker, for exact control of the packets and the timing, and
+// against MQTT.js itself where a detail of its behaviour is the reference.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { once } = require('node:events')
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+const mqtt = require('..')
+const mqttjs = require('mqtt')
+const { startScriptedBroker } = require('./helpers/scripted-broker')
+const { freePort } = require('./helpers/ports')
+
+async function scripted (t, options) {
+  const broker = await startScriptedBroker({ autoConnack: true, autoPingresp: true, autoPuback: true, ...options })
+  t.after(() => broker.close())
+  return broker
+}
+
+/** Resolves on the next `event`; unlike events.once, an 'error' meanwhile does not reject. */
+function next (emitter, event) {
+  return new Promise((resolve) => emitter.once(event, (...args) => resolve(args)))
+}
+
+function client (t, url, opts) {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, ...opts })
+  t.after(() => c.end(true))
+  return c
+}
+
+for (const protocolVersion of [4, 5]) {
+  test(`the CONNECT carries clientId, clean, keepalive, credentials and will (protocol ${protocolVersion})`, async (t) => {
+    const broker = await scripted(t, { protocolVersion })
+    client(t, broker.url, {
+      protocolVersion,
+      clientId: 'cid-1',
+      clean: false,
+      keepalive: 33,
+      username: 'user',
+      password: Buffer.from('pw'),
+      will: { topic: 'w/t', payload: 'bye', qos: 1, retain: true }
+    })
+    const conn = await broker.nextConnection()
+    const connect = await conn.nextPacket('connect')
+    assert.equal(connect.protocolVersion, protocolVersion)
+    assert.equal(connect.clientId, 'cid-1')
+    assert.equal(connect.clean, false)
+    assert.equal(connect.keepalive, 33)
+    assert.equal(connect.username, 'user')
+    assert.deepEqual(connect.password, Buffer.from('pw'))
+    assert.equal(connect.will.topic, 'w/t')
+    assert.deepEqual(connect.will.payload, Buffer.from('bye'))
+    assert.equal(connect.will.qos, 1)
+    assert.equal(connect.will.retain, true)
+  })
+
+  test(`inbound QoS 1 is acknowledged and QoS 2 is delivered on PUBREL (protocol ${protocolVersion})`, async (t) => {
+    const broker = await scripted(t, { protocolVersion })
+    const c = client(t, broker.url, { protocolVersion })
+    const conn = await broker.nextConnection()
+    await once(c, 'connect')
+    const order = []
+    c.on('message', (topic, payload) => order.push(`message ${payload}`))
+    conn.send({ cmd: 'publish', topic: 'in/1', payload: 'one', qos: 1, messageId: 41 })
+    const puback = await conn.nextPacket('puback')
+    assert.equal(puback.messageId, 41)
+    conn.send({ cmd: 'publish', topic: 'in/2', payload: 'two', qos: 2, messageId: 42 })
+    const pubrec = await conn.nextPacket('pubrec')
+    assert.equal(pubrec.messageId, 42)
+    assert.deepEqual(order, ['message one'])
+    const delivered = next(c, 'message')
+    conn.send({ cmd: 'pubrel', messageId: 42 })
+    const pubcomp = await conn.nextPacket('pubcomp')
+    assert.equal(pubcomp.messageId, 42)
+    await delivered
+    assert.deepEqual(order, ['message one', 'message two'])
+  })
+}
+
+test('the message packet object has the keys and values MQTT.js gives it', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4 })
+  const ours = client(t, broker.url, {})
+  const theirs = mqttjs.connect(broker.url, { reconnectPeriod: 0 })
+  t.after(() => theirs.end(true))
+  const conns = [await broker.nextConnection(), await broker.nextConnection()]
+  await Promise.all([once(ours, 'connect'), once(theirs, 'connect')])
+  const got = [once(ours, 'message'), once(theirs, 'message')]
+  for (const conn of conns) conn.send({ cmd: 'publish', topic: 'shape/t', payload: 'abc', qos: 1, messageId: 7, retain: true })
+  const [[oTopic, oPayload, oPacket], [tTopic, tPayload, tPacket]] = await Promise.all(got)
+  assert.equal(oTopic, tTopic)
+  assert.deepEqual(oPayload, tPayload)
+  assert.deepEqual(Object.keys(oPacket), Object.keys(tPacket))
+  assert.deepEqual({ ...oPacket }, { ...tPacket })
+})
+
+test('keepalive sends PINGREQ after the interval when nothing is acknowledged', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4 })
+  client(t, broker.url, { keepalive: 1 })
+  const conn = await broker.nextConnection()
+  await conn.nextPacket('connect')
+  const started = Date.now()
+  await conn.nextPacket('pingreq', 3000)
+  const elapsed = Date.now() - started
+  assert.ok(elapsed >= 800, `PINGREQ came after ${elapsed} ms`)
+})
+
+test('a broker that stops answering PINGREQ gives offline, then Keepalive timeout, then close', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4, autoPingresp: false })
+  const c = client(t, broker.url, { keepalive: 1, reconnectPeriod: 10000 })
+  const events = []
+  c.on('offline', () => events.push('offline'))
+  c.on('error', (err) => events.push(`error ${err.message}`))
+  const closed = next(c, 'close').then(() => events.push('close'))
+  await once(c, 'connect')
+  await closed
+  assert.deepEqual(events, ['offline', 'error Keepalive timeout', 'close'])
+})
+
+test('malformed bytes from the broker give one error and close the connection', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4 })
+  const c = client(t, broker.url, {})
+  const conn = await broker.nextConnection()
+  await once(c, 'connect')
+  const errors = []
+  c.on('error', (err) => errors.push(err))
+  const closed = next(c, 'close')
+  // A PUBREL must have flags 0010 (MQTT 3.1.1 §3.6.1); this one has 0000.
+  conn.sendRaw(Buffer.from([0x60, 0x02, 0x00, 0x01]))
+  await closed
+  assert.equal(errors.length, 1)
+  assert.match(errors[0].message, /PUBREL/)
+  assert.equal(errors[0].code, 0x81)
+  assert.equal(c.connected, false)
+})
+
+test('a refused TCP connection gives an ECONNREFUSED error, then close', async (t) => {
+  const port = await freePort()
+  const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 })
+  const events = []
+  c.on('error', (err) => events.push(`error ${err.code}`))
+  c.on('offline', () => events.push('offline'))
+  await next(c, 'close')
+  events.push('close')
+  assert.deepEqual(events, ['error ECONNREFUSED', 'close'])
+})
+
+test('an unresolvable host name gives ENOTFOUND', async (t) => {
+  const c = mqtt.connect('mqtt://no-such-host.invalid:1883', { reconnectPeriod: 0 })
+  const closed = next(c, 'close')
+  const [err] = await next(c, 'error')
+  assert.equal(err.code, 'ENOTFOUND')
+  await closed
+})
+
+test('connectAsync rejects with the transport error on a refused first attempt', async (t) => {
+  const port = await freePort()
+  await assert.rejects(mqtt.connectAsync(`mqtt://127.0.0.1:${port}`), { code: 'ECONNREFUSED' })
+})
+
+test('after a broker drop the client reconnects and resends an unacknowledged QoS 1 publish with the same id', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4, autoPuback: false })
+  const c = mqtt.connect(broker.url, { reconnectPeriod: 50 })
+  t.after(() => c.end(true))
+  const first = await broker.nextConnection()
+  await once(c, 'connect')
+  const done = new Promise((resolve, reject) => c.publish('r/t', 'x', { qos: 1 }, (err, packet) => (err ? reject(err) : resolve(packet))))
+  const original = await first.nextPacket('publish')
+  const events = []
+  c.on('offline', () => events.push('offline'))
+  c.on('close', () => events.push('close'))
+  c.on('reconnect', () => events.push('reconnect'))
+  first.destroy()
+  const second = await broker.nextConnection()
+  const resent = await second.nextPacket('publish')
+  assert.equal(resent.messageId, original.messageId)
+  assert.equal(resent.dup, true)
+  second.send({ cmd: 'puback', messageId: resent.messageId })
+  const packet = await done
+  assert.equal(packet.messageId, original.messageId)
+  assert.deepEqual(events.slice(0, 3), ['offline', 'close', 'reconnect'])
+})
+
+test('QoS 0 publishes made offline are queued and sent after connect, calling back then', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4 })
+  const c = mqtt.connect(broker.url, { reconnectPeriod: 0, manualConnect: true })
+  t.after(() => c.end(true))
+  let called = false
+  c.publish('q/t', 'queued', () => { called = true })
+  assert.equal(c.queue.length, 1)
+  c.connect()
+  const conn = await broker.nextConnection()
+  const publish = await conn.nextPacket('publish')
+  assert.equal(publish.payload.toString(), 'queued')
+  assert.equal(called, true)
+})
+
+test('an invalid topic filter calls back with "Invalid topic" and sends nothing', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4 })
+  const c = client(t, broker.url, {})
+  await once(c, 'connect')
+  const err = await new Promise((resolve) => c.subscribe('a/#/b', (e) => resolve(e)))
+  assert.equal(err.message, 'Invalid topic a/#/b')
+})
+
+test('a URL without a scheme throws at once and suggests mqtt:// and ws://', () => {
+  assert.throws(() => mqtt.connect('localhost:1883'), (err) => err.code === 'ERR_MQTT_URL_NO_SCHEME' && /mqtt:\/\/localhost:1883/.test(err.message) && /ws:\/\//.test(err.message))
+  assert.throws(() => mqtt.connect('localhost'), /Missing protocol/)
+})
+
+test('a transport this version cannot open is refused with ERR_MQTT_UNSUPPORTED rather than ignored', () => {
+  assert.throws(() => mqtt.connect('wss://127.0.0.1/mqtt'), { code: 'ERR_MQTT_UNSUPPORTED' })
+  assert.throws(() => mqtt.connect('mqtt://127.0.0.1', { socksProxy: 'socks5://127.0.0.1:1080' }), { code: 'ERR_MQTT_UNSUPPORTED' })
+})
+
+test('the Node process exits by itself after end()', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4 })
+  const script = `
+    const mqtt = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const c = mqtt.connect(${JSON.stringify(broker.url)})
+    c.on('connect', () => c.publish('x', 'y', { qos: 1 }, () => c.end()))
+  `
+  const child = spawn(process.execPath, ['-e', script], { stdio: 'inherit' })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10000)
+  const [code, signal] = await once(child, 'exit')
+  clearTimeout(timer)
+  assert.equal(signal, null, 'the process had to be killed: something kept it alive after end()')
+  assert.equal(code, 0)
+})
+
+test('a listener that throws does not stop the other events of the same batch', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4 })
+  // node:test fails any test during which an exception is uncaught, so the client runs in a
+  // child process that records what it sees.
+  const script = `
+    const mqtt = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const uncaught = []
+    const seen = []
+    process.on('uncaughtException', (err) => uncaught.push(err.message))
+    const c = mqtt.connect(${JSON.stringify(broker.url)}, { reconnectPeriod: 0 })
+    c.on('message', (topic) => {
+      seen.push(topic)
+      if (topic === 'b/1') throw new Error('listener failure')
+      if (topic === 'b/2') setImmediate(() => { console.log(JSON.stringify({ seen, uncaught })); c.end() })
+    })
+  `
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10000)
+  let out = ''
+  child.stdout.on('data', (d) => { out += d })
+  const conn = await broker.nextConnection()
+  await conn.nextPacket('connect')
+  // Three publishes in one write, so that they reach the client in one batch.
+  conn.sendRaw(Buffer.concat(['b/0', 'b/1', 'b/2'].map((topic) => require('mqtt-packet').generate({ cmd: 'publish', topic, payload: 'x', qos: 0 }))))
+  await once(child, 'exit')
+  clearTimeout(timer)
+  assert.deepEqual(JSON.parse(out), { seen: ['b/0', 'b/1', 'b/2'], uncaught: ['listener failure'] })
+})
