@@ -227,8 +227,10 @@ fn the_brokers_receive_maximum_sets_the_window_in_mqtt_5() {
     );
     s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
         .unwrap();
-    let mut props = Properties::default();
-    props.receive_maximum = Some(1);
+    let props = Properties {
+        receive_maximum: Some(1),
+        ..Properties::default()
+    };
     s.handle_packet(
         Packet::Connack(ConnAck {
             session_present: false,
