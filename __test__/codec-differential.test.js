@@ -139,6 +139,43 @@ for (const version of [3, 4, 5]) {
   })
 }
 
+describe('valid encodings that mqtt-packet never generates', () => {
+  const userProp = (k, v) => Buffer.concat([Buffer.from([0x26, 0, k.length]), Buffer.from(k), Buffer.from([0, v.length]), Buffer.from(v)])
+  const interleavedProps = Buffer.concat([userProp('a', '1'), userProp('b', '2'), userProp('a', '3')])
+  const interleaved = Buffer.concat([
+    Buffer.from([0x30, 3 + 1 + interleavedProps.length + 1, 0, 1, 0x61, interleavedProps.length]),
+    interleavedProps,
+    Buffer.from('x')
+  ])
+  const cases = [
+    ['a PUBACK with a reason code and no property length', 5, '4003000110'],
+    ['a PUBREL with a reason code and no property length', 5, '6203000192'],
+    ['a DISCONNECT with remaining length 0', 5, 'e000'],
+    ['a DISCONNECT with a reason code and no property length', 5, 'e00104'],
+    ['an AUTH with a reason code and no property length', 5, 'f00118'],
+    ['a PUBLISH whose user properties interleave keys (a, b, a)', 5, interleaved.toString('hex')],
+    ['a CONNACK from a 3.1.1 server refusing an MQTT 5 CONNECT (no property length)', 5, '20020001']
+  ]
+  for (const [name, version, hexBytes] of cases) {
+    test(`The codec decodes ${name} as mqtt-packet parses it`, (t) => {
+      if (!requireNative(t)) return
+      const bytes = Buffer.from(hexBytes, 'hex')
+      assertSamePacket(toMqttPacket(native.decodePacket(bytes, version), version, remainingLength(bytes)), parseOne(bytes, version))
+    })
+  }
+
+  test('The codec decodes an AUTH with remaining length 0 as success (mqtt-packet wrongly refuses it)', (t) => {
+    if (!requireNative(t)) return
+    // MQTT 5 §3.15.2.1: "The Reason Code and Property Length can be omitted if the Reason Code
+    // is 0x00 (Success) and there are no Properties." mqtt-packet 9.0.2 reads a reason code
+    // that is not there and reports "Invalid auth reason code", so it cannot be the oracle here.
+    const bytes = Buffer.from('f000', 'hex')
+    assert.throws(() => parseOne(bytes, 5), /Invalid auth reason code/)
+    assertSamePacket(toMqttPacket(native.decodePacket(bytes, 5), 5, 0),
+      { cmd: 'auth', retain: false, qos: 0, dup: false, length: 0, topic: null, payload: null, reasonCode: 0 })
+  })
+})
+
 describe('MQTT 5.0 properties in any wire order', () => {
   // The codec keeps properties in one table, not in wire order, so only values are compared
   // here (toMqttPacket lists keys in ascending property id; mqtt-packet in wire order).
