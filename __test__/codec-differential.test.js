@@ -154,6 +154,12 @@ describe('valid encodings that mqtt-packet never generates', () => {
     ['a DISCONNECT with a reason code and no property length', 5, 'e00104'],
     ['an AUTH with a reason code and no property length', 5, 'f00118'],
     ['a PUBLISH whose user properties interleave keys (a, b, a)', 5, interleaved.toString('hex')],
+    // MQTT 5 allows a password without a user name (§3.1.2.9); mqtt-packet only generates both.
+    ['an MQTT 5 CONNECT with a password and no user name', 5, '101200044d5154540542003c0000016300027077'],
+    ['an MQTT 5 CONNECT with an empty client id and clean start 0', 5, '100d00044d5154540500003c000000'],
+    // A 3.1.1-only server (aedes 1.2, for one) answers an MQTT 5 CONNECT with the 3.1.1 CONNACK
+    // `20 02 00 01` (unacceptable protocol version, MQTT 3.1.1 §3.1.2.2); a v5 client must be
+    // able to read that refusal.
     ['a CONNACK from a 3.1.1 server refusing an MQTT 5 CONNECT (no property length)', 5, '20020001']
   ]
   for (const [name, version, hexBytes] of cases) {
