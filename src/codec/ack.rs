@@ -1,9 +1,9 @@
 //! PUBACK, PUBREC, PUBREL and PUBCOMP (MQTT 5 §3.4–§3.7): a packet identifier, and in MQTT 5 a
 //! reason code and properties that may be left out.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::header::write_packet;
+use super::header::{write_packet, Output};
 use super::primitives::{Reader, Writer};
 use super::properties::{self, Carrier};
 use super::reason::ReasonTable;
@@ -110,7 +110,7 @@ pub(crate) fn encode(
     kind: AckKind,
     p: &Ack,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     let name = kind.name();
     if p.message_id == 0 {

@@ -1,8 +1,8 @@
 //! AUTH (MQTT 5 §3.15), which exists in MQTT 5 only.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::header::write_packet;
+use super::header::{write_packet, Output};
 use super::primitives::{Reader, Writer};
 use super::properties::{self, Carrier};
 use super::reason::ReasonTable;
@@ -43,7 +43,7 @@ pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<Auth, Code
 pub(crate) fn encode(
     p: &Auth,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     if !version.is_v5() {
         return Err(CodecError::unencodable("AUTH needs MQTT 5 (MQTT 5 §3.15)"));

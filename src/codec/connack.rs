@@ -1,8 +1,8 @@
 //! CONNACK (MQTT 5 §3.2; MQTT 3.1.1 §3.2; MQTT 3.1 §3.2).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::header::write_packet;
+use super::header::{write_packet, Output};
 use super::primitives::{Reader, Writer};
 use super::properties::{self, Carrier};
 use super::reason::ReasonTable;
@@ -61,7 +61,7 @@ pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<ConnAck, C
 pub(crate) fn encode(
     p: &ConnAck,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     ReasonTable::ConnAck.check_encoded(version, p.reason_code)?;
     if p.session_present && version == ProtocolVersion::V3_1 {

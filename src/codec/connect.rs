@@ -1,8 +1,8 @@
 //! CONNECT (MQTT 5 §3.1; MQTT 3.1.1 §3.1; MQTT 3.1 §3.1).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::header::write_packet;
+use super::header::{write_packet, Output};
 use super::primitives::{Reader, Writer};
 use super::properties::{self, Carrier};
 use super::{CodecError, Connect, LastWill, ProtocolVersion, QoS};
@@ -174,7 +174,7 @@ fn check(p: &Connect) -> Result<(), CodecError> {
 }
 
 /// Appends a CONNECT for its own protocol version, in the field order MQTT.js writes.
-pub(crate) fn encode(p: &Connect, out: &mut BytesMut) -> Result<(), CodecError> {
+pub(crate) fn encode(p: &Connect, out: &mut Output<'_>) -> Result<(), CodecError> {
     check(p)?;
     let version = p.protocol_version;
     let mut flags = 0u8;

@@ -1,8 +1,8 @@
 //! DISCONNECT (MQTT 5 §3.14; MQTT 3.1.1 §3.14).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::header::{expect_empty, write_packet};
+use super::header::{expect_empty, write_packet, Output};
 use super::primitives::{Reader, Writer};
 use super::properties::{self, Carrier};
 use super::reason::ReasonTable;
@@ -42,7 +42,7 @@ pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<Disconnect
 pub(crate) fn encode(
     p: &Disconnect,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     if !version.is_v5() {
         properties::refuse_before_v5(&p.properties, "DISCONNECT")?;

@@ -138,18 +138,27 @@ pub(crate) fn expect_empty(_flags: u8, body: &Bytes, name: &'static str) -> Resu
 }
 
 /// Appends a packet with no body: `first_byte` then remaining length 0.
-pub(crate) fn encode_empty(first_byte: u8, out: &mut BytesMut) -> Result<(), CodecError> {
-    out.extend_from_slice(&[first_byte, 0]);
-    Ok(())
+pub(crate) fn encode_empty(first_byte: u8, out: &mut Output<'_>) -> Result<(), CodecError> {
+    write_packet(first_byte, out, |_: &mut Writer<'_>| Ok(()))
 }
 
-/// Appends a whole packet: `first_byte`, the remaining length, then what `body` writes.
+/// Where [`write_packet`] puts a packet: appended to a buffer, or only measured.
+#[derive(Debug)]
+pub(crate) enum Output<'a> {
+    /// Append the packet to this buffer.
+    Buffer(&'a mut BytesMut),
+    /// Validate the packet and record its whole encoded length here.
+    Measure(usize),
+}
+
+/// Appends a whole packet: `first_byte`, the remaining length, then what `body` writes; or,
+/// for [`Output::Measure`], records how long that packet would be.
 ///
 /// `body` runs twice: first counting, where it validates and may fail without anything having been
-/// written, then writing into `out`.
+/// written, then writing into the buffer.
 pub(crate) fn write_packet(
     first_byte: u8,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
     body: impl Fn(&mut Writer<'_>) -> Result<(), CodecError>,
 ) -> Result<(), CodecError> {
     let mut counter = Writer::counter();
@@ -162,11 +171,20 @@ pub(crate) fn write_packet(
             packet_type_name(first_byte >> 4)
         ))
     })?;
-    out.reserve(1 + varint_len(remaining) + len);
-    let mut w = Writer::new(out);
-    w.put_u8(first_byte);
-    w.put_varint(remaining, "remaining length")?;
-    body(&mut w)
+    let total = 1 + varint_len(remaining) + len;
+    match out {
+        Output::Measure(measured) => {
+            *measured = total;
+            Ok(())
+        }
+        Output::Buffer(buf) => {
+            buf.reserve(total);
+            let mut w = Writer::new(buf);
+            w.put_u8(first_byte);
+            w.put_varint(remaining, "remaining length")?;
+            body(&mut w)
+        }
+    }
 }
 
 #[cfg(test)]

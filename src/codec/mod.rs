@@ -538,24 +538,45 @@ fn decode_body(
 ///
 /// Fails, leaving `out` unchanged, when the packet cannot be represented: a string longer than
 /// 65,535 bytes, a body longer than 268,435,455 bytes, a QoS 1/2 publish with message id 0,
-/// properties or options that `version` cannot carry, and so on.
+/// properties or options that `version` cannot carry, and so on. A CONNECT is always encoded with
+/// its own `protocol_version`; `version` does not apply to it.
 pub fn encode(
     packet: &Packet,
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), CodecError> {
     let start = out.len();
-    let result = encode_unchecked(packet, version, out);
+    let result = encode_into(packet, version, &mut header::Output::Buffer(out));
     if result.is_err() {
         out.truncate(start);
     }
     result
 }
 
-fn encode_unchecked(
+/// The number of bytes [`encode`] would append for `packet` (fixed header included), with the
+/// same validation, without writing anything or copying the payload.
+///
+/// Use it to check a packet against the peer's Maximum Packet Size (MQTT 5 §3.1.2.11.4).
+pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, CodecError> {
+    let mut out = header::Output::Measure(0);
+    encode_into(packet, version, &mut out)?;
+    match out {
+        header::Output::Measure(len) => Ok(len),
+        header::Output::Buffer(_) => Err(CodecError::unencodable("measuring wrote a buffer")),
+    }
+}
+
+/// The name of the packet type in the high nibble of `first_byte` (`"PUBLISH"`, …), as the
+/// specification spells it; `"reserved"` for type 0.
+pub fn packet_type_name(first_byte: u8) -> &'static str {
+    header::packet_type_name(first_byte >> 4)
+}
+
+/// Encodes `packet` into `out`, dispatching on its type.
+fn encode_into(
     packet: &Packet,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut header::Output<'_>,
 ) -> Result<(), CodecError> {
     match packet {
         Packet::Connect(p) => connect::encode(p, out),

@@ -1,8 +1,8 @@
 //! PUBLISH (MQTT 5 §3.3; MQTT 3.1.1 §3.3).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::header::write_packet;
+use super::header::{write_packet, Output};
 use super::primitives::{Reader, Writer};
 use super::properties::{self, Carrier};
 use super::{CodecError, ProtocolVersion, Publish, QoS};
@@ -71,7 +71,7 @@ pub(crate) fn decode(
 pub(crate) fn encode(
     p: &Publish,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     // QoS 1 and 2 need a non-zero packet identifier (MQTT 5 §2.2.1 [MQTT-2.2.1-3]).
     if p.qos != QoS::AtMostOnce && p.message_id == 0 {

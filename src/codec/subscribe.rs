@@ -1,8 +1,8 @@
 //! SUBSCRIBE (MQTT 5 §3.8) and SUBACK (MQTT 5 §3.9).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::header::write_packet;
+use super::header::{write_packet, Output};
 use super::primitives::{Reader, Writer};
 use super::properties::{self, Carrier};
 use super::reason::ReasonTable;
@@ -153,7 +153,7 @@ fn encode_options(s: &Subscription, version: ProtocolVersion) -> Result<u8, Code
 pub(crate) fn encode_subscribe(
     p: &Subscribe,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     if p.message_id == 0 {
         return Err(CodecError::unencodable(
@@ -222,7 +222,7 @@ pub(crate) fn decode_suback(body: Bytes, version: ProtocolVersion) -> Result<Sub
 pub(crate) fn encode_suback(
     p: &SubAck,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     if p.message_id == 0 {
         return Err(CodecError::unencodable(

@@ -1,8 +1,8 @@
 //! UNSUBSCRIBE (MQTT 5 §3.10) and UNSUBACK (MQTT 5 §3.11).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::header::write_packet;
+use super::header::{write_packet, Output};
 use super::primitives::{Reader, Writer};
 use super::properties::{self, Carrier};
 use super::reason::ReasonTable;
@@ -54,7 +54,7 @@ pub(crate) fn decode_unsubscribe(
 pub(crate) fn encode_unsubscribe(
     p: &Unsubscribe,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     if p.message_id == 0 {
         return Err(CodecError::unencodable(
@@ -135,7 +135,7 @@ pub(crate) fn decode_unsuback(
 pub(crate) fn encode_unsuback(
     p: &UnsubAck,
     version: ProtocolVersion,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     if p.message_id == 0 {
         return Err(CodecError::unencodable(

@@ -828,6 +828,12 @@ fn check(table: Vec<Fixture>) {
         let encoded =
             encode_vec(&f.packet, f.version).unwrap_or_else(|e| panic!("{}: encode: {e}", f.name));
         assert_eq!(encoded, f.bytes, "{}: encode", f.name);
+        assert_eq!(
+            crate::codec::encoded_len(&f.packet, f.version),
+            Ok(f.bytes.len()),
+            "{}: encoded_len",
+            f.name
+        );
         let again = decode_all(&encoded, f.version)
             .unwrap_or_else(|e| panic!("{}: round trip: {e}", f.name));
         assert_eq!(again, f.packet, "{}: round trip", f.name);
@@ -992,4 +998,11 @@ fn decoded_payloads_share_the_input_buffer() {
     };
     let at = p.payload.as_ptr() as usize;
     assert!(at >= start && at < end, "payload was copied");
+}
+
+#[test]
+fn packet_type_names_follow_the_specification() {
+    assert_eq!(crate::codec::packet_type_name(0x62), "PUBREL");
+    assert_eq!(crate::codec::packet_type_name(0xF0), "AUTH");
+    assert_eq!(crate::codec::packet_type_name(0x00), "reserved");
 }

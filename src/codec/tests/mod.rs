@@ -99,6 +99,11 @@ pub(crate) fn assert_unencodable(packet: &Packet, version: ProtocolVersion) -> C
     let mut out = BytesMut::from(&b"keep"[..]);
     match encode(packet, version, &mut out) {
         Err(err) => {
+            assert_eq!(
+                super::encoded_len(packet, version),
+                Err(err.clone()),
+                "encoded_len disagrees"
+            );
             assert_eq!(err.kind(), ErrorKind::Unencodable, "{}", err.message());
             assert!(
                 err.message().contains('§'),

@@ -135,6 +135,7 @@ proptest! {
     fn valid_publishes_round_trip((v, p) in version().prop_flat_map(|v| (Just(v), valid_publish(v)))) {
         let packet = Packet::Publish(p);
         let bytes = encode_vec(&packet, v).expect("encode");
+        prop_assert_eq!(crate::codec::encoded_len(&packet, v), Ok(bytes.len()));
         prop_assert_eq!(decode_all(&bytes, v).expect("decode"), packet);
     }
 }
