@@ -30,7 +30,13 @@ pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<ConnAck, C
             flags & 0x01 != 0
         }
     };
-    ReasonTable::ConnAck.check_decoded(version, reason_code)?;
+    // An MQTT 5 client may hear from a server that does not speak MQTT 5: it answers with a
+    // 3.1.1 CONNACK (remaining length 2, no property length) and return code 0x01, unacceptable
+    // protocol version (MQTT 3.1.1 §3.1.2.2, §3.2.2.3). That form admits the 3.1.1 return codes.
+    let pre_v5_form = version.is_v5() && r.is_empty();
+    if !(pre_v5_form && ReasonTable::ConnAck.admits(ProtocolVersion::V3_1_1, reason_code)) {
+        ReasonTable::ConnAck.check_decoded(version, reason_code)?;
+    }
     // A refused connection has session present 0 (MQTT 5 §3.2.2.1.1 [MQTT-3.2.2-6],
     // MQTT 3.1.1 §3.2.2.2 [MQTT-3.2.2-4]).
     if session_present && reason_code != 0 {
@@ -57,13 +63,21 @@ pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<ConnAck, C
     })
 }
 
-/// Appends a CONNACK; MQTT 5 always writes the property length, as MQTT.js does.
+/// Appends a CONNACK; MQTT 5 always writes the property length, as MQTT.js does, except for a
+/// 3.1.1 return code (0x01–0x05) without properties, which is written in the 3.1.1 form a server
+/// that does not speak MQTT 5 sends, so that whatever [`decode`] accepts re-encodes.
 pub(crate) fn encode(
     p: &ConnAck,
     version: ProtocolVersion,
     out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
-    ReasonTable::ConnAck.check_encoded(version, p.reason_code)?;
+    let pre_v5_form = version.is_v5()
+        && !ReasonTable::ConnAck.admits(version, p.reason_code)
+        && ReasonTable::ConnAck.admits(ProtocolVersion::V3_1_1, p.reason_code)
+        && p.properties.is_empty();
+    if !pre_v5_form {
+        ReasonTable::ConnAck.check_encoded(version, p.reason_code)?;
+    }
     if p.session_present && version == ProtocolVersion::V3_1 {
         return Err(CodecError::unencodable(
             "MQTT 3.1 CONNACK has no session present flag (MQTT 3.1 §3.2)",
@@ -81,7 +95,7 @@ pub(crate) fn encode(
     write_packet(0x20, out, |w: &mut Writer<'_>| {
         w.put_u8(u8::from(p.session_present));
         w.put_u8(p.reason_code);
-        if version.is_v5() {
+        if version.is_v5() && !pre_v5_form {
             properties::encode(&p.properties, Carrier::ConnAck, w)?;
         }
         Ok(())

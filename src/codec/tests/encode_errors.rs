@@ -415,3 +415,13 @@ fn encoding_appends_to_what_the_buffer_holds() {
     crate::codec::encode(&Packet::Pingresp, V5, &mut out).unwrap();
     assert_eq!(&out[..], [b'x', b'y', 0xC0, 0, 0xD0, 0]);
 }
+
+#[test]
+fn a_3_1_1_return_code_in_an_mqtt_5_connack_cannot_carry_properties() {
+    let p = ConnAck {
+        session_present: false,
+        reason_code: 1,
+        properties: with_user_property(),
+    };
+    assert_unencodable(&Packet::Connack(p), V5);
+}

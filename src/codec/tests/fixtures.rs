@@ -515,6 +515,16 @@ pub(crate) fn v5() -> Vec<Fixture> {
             vec![0x20, 3, 0, 0x87, 0],
         ),
         fx(
+            "connack from a server without MQTT 5, refusing the protocol version",
+            V5,
+            Packet::Connack(ConnAck {
+                session_present: false,
+                reason_code: 1,
+                properties: no_props(),
+            }),
+            vec![0x20, 2, 0, 1],
+        ),
+        fx(
             "publish with every publish property",
             V5,
             Packet::Publish(Publish {
