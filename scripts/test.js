@@ -13,7 +13,7 @@ const steps = [
   ['cargo', ['fmt', '--check']],
   ['cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']],
   ['cargo', ['test']],
-  [process.execPath, ['--test', '--test-concurrency=1', ...files]]
+  [process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=120000', ...files]]
 ]
 
 for (const [cmd, args] of steps) {
