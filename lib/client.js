@@ -87,6 +87,10 @@ class MqttClient extends EventEmitter {
     this._endWaiters = []
     this._pendingReconnect = null
     this._connectionOpen = false
+    /** While in-flight messages are resent after CONNACK: their ids and the CONNACK. */
+    this._replay = null
+    /** Calls made during the replay, run when it ends (MQTT.js `_storeProcessingQueue`). */
+    this._deferred = []
     this._handle = native.createClient({
       protocolVersion: version,
       connectTimeout: clampInt(this.options.connectTimeout, 1, 0xffffffff),
@@ -173,6 +177,10 @@ class MqttClient extends EventEmitter {
     if (typeof opts === 'function') {
       callback = opts
       opts = null
+    }
+    if (this._replay) {
+      this._deferred.push(() => this.publish(topic, message, opts, callback))
+      return this
     }
     opts = { qos: 0, retain: false, dup: false, ...opts }
     const { qos, retain, dup, properties, cbStorePut } = opts
@@ -262,6 +270,9 @@ class MqttClient extends EventEmitter {
     delete this.outgoing[messageId]
     this.outgoingStore.del({ messageId }, noop)
     this.messageIdProvider.deallocate(messageId)
+    if (this._replay && this._replay.ids.delete(messageId) && this._replay.ids.size === 0) {
+      this._finishConnect(this._replay.connack)
+    }
   }
 
   removeOutgoingMessage (messageId) {
@@ -278,6 +289,10 @@ class MqttClient extends EventEmitter {
   // Subscribing
 
   subscribe (topicObject, opts, callback) {
+    if (this._replay) {
+      this._deferred.push(() => this.subscribe(topicObject, opts, callback))
+      return this
+    }
     const version = this.options.protocolVersion
     if (typeof opts === 'function') {
       callback = opts
@@ -373,7 +388,10 @@ class MqttClient extends EventEmitter {
         cmd: 'subscribe',
         cb: (err, suback) => {
           if (err) {
-            reject(new ErrorWithSubackPacket(err.message, suback))
+            // MQTT.js loses the reason code here; keep it (COMPATIBILITY.md).
+            const wrapped = new ErrorWithSubackPacket(err.message, suback)
+            if (err.code !== undefined) wrapped.code = err.code
+            reject(wrapped)
             return
           }
           const { granted } = suback
@@ -397,6 +415,10 @@ class MqttClient extends EventEmitter {
   }
 
   unsubscribe (topic, opts, callback) {
+    if (this._replay) {
+      this._deferred.push(() => this.unsubscribe(topic, opts, callback))
+      return this
+    }
     if (typeof topic === 'string') topic = [topic]
     if (typeof opts === 'function') {
       callback = opts
@@ -685,6 +707,23 @@ class MqttClient extends EventEmitter {
     this.reconnecting = false
     this._clearReconnect()
     this.messageIdProvider.clear()
+    // The session resends what was in flight as soon as CONNACK arrives. Like MQTT.js, 'connect'
+    // (and the offline queue behind it) waits until those messages are acknowledged; calls made
+    // meanwhile are deferred until then.
+    const replaying = Object.keys(this.outgoing).filter((id) => !this.outgoing[id].volatile).map(Number)
+    if (replaying.length) {
+      this._replay = { ids: new Set(replaying), connack: packet }
+      return
+    }
+    this._finishConnect(packet)
+  }
+
+  /** Replay is over (or there was none): deferred calls, then the queue, resubscribe, 'connect'. */
+  _finishConnect (packet) {
+    this._replay = null
+    const deferred = this._deferred
+    this._deferred = []
+    for (const run of deferred) run()
     // The queue first (QoS 0 publishes, subscribes, unsubscribes made offline), in order.
     const queue = this.queue
     this.queue = []
@@ -743,6 +782,9 @@ class MqttClient extends EventEmitter {
           else entry.cb(storeErr || undefined, stored)
           this.messageIdProvider.deallocate(messageId)
         })
+        if (this._replay && this._replay.ids.delete(messageId) && this._replay.ids.size === 0) {
+          this._finishConnect(this._replay.connack)
+        }
         break
       }
       case 4: { // suback
@@ -795,8 +837,7 @@ class MqttClient extends EventEmitter {
     const err = fromNative(info)
     if (info.code === 'TIMEOUT') {
       // MQTT.js 5.16 cleans up (emitting 'offline') before reporting a keepalive or CONNACK
-      // timeout.
-      this.connected = false
+      // timeout; `connected` stays true until the close.
       this._setupReconnectFlags()
     }
     this.emit('error', err)
@@ -813,6 +854,8 @@ class MqttClient extends EventEmitter {
   _onClose () {
     this._connectionOpen = false
     this.connected = false
+    // Deferred calls wait for the next connection's replay to end.
+    this._replay = null
     this._flushVolatile()
     if (this.disconnecting) {
       this.emit('close')

@@ -1,0 +1,256 @@
+'use strict'
+// Differential tests: the same scenario against MQTT.js 5.16 (the oracle) and mqtt-native, with a
+// scripted broker each, comparing the event traces: events in order, with the client's flags
+// [connected reconnecting disconnecting disconnected] sampled inside each listener (research §6).
+// Where mqtt-native deliberately differs, the scenario says so and the expectation is adjusted in
+// one visible place.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const mqttjs = require('mqtt')
+const native = require('..')
+const { startScriptedBroker } = require('./helpers/scripted-broker')
+const { freePort } = require('./helpers/ports')
+
+const LIBS = [['MQTT.js', mqttjs], ['mqtt-native', native]]
+const EVENTS = ['connect', 'reconnect', 'close', 'offline', 'disconnect', 'error', 'end', 'message', 'outgoingEmpty']
+
+function flags (c) {
+  const f = (v) => (v === undefined ? '-' : v ? '1' : '0')
+  return `[${f(c.connected)}${f(c.reconnecting)}${f(c.disconnecting)}${f(c.disconnected)}]`
+}
+
+/** Records every event of `client` into `trace` as compact strings. */
+function record (client, trace, { packets = false } = {}) {
+  for (const event of EVENTS) {
+    client.on(event, (...args) => {
+      let detail = ''
+      if (event === 'error') detail = ` ${args[0].message}${args[0].code !== undefined ? ` code=${args[0].code}` : ''}`
+      if (event === 'message') detail = ` ${args[0]} ${args[1]}`
+      if (event === 'disconnect') detail = ` rc=${args[0].reasonCode}`
+      if (event === 'connect') detail = ` rc=${args[0].returnCode ?? args[0].reasonCode}`
+      trace.push(`${event}${detail} ${flags(client)}`)
+    })
+  }
+  if (packets) {
+    client.on('packetsend', (p) => trace.push(`>${p.cmd}`))
+    client.on('packetreceive', (p) => trace.push(`<${p.cmd}`))
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits until `predicate()` holds, polling; gives up after `ms`. */
+async function until (predicate, ms = 4000) {
+  const start = Date.now()
+  while (!predicate()) {
+    if (Date.now() - start > ms) return false
+    await sleep(5)
+  }
+  return true
+}
+
+/**
+ * Runs `scenario(lib, ctx)` once per library and returns the traces. `ctx` gives a fresh scripted
+ * broker (`ctx.broker`), the trace and a `client()` factory that records events.
+ */
+async function both (t, brokerOptions, scenario) {
+  const traces = {}
+  for (const [name, lib] of LIBS) {
+    const broker = await startScriptedBroker({ autoConnack: true, autoPingresp: true, autoPuback: true, ...brokerOptions })
+    const trace = []
+    const clients = []
+    const ctx = {
+      broker,
+      trace,
+      client (url, opts, recordOpts) {
+        const c = lib.connect(url, opts)
+        clients.push(c)
+        record(c, trace, recordOpts)
+        return c
+      }
+    }
+    try {
+      await scenario(lib, ctx)
+      // What happens while the test tears down is not part of the scenario.
+      traces[name] = trace.slice()
+    } finally {
+      for (const c of clients) c.end(true)
+      await broker.close()
+    }
+  }
+  return traces
+}
+
+test('first connect and then end(): connect, then close, end and the callback', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000 })
+    await until(() => trace.length === 1)
+    await new Promise((resolve) => c.end(() => { trace.push(`callback ${flags(c)}`); resolve() }))
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('end(true): close, end, then the callback, with no DISCONNECT', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000 })
+    await until(() => trace.length === 1)
+    await new Promise((resolve) => c.end(true, () => { trace.push(`callback ${flags(c)}`); resolve() }))
+    const conn = broker.connections[0]
+    trace.push(conn.packets.map((p) => p.cmd).join(','))
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+for (const version of [4, 5]) {
+  test(`a refused CONNACK with the broker closing gives error then close, and no retry (protocol ${version})`, async (t) => {
+    const traces = await both(t, { protocolVersion: version, autoConnack: false }, async (lib, { broker, trace, client }) => {
+      broker.onConnection((conn) => {
+        conn.nextPacket('connect').then(() => {
+          conn.send(version === 5 ? { cmd: 'connack', reasonCode: 135 } : { cmd: 'connack', returnCode: 5 })
+          setTimeout(() => conn.end(), 20)
+        }, () => {})
+      })
+      client(broker.url, { protocolVersion: version, reconnectPeriod: 50 })
+      await until(() => trace.some((e) => e.startsWith('close')))
+      await sleep(200)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+}
+
+test('a broker closing an established connection: offline before close, then reconnect and connect', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    client(broker.url, { reconnectPeriod: 50 })
+    const first = await broker.nextConnection()
+    await until(() => trace.length === 1)
+    first.destroy()
+    await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('an unreachable broker: error, offline once, close, then reconnect attempts', async (t) => {
+  const port = await freePort()
+  const traces = await both(t, {}, async (lib, { trace, client }) => {
+    client(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 100 })
+    await until(() => trace.filter((e) => e.startsWith('close')).length === 3)
+    trace.splice(8)
+  })
+  // Node's own message names the address; ours too. Compare without the port number.
+  const strip = (trace) => trace.map((e) => e.replace(/:\d+ /, ' '))
+  assert.deepEqual(strip(traces['mqtt-native']), strip(traces['MQTT.js']))
+})
+
+test('reconnectPeriod 0 and an unreachable broker: error and close, nothing more', async (t) => {
+  const port = await freePort()
+  const traces = await both(t, {}, async (lib, { trace, client }) => {
+    client(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 })
+    await until(() => trace.some((e) => e.startsWith('close')))
+    await sleep(150)
+  })
+  const strip = (trace) => trace.map((e) => e.replace(/:\d+ /, ' '))
+  assert.deepEqual(strip(traces['mqtt-native']), strip(traces['MQTT.js']))
+})
+
+test('a broker that never answers PINGREQ: offline, Keepalive timeout, close, reconnect', async (t) => {
+  const traces = await both(t, { autoPingresp: false }, async (lib, { broker, trace, client }) => {
+    client(broker.url, { keepalive: 1, reconnectPeriod: 100 })
+    await until(() => trace.some((e) => e.startsWith('reconnect')), 5000)
+    trace.splice(trace.findIndex((e) => e.startsWith('reconnect')) + 1)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('a CONNACK that never comes: offline, connack timeout, close, reconnect', async (t) => {
+  const traces = await both(t, { autoConnack: false }, async (lib, { broker, trace, client }) => {
+    client(broker.url, { connectTimeout: 200, reconnectPeriod: 100 })
+    await until(() => trace.some((e) => e.startsWith('reconnect')))
+    trace.splice(trace.findIndex((e) => e.startsWith('reconnect')) + 1)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('an MQTT 5 DISCONNECT from the broker, then a close: disconnect, offline, close, reconnect', async (t) => {
+  const traces = await both(t, { protocolVersion: 5 }, async (lib, { broker, trace, client }) => {
+    client(broker.url, { protocolVersion: 5, reconnectPeriod: 100 })
+    const conn = await broker.nextConnection()
+    await until(() => trace.length === 1)
+    conn.send({ cmd: 'disconnect', reasonCode: 139, properties: { reasonString: 'bye' } })
+    setTimeout(() => conn.end(), 20)
+    await until(() => trace.some((e) => e.startsWith('reconnect')))
+    trace.splice(trace.findIndex((e) => e.startsWith('reconnect')) + 1)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('end() with a QoS 1 publish in flight waits for the PUBACK, then disconnects', async (t) => {
+  const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000 })
+    const conn = await broker.nextConnection()
+    await until(() => trace.length === 1)
+    c.publish('t', 'x', { qos: 1 }, (err) => trace.push(`publish callback ${err ? err.message : 'ok'}`))
+    const publish = await conn.nextPacket('publish')
+    const ended = new Promise((resolve) => c.end(() => { trace.push('end callback'); resolve() }))
+    await sleep(30)
+    trace.push('broker acks')
+    conn.send({ cmd: 'puback', messageId: publish.messageId })
+    await ended
+    trace.push(conn.packets.map((p) => p.cmd).join(','))
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+for (const version of [4, 5]) {
+  test(`inbound QoS 0, 1 and 2 give the same packets and messages in the same order (protocol ${version})`, async (t) => {
+    const traces = await both(t, { protocolVersion: version }, async (lib, { broker, trace, client }) => {
+      client(broker.url, { protocolVersion: version, reconnectPeriod: 1000 }, { packets: true })
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      conn.send({ cmd: 'publish', topic: 'q/0', payload: 'a', qos: 0 })
+      conn.send({ cmd: 'publish', topic: 'q/1', payload: 'b', qos: 1, messageId: 5 })
+      conn.send({ cmd: 'publish', topic: 'q/2', payload: 'c', qos: 2, messageId: 6 })
+      await conn.nextPacket('pubrec')
+      conn.send({ cmd: 'pubrel', messageId: 6 })
+      await conn.nextPacket('pubcomp')
+      await until(() => trace.filter((e) => e.startsWith('message')).length === 3)
+      await sleep(20)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+}
+
+test('a failed subscription gives the same callback arguments', async (t) => {
+  const results = {}
+  await both(t, { autoPuback: false }, async (lib, { broker, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000 })
+    const conn = await broker.nextConnection()
+    await new Promise((resolve) => c.once('connect', resolve))
+    const done = new Promise((resolve) => c.subscribe({ ok: { qos: 1 }, bad: { qos: 1 } }, (err, granted, suback) => resolve({ err, granted, suback })))
+    const sub = await conn.nextPacket('subscribe')
+    conn.send({ cmd: 'suback', messageId: sub.messageId, granted: [1, 128] })
+    const { err, granted, suback } = await done
+    results[lib === mqttjs ? 'MQTT.js' : 'mqtt-native'] = {
+      message: err.message,
+      name: err.constructor.name,
+      packetGranted: err.packet && err.packet.granted,
+      granted,
+      subackGranted: suback && suback.granted
+    }
+  })
+  assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
+})
+
+test('publishes and subscribes made before the connection are sent after CONNECT, in order', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000, manualConnect: true })
+    c.publish('a', '0', { qos: 0 }, () => trace.push('q0 callback'))
+    c.subscribe('s', { qos: 1 }, (err) => trace.push(`subscribe callback ${err ? err.message : 'ok'}`))
+    c.publish('b', '1', { qos: 1 }, () => trace.push('q1 callback'))
+    c.connect()
+    const conn = await broker.nextConnection()
+    await until(() => trace.filter((e) => e.includes('callback')).length === 3)
+    trace.push(conn.packets.map((p) => p.cmd + (p.topic ? ':' + p.topic : '')).join(','))
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
