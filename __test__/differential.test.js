@@ -254,3 +254,34 @@ test('publishes and subscribes made before the connection are sent after CONNECT
   })
   assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
 })
+
+test('destroying client.stream behaves as a dropped connection: offline, close, reconnect, connect', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 50 })
+    await until(() => trace.length === 1)
+    c.stream.destroy()
+    await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('reconnect() while connected: reconnect, close, end, connect', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000 })
+    await until(() => trace.length === 1)
+    c.reconnect()
+    await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('reconnect() after end(): reconnect, then connect on the same client', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000 })
+    await until(() => trace.length === 1)
+    await new Promise((resolve) => c.end(resolve))
+    c.reconnect()
+    await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})

@@ -13,6 +13,7 @@ const { validateTopics } = require('./topic')
 const { DefaultMessageIdProvider } = require('./message-id')
 const { Store } = require('./store')
 const { toMqttPacket, fromMqttPacket } = require('./packet')
+const { createLogger } = require('./log')
 const { version: VERSION } = require('../package.json')
 
 const DEFAULTS = {
@@ -49,6 +50,31 @@ function defaultId () {
   return 'mqttjs_' + Math.random().toString(16).substr(2, 8)
 }
 
+/**
+ * Stands where MQTT.js has its socket (`client.stream`): tests and applications call `end()` and
+ * `destroy()` on it to drop the connection, which then behaves as a dropped connection
+ * (reconnect and all). It emits 'close' when the connection is gone.
+ */
+class NativeStream extends EventEmitter {
+  constructor (client) {
+    super()
+    this._client = client
+    this.destroyed = false
+  }
+
+  /** Closes the connection after what is queued has been written (no DISCONNECT). */
+  end () {
+    if (!this.destroyed) native.clientEnd(this._client._handle, false, null)
+    return this
+  }
+
+  /** Drops the connection at once. */
+  destroy () {
+    if (!this.destroyed) native.clientEnd(this._client._handle, true, null)
+    return this
+  }
+}
+
 class MqttClient extends EventEmitter {
   /**
    * @param {object} options MQTT.js client options, already normalised by `connect()`.
@@ -64,7 +90,7 @@ class MqttClient extends EventEmitter {
     checkKeepalive(this.options.keepalive)
     const version = this.options.protocolVersion
     if (![3, 4, 5].includes(version)) throw new Error(`Unsupported protocolVersion ${version}: use 3, 4 or 5`)
-    this.log = this.options.log || noop
+    this.log = this.options.log || createLogger('mqttjs:client')
     this.noop = noop
     this.messageIdProvider = this.options.messageIdProvider || new DefaultMessageIdProvider()
     this.outgoingStore = new Store()
@@ -165,6 +191,9 @@ class MqttClient extends EventEmitter {
     this._connackRefused = false
     this._serverProperties = undefined
     this._connectionOpen = true
+    this.log('connect :: %s://%s:%s as %s (protocol %d, clean %s, keepalive %d)', endpoint.protocol, endpoint.host, endpoint.port,
+      opts.clientId, opts.protocolVersion, opts.clean, opts.keepalive)
+    this.stream = new NativeStream(this)
     native.clientConnect(this._handle, endpoint, neutral, null, this._onBatch)
     if (this._wantsPacketSend()) this.emit('packetsend', connectPacket)
     return this
@@ -564,6 +593,7 @@ class MqttClient extends EventEmitter {
   }
 
   _reconnect () {
+    this.log('reconnect :: attempt %d', this._reconnectCount)
     this.emit('reconnect')
     if (this.connected) {
       this.end(() => this.connect())
@@ -696,6 +726,7 @@ class MqttClient extends EventEmitter {
     this._connack = packet
     if (this.options.protocolVersion === 5) this._serverProperties = packet.properties || {}
     const rc = this.options.protocolVersion === 5 ? packet.reasonCode : packet.returnCode
+    this.log('connack :: return code %d, session present %s', rc, packet.sessionPresent)
     if (rc !== 0) {
       // MQTT.js 5.16: a refused CONNACK closes the connection and is not retried unless
       // reconnectOnConnackError is set.
@@ -835,6 +866,7 @@ class MqttClient extends EventEmitter {
 
   _onError (info) {
     const err = fromNative(info)
+    this.log('error :: %s (%s)', err.message, err.code)
     if (info.code === 'TIMEOUT') {
       // MQTT.js 5.16 cleans up (emitting 'offline') before reporting a keepalive or CONNACK
       // timeout; `connected` stays true until the close.
@@ -852,8 +884,13 @@ class MqttClient extends EventEmitter {
   }
 
   _onClose () {
+    this.log('close :: connection closed (disconnecting %s)', this.disconnecting)
     this._connectionOpen = false
     this.connected = false
+    if (this.stream) {
+      this.stream.destroyed = true
+      this.stream.emit('close')
+    }
     // Deferred calls wait for the next connection's replay to end.
     this._replay = null
     this._flushVolatile()
