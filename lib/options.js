@@ -2,9 +2,7 @@
 // MQTT.js's `connect(url, opts)` option handling (research §2), plus the checks MQTT.js lacks.
 const url = require('url')
 
-/** Protocols this build can open; the others MQTT.js knows are refused with a clear error. */
-const SUPPORTED = new Set(['mqtt', 'tcp'])
-/** Every protocol MQTT.js registers in Node. */
+/** Every protocol MQTT.js registers in Node (all of them are supported). */
 const KNOWN = new Set(['mqtt', 'tcp', 'mqtts', 'ssl', 'tls', 'ws', 'wss'])
 const DEFAULT_PORTS = { mqtt: 1883, tcp: 1883, mqtts: 8883, ssl: 8883, tls: 8883, ws: 80, wss: 443 }
 
@@ -106,21 +104,162 @@ function normalize (brokerUrl, opts) {
   return opts
 }
 
-/** Refuses options this build cannot honour yet, rather than ignoring them. */
+const SECURE = new Set(['mqtts', 'ssl', 'tls', 'wss'])
+const WS = new Set(['ws', 'wss'])
+
+/**
+ * `tls.connect` options MQTT.js would pass through (it hands the whole options object to Node)
+ * that mqtt-native cannot honour: refused rather than ignored.
+ */
+const UNSUPPORTED_TLS = ['pfx', 'checkServerIdentity', 'secureContext', 'ciphers', 'ecdhCurve',
+  'secureProtocol', 'crl', 'sigalgs', 'session', 'pskCallback', 'privateKeyEngine',
+  'privateKeyIdentifier', 'clientCertEngine', 'secureOptions', 'dhparam']
+/** `ws` client options that change how the connection is made, which mqtt-native cannot honour. */
+const UNSUPPORTED_WS = ['agent', 'createConnection', 'followRedirects', 'maxRedirects', 'socketPath',
+  'lookup', 'localAddress', 'family', 'finishRequest', 'generateMask', 'protocolVersion']
+/** `wss` copies these from the top-level options into `wsOptions`, as MQTT.js does in Node. */
+const WSS_COPIED = ['rejectUnauthorized', 'ca', 'cert', 'key', 'pfx', 'passphrase']
+
+const TLS_HINTS = {
+  pfx: 'pass the PEM certificate and key as `cert` and `key` instead (`openssl pkcs12 -in file.pfx -nodes` extracts them)',
+  checkServerIdentity: 'use `servername` to choose the name checked, or `rejectUnauthorized: false`',
+  ciphers: 'mqtt-native uses rustls\'s safe default cipher suites',
+  secureContext: 'pass `ca`, `cert` and `key` directly'
+}
+
+function isSet (value) {
+  return value !== undefined && value !== null && value !== false
+}
+
+function unsupported (message) {
+  return urlError(`${message} (see COMPATIBILITY.md).`, 'ERR_MQTT_UNSUPPORTED')
+}
+
+/** Refuses options this build cannot honour, rather than ignoring them. */
 function checkSupported (opts) {
   const protocols = opts.servers ? opts.servers.map((s) => s.protocol || opts.protocol) : [opts.protocol]
   for (const p of protocols) {
-    if (!SUPPORTED.has(p)) {
-      throw urlError(`The ${p}:// transport is not supported by this version of mqtt-native yet; use mqtt:// (see COMPATIBILITY.md).`, 'ERR_MQTT_UNSUPPORTED')
+    if (!KNOWN.has(p)) {
+      throw unsupported(`The ${p}:// transport is not supported by mqtt-native; use mqtt://, mqtts://, ws:// or wss://`)
     }
   }
-  const unsupported = ['socksProxy', 'incomingStore', 'outgoingStore', 'customHandleAcks', 'authPacket',
-    'autoUseTopicAlias', 'autoAssignTopicAlias', 'forceNativeWebSocket', 'createWebsocket', 'transformWsUrl']
-  for (const key of unsupported) {
-    if (opts[key] !== undefined && opts[key] !== null && opts[key] !== false) {
-      throw urlError(`The option "${key}" is not supported by this version of mqtt-native yet (see COMPATIBILITY.md).`, 'ERR_MQTT_UNSUPPORTED')
+  const unsupportedOptions = ['socksProxy', 'incomingStore', 'outgoingStore', 'customHandleAcks', 'authPacket',
+    'autoUseTopicAlias', 'autoAssignTopicAlias', 'forceNativeWebSocket', 'createWebsocket']
+  for (const key of unsupportedOptions) {
+    if (isSet(opts[key])) {
+      throw unsupported(`The option "${key}" is not supported by this version of mqtt-native yet`)
     }
   }
+  if (opts.transformWsUrl !== undefined && opts.transformWsUrl !== null && typeof opts.transformWsUrl !== 'function') {
+    throw new TypeError('The option "transformWsUrl" must be a function (url, options, client) => string')
+  }
+  if (protocols.some((p) => p === 'mqtts' || p === 'ssl' || p === 'tls')) {
+    for (const key of UNSUPPORTED_TLS) {
+      if (isSet(opts[key])) {
+        throw unsupported(`The TLS option "${key}" is not supported by mqtt-native${TLS_HINTS[key] ? `: ${TLS_HINTS[key]}` : ''}`)
+      }
+    }
+  }
+  if (protocols.some((p) => WS.has(p)) && opts.wsOptions) {
+    const wsOptions = opts.wsOptions
+    for (const key of UNSUPPORTED_WS.concat(UNSUPPORTED_TLS)) {
+      if (isSet(wsOptions[key])) {
+        throw unsupported(`The option "wsOptions.${key}" is not supported by mqtt-native`)
+      }
+    }
+  }
+  if (protocols.includes('wss') && isSet(opts.pfx) && !(opts.wsOptions && 'pfx' in opts.wsOptions)) {
+    throw unsupported(`The TLS option "pfx" is not supported by mqtt-native: ${TLS_HINTS.pfx}`)
+  }
+}
+
+/** PEM text(s) from a string, Buffer, Uint8Array, `{ pem, passphrase }` or an array of them. */
+function pemList (value, name, out = [], passphrases = []) {
+  if (value === undefined || value === null) return out
+  if (Array.isArray(value)) {
+    for (const v of value) pemList(v, name, out, passphrases)
+  } else if (typeof value === 'string') {
+    out.push(value)
+  } else if (value instanceof Uint8Array) {
+    out.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8'))
+  } else if (typeof value === 'object' && value.pem !== undefined) {
+    pemList(value.pem, name, out, passphrases)
+    if (typeof value.passphrase === 'string') passphrases.push(value.passphrase)
+  } else {
+    throw new TypeError(`The TLS option "${name}" must be a string, a Buffer or an array of them (PEM); received ${typeof value}`)
+  }
+  return out
+}
+
+/** ALPN protocol names from an array of strings/Buffers or a Buffer in wire format. */
+function alpnList (value) {
+  if (value === undefined || value === null) return undefined
+  if (Array.isArray(value)) {
+    return value.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('latin1')))
+  }
+  if (value instanceof Uint8Array) {
+    const names = []
+    for (let i = 0; i < value.length;) {
+      const len = value[i]
+      names.push(Buffer.from(value.subarray(i + 1, i + 1 + len)).toString('latin1'))
+      i += 1 + len
+    }
+    return names
+  }
+  throw new TypeError('The TLS option "ALPNProtocols" must be an array of strings or Buffers, or a Buffer')
+}
+
+/** The TLS part of an endpoint, from Node's `tls.connect` options. */
+function tlsOptions (source) {
+  const passphrases = []
+  const tls = { rejectUnauthorized: source.rejectUnauthorized !== false }
+  const ca = pemList(source.ca, 'ca')
+  const cert = pemList(source.cert, 'cert')
+  const key = pemList(source.key, 'key', [], passphrases)
+  if (ca.length) tls.ca = ca
+  if (cert.length) tls.cert = cert
+  if (key.length) tls.key = key
+  const passphrase = typeof source.passphrase === 'string' ? source.passphrase : passphrases[0]
+  if (passphrase !== undefined) tls.passphrase = passphrase
+  if (typeof source.servername === 'string' && source.servername) tls.servername = source.servername
+  const alpn = alpnList(source.ALPNProtocols)
+  if (alpn) tls.ALPNProtocols = alpn
+  if (typeof source.minVersion === 'string') tls.minVersion = source.minVersion
+  if (typeof source.maxVersion === 'string') tls.maxVersion = source.maxVersion
+  return tls
+}
+
+/** `wsOptions.headers` (and `origin`) as a list of `{ name, value }`. */
+function wsHeaders (wsOptions) {
+  const headers = []
+  const given = wsOptions.headers || {}
+  for (const name of Object.keys(given)) {
+    const value = given[name]
+    if (value === undefined || value === null) continue
+    headers.push({ name, value: Array.isArray(value) ? value.join(', ') : String(value) })
+  }
+  if (typeof wsOptions.origin === 'string') headers.push({ name: 'Origin', value: wsOptions.origin })
+  return headers
+}
+
+/**
+ * Codes of failures that retrying cannot heal: certificate verification, a refused WebSocket
+ * upgrade (HTTP 3xx/4xx), a URL that reaches the wrong kind of port, options that cannot be used.
+ */
+const UNHEALABLE_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_MQTT_TLS_CERTIFICATE',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+  'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
+  'ERR_MQTT_TLS_OPTIONS', 'ERR_MQTT_WS_UPGRADE_REFUSED', 'ERR_MQTT_WS_SUBPROTOCOL', 'ERR_MQTT_WS_URL',
+  'ERR_MQTT_HTTP_PORT', 'ERR_MQTT_TLS_PORT', 'ERR_MQTT_PLAIN_PORT', 'ERR_MQTT_NOT_WEBSOCKET',
+  'ERR_MQTT_UNSUPPORTED', 'ERR_UNSUPPORTED'
+])
+
+/** Whether retrying the connection can fix the failure `err` (by its `code`). */
+function isRetryable (err) {
+  return !(err && typeof err.code === 'string' && UNHEALABLE_CODES.has(err.code))
 }
 
 /** Where to connect for this attempt: MQTT.js's `servers` rotation, hostname over host. */
@@ -144,8 +283,41 @@ function resolveEndpoint (client) {
     throw urlError(`Port ${opts.port} is out of range (1 to 65535).`, 'ERR_MQTT_URL_PORT')
   }
   const endpoint = { protocol, host, port }
-  if (opts.unixSocket) endpoint.unixPath = opts.path
+  if (opts.unixSocket && !SECURE.has(protocol) && !WS.has(protocol)) endpoint.unixPath = opts.path
+  if (WS.has(protocol)) {
+    // MQTT.js's ws builder: defaults written into the options, then the URL
+    // `protocol://hostname:port/path`, passed through transformWsUrl on every attempt.
+    if (!opts.path) opts.path = '/'
+    if (!opts.wsOptions) opts.wsOptions = {}
+    const wsOptions = opts.wsOptions
+    if (protocol === 'wss') {
+      for (const key of WSS_COPIED) {
+        if (Object.prototype.hasOwnProperty.call(opts, key) && !Object.prototype.hasOwnProperty.call(wsOptions, key)) {
+          wsOptions[key] = opts[key]
+        }
+      }
+    }
+    // An IPv6 literal needs brackets in a URL (RFC 3986 §3.2.2); MQTT.js forgets them.
+    const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+    let wsUrl = `${protocol}://${urlHost}:${port}${opts.path}`
+    if (typeof opts.transformWsUrl === 'function') {
+      wsUrl = opts.transformWsUrl(wsUrl, opts, client)
+      if (typeof wsUrl !== 'string') {
+        throw new TypeError(`transformWsUrl must return a string URL; it returned ${wsUrl === null ? 'null' : typeof wsUrl}`)
+      }
+    }
+    endpoint.ws = {
+      url: wsUrl,
+      subprotocol: opts.protocolId === 'MQIsdp' && opts.protocolVersion === 3 ? 'mqttv3.1' : 'mqtt',
+      headers: wsHeaders(wsOptions)
+    }
+    if (/^wss:/i.test(wsUrl)) endpoint.tls = tlsOptions(wsOptions)
+  } else if (SECURE.has(protocol)) {
+    // MQTT.js's tls builder normalises rejectUnauthorized in the options.
+    opts.rejectUnauthorized = opts.rejectUnauthorized !== false
+    endpoint.tls = tlsOptions(opts)
+  }
   return endpoint
 }
 
-module.exports = { normalize, checkSupported, resolveEndpoint, DEFAULT_PORTS }
+module.exports = { normalize, checkSupported, resolveEndpoint, isRetryable, UNHEALABLE_CODES, DEFAULT_PORTS }

@@ -15,7 +15,7 @@
 //! A panic inside the task is caught by the supervisor and reported as an error followed by
 //! `Closed`, so the client never dies silently.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,9 @@ const ABORT: u8 = 2;
 pub struct Control {
     wake: Notify,
     close: AtomicU8,
+    /// While set, the connection is not read: the application applies back-pressure
+    /// (an MQTT.js `handleMessage` that has not called back yet).
+    paused: AtomicBool,
 }
 
 impl Control {
@@ -141,6 +144,15 @@ impl Client {
         }
     }
 
+    /// Stops or resumes reading from the current connection (back-pressure from the
+    /// application).
+    pub fn set_reading(&self, reading: bool) {
+        if let Some(control) = self.current.lock().as_ref() {
+            control.paused.store(!reading, Ordering::Release);
+            control.wake.notify_one();
+        }
+    }
+
     /// Ends the current connection: gracefully (write what is queued, then close) or at once.
     /// Returns whether there was a connection to end.
     pub fn close(&self, force: bool) -> bool {
@@ -189,7 +201,10 @@ async fn run_connection<S: EventSink>(
             return;
         }
         Some(Err(_elapsed)) => {
-            sink.push(DriverEvent::Transport(TransportError::timed_out("connect")));
+            sink.push(DriverEvent::Transport(connect_timed_out(
+                &endpoint,
+                connect_timeout,
+            )));
             sink.push(DriverEvent::Closed);
             sink.flush();
             return;
@@ -206,7 +221,7 @@ async fn run_connection<S: EventSink>(
             return;
         }
     }
-    let failure = pump(&client, &control, io, sink.as_ref()).await;
+    let failure = pump(&client, &control, &endpoint, io, sink.as_ref()).await;
     {
         let mut session = client.session.lock();
         drain_events(&mut session, sink.as_ref());
@@ -217,6 +232,22 @@ async fn run_connection<S: EventSink>(
     }
     sink.push(DriverEvent::Closed);
     sink.flush();
+}
+
+/// The error for a transport that did not open within `connectTimeout`, saying where to.
+fn connect_timed_out(endpoint: &Endpoint, timeout: Duration) -> TransportError {
+    let mut error = TransportError::timed_out("connect");
+    let target = match (&endpoint.unix_path, &endpoint.ws) {
+        (Some(path), _) => path.clone(),
+        (None, Some(ws)) => ws.url.clone(),
+        (None, None) => format!("{}:{}", endpoint.host, endpoint.port),
+    };
+    error.message = format!(
+        "connect ETIMEDOUT {target}: no connection within connectTimeout ({} ms). Check the host \
+         and port, and that no firewall drops the packets.",
+        timeout.as_millis()
+    );
+    error
 }
 
 async fn wait_for_close(control: &Control) {
@@ -233,10 +264,13 @@ async fn wait_for_close(control: &Control) {
 async fn pump<S: EventSink>(
     client: &Client,
     control: &Control,
+    endpoint: &Endpoint,
     io: Box<dyn transport::Io>,
     sink: &S,
 ) -> Option<TransportError> {
     let (mut reader, mut writer) = tokio::io::split(io);
+    // Transport diagnostics look at the broker's first bytes once, before they are decoded.
+    let mut first_read = true;
     let mut read_buf = BytesMut::with_capacity(64 * 1024);
     let mut write_buf = BytesMut::with_capacity(16 * 1024);
     loop {
@@ -266,10 +300,16 @@ async fn pump<S: EventSink>(
             }
         };
         tokio::select! {
-            read = reader.read_buf(&mut read_buf) => match read {
+            read = reader.read_buf(&mut read_buf), if !control.paused.load(Ordering::Acquire) => match read {
                 // The broker closed the connection; MQTT.js reports no error for that.
                 Ok(0) => return None,
                 Ok(_) => {
+                    if first_read {
+                        first_read = false;
+                        if let Some(error) = transport::diagnose_first_bytes(endpoint, &read_buf) {
+                            return Some(error);
+                        }
+                    }
                     let now = Instant::now();
                     let mut session = client.session.lock();
                     let limits = session.limits();
@@ -292,15 +332,15 @@ async fn pump<S: EventSink>(
                         read_buf.reserve(64 * 1024);
                     }
                 }
-                Err(error) => return Some(TransportError::from_io("read", &error, None)),
+                Err(error) => return Some(transport::stream_error(endpoint, "read", &error, first_read)),
             },
             written = writer.write_buf(&mut write_buf), if !write_buf.is_empty() => {
                 if let Err(error) = written {
-                    return Some(TransportError::from_io("write", &error, None));
+                    return Some(transport::stream_error(endpoint, "write", &error, first_read));
                 }
                 if write_buf.is_empty() {
                     if let Err(error) = writer.flush().await {
-                        return Some(TransportError::from_io("write", &error, None));
+                        return Some(transport::stream_error(endpoint, "write", &error, first_read));
                     }
                 }
             }

@@ -30,6 +30,19 @@ impl TransportError {
         }
     }
 
+    /// A failure this crate diagnosed itself (wrong port, refused upgrade, certificate, …):
+    /// `code` is one of the stable codes listed in README.md ("Connecting"), `message` names the
+    /// likely mistake and its fix, `host`/`port` say where the attempt went.
+    pub fn diagnosed(code: &str, message: String, host: &str, port: u16) -> Self {
+        TransportError {
+            code: code.into(),
+            syscall: String::new(),
+            message,
+            address: (!host.is_empty()).then(|| host.to_string()),
+            port: (port != 0).then_some(port),
+        }
+    }
+
     /// A transport or option this build cannot honour.
     pub fn unsupported(message: String) -> Self {
         TransportError {
@@ -88,7 +101,7 @@ impl std::fmt::Display for TransportError {
 }
 
 /// The libuv error name for an I/O error, as Node.js reports it in `err.code`.
-fn node_code(error: &io::Error) -> &'static str {
+pub(crate) fn node_code(error: &io::Error) -> &'static str {
     use io::ErrorKind::*;
     if let Some(errno) = error.raw_os_error() {
         if let Some(code) = errno_name(errno) {

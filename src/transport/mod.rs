@@ -1,11 +1,21 @@
-//! Byte streams to the broker: TCP and unix sockets so far. Nothing here knows MQTT.
+//! Byte streams to the broker: TCP, TLS, WebSocket (plain and over TLS) and unix sockets.
+//! Nothing here knows MQTT packets.
 //!
 //! [`connect`] turns an [`Endpoint`] into a boxed [`Io`]; failures are [`TransportError`]s that
-//! keep the Node-style code (`ECONNREFUSED`, `ENOTFOUND`, …) MQTT.js users test for.
+//! keep the Node-style code (`ECONNREFUSED`, `ENOTFOUND`, `DEPTH_ZERO_SELF_SIGNED_CERT`, …)
+//! MQTT.js users test for, or one of our stable `ERR_MQTT_*` codes when we can tell the user's
+//! mistake (a WebSocket URL on an MQTT port, TLS on a plain port, …; see [`sniff`]).
 
+mod der;
 mod error;
+mod keys;
+pub mod sniff;
+pub mod tls;
+pub mod ws;
 
 pub use error::TransportError;
+
+use sniff::{Peer, Sniff};
 
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -30,19 +40,151 @@ pub struct Endpoint {
     /// Path of a unix socket (`unixSocket` / `mqtt+unix://`).
     #[serde(default)]
     pub unix_path: Option<String>,
+    /// TLS options, for `mqtts`/`ssl`/`tls` and `wss`.
+    #[serde(default)]
+    pub tls: Option<tls::TlsOptions>,
+    /// The WebSocket URL, subprotocol and headers, for `ws` and `wss`.
+    #[serde(default)]
+    pub ws: Option<ws::WsOptions>,
+}
+
+impl Endpoint {
+    /// Whether the byte stream is encrypted.
+    pub fn is_secure(&self) -> bool {
+        matches!(self.protocol.as_str(), "mqtts" | "ssl" | "tls" | "wss")
+    }
 }
 
 /// Opens the transport for `endpoint`.
 pub async fn connect(endpoint: &Endpoint) -> Result<Box<dyn Io>, TransportError> {
-    if let Some(path) = &endpoint.unix_path {
-        return connect_unix(path).await;
-    }
     match endpoint.protocol.as_str() {
-        "mqtt" | "tcp" => Ok(Box::new(connect_tcp(&endpoint.host, endpoint.port).await?)),
+        "mqtt" | "tcp" => match &endpoint.unix_path {
+            Some(path) => connect_unix(path).await,
+            None => Ok(Box::new(connect_tcp(&endpoint.host, endpoint.port).await?)),
+        },
+        "mqtts" | "ssl" | "tls" => {
+            let tcp = connect_tcp(&endpoint.host, endpoint.port).await?;
+            let (tcp, first) = Sniff::new(tcp);
+            let options = endpoint.tls.clone().unwrap_or_default();
+            let stream =
+                tls::handshake(tcp, &first, &endpoint.host, endpoint.port, &options).await?;
+            Ok(Box::new(stream))
+        }
+        "ws" | "wss" => {
+            let Some(options) = &endpoint.ws else {
+                return Err(TransportError::unsupported(
+                    "a ws/wss endpoint needs its URL (internal error in the shim)".to_string(),
+                ));
+            };
+            let target = ws::target(&options.url)?;
+            let tcp = connect_tcp(&target.host, target.port).await?;
+            let (tcp, first) = Sniff::new(tcp);
+            let (stream, first): (Box<dyn Io>, _) = if target.secure {
+                let tls_options = endpoint.tls.clone().unwrap_or_default();
+                let tls =
+                    tls::handshake(tcp, &first, &target.host, target.port, &tls_options).await?;
+                // The upgrade's diagnostics need the first decrypted bytes.
+                let (tls, first) = Sniff::new(tls);
+                (Box::new(tls), first)
+            } else {
+                (Box::new(tcp), first)
+            };
+            Ok(Box::new(
+                ws::handshake(stream, &first, options, &target).await?,
+            ))
+        }
         other => Err(TransportError::unsupported(format!(
-            "The {other}:// transport is not supported yet by mqtt-native; use mqtt:// (see COMPATIBILITY.md)"
+            "The {other}:// transport is not supported by mqtt-native; use mqtt://, mqtts://, \
+             ws:// or wss://"
         ))),
     }
+}
+
+/// Looks at the first bytes the broker sent on an established transport, before any MQTT
+/// packet was decoded, and explains a protocol mix-up: an HTTP answer (an HTTP/WebSocket port
+/// reached with `mqtt://`) or a TLS record (a TLS port reached without TLS). A broker's first
+/// packet is CONNACK (or AUTH), whose first byte is 0x20 (0xF0): neither `H` (0x48) nor a TLS
+/// content type (0x14–0x17) can start a valid server packet (MQTT 5 §2.1.2).
+pub fn diagnose_first_bytes(endpoint: &Endpoint, first: &[u8]) -> Option<TransportError> {
+    if endpoint.ws.is_some() {
+        // Over WebSocket the upgrade already proved the server speaks WebSocket.
+        return None;
+    }
+    let host = endpoint.host.as_str();
+    let port = endpoint.port;
+    let at = if endpoint.unix_path.is_some() {
+        endpoint.unix_path.clone().unwrap_or_default()
+    } else {
+        format!("{host}:{port}")
+    };
+    match Peer::of(first) {
+        Peer::Http => {
+            let status = Peer::http_status(first)
+                .map(|s| format!(" (HTTP {s})"))
+                .unwrap_or_default();
+            let ws = if endpoint.is_secure() { "wss" } else { "ws" };
+            Some(TransportError::diagnosed(
+                "ERR_MQTT_HTTP_PORT",
+                format!(
+                    "The server at {at} answered with HTTP{status}, not MQTT: this is an HTTP or \
+                     WebSocket port. For MQTT over WebSocket use {ws}://{at}/mqtt (the path your \
+                     broker serves, often /mqtt); for MQTT over TCP use the broker's MQTT port \
+                     (usually 1883, or 8883 with TLS)."
+                ),
+                host,
+                port,
+            ))
+        }
+        Peer::Tls if !endpoint.is_secure() => Some(TransportError::diagnosed(
+            "ERR_MQTT_TLS_PORT",
+            format!(
+                "The server at {at} answered with TLS: this port expects encrypted connections. \
+                 Use mqtts://{at} (or wss:// if it is a WebSocket port) instead of mqtt://."
+            ),
+            host,
+            port,
+        )),
+        _ => None,
+    }
+}
+
+/// The error for a failed read or write on an established transport: a TLS problem the
+/// server reported late (a refused client certificate in TLS 1.3) is explained, anything else
+/// keeps its Node-style code. `nothing_received`: the broker has sent no byte yet.
+pub fn stream_error(
+    endpoint: &Endpoint,
+    syscall: &str,
+    error: &std::io::Error,
+    nothing_received: bool,
+) -> TransportError {
+    if endpoint.is_secure() {
+        let (host, port) = match endpoint.ws.as_ref().map(|w| ws::target(&w.url)) {
+            Some(Ok(target)) => (target.host, target.port),
+            _ => (endpoint.host.clone(), endpoint.port),
+        };
+        if let Some(diagnosed) = tls::diagnose_tls_io(error, &host, port) {
+            return diagnosed;
+        }
+    }
+    let mut transport_error = TransportError::from_io(syscall, error, None);
+    if nothing_received
+        && endpoint.ws.is_none()
+        && endpoint.unix_path.is_none()
+        && !endpoint.is_secure()
+        && transport_error.code == "ECONNRESET"
+    {
+        // A TLS server resets a connection whose first bytes (our CONNECT) are not a TLS
+        // ClientHello, without a word: the commonest cause of this reset.
+        let at = format!("{}:{}", endpoint.host, endpoint.port);
+        transport_error.message = format!(
+            "{} {at}: the server reset the connection before answering CONNECT. If {at} is a \
+             TLS port, use mqtts://{at} (or wss:// for a WebSocket port) instead of mqtt://.",
+            transport_error.message
+        );
+        transport_error.address = Some(endpoint.host.clone());
+        transport_error.port = Some(endpoint.port);
+    }
+    transport_error
 }
 
 /// Resolves `host` and connects to the first address that accepts, with Nagle off: MQTT

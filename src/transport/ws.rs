@@ -1,0 +1,398 @@
+//! MQTT over WebSocket (MQTT 3.1.1 §6, MQTT 5 §6): the upgrade handshake with subprotocol
+//! `mqtt`, and [`WsIo`], a byte stream over binary WebSocket messages.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes};
+use futures_core::Stream;
+use futures_sink::Sink;
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::sniff::{FirstBytes, Peer};
+use super::{Io, TransportError};
+
+/// The WebSocket part of an endpoint, as the shim computed it (after `transformWsUrl`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WsOptions {
+    /// `ws://host:port/path` or `wss://…`.
+    pub url: String,
+    /// `mqtt`, or `mqttv3.1` for MQTT 3.1 (`MQIsdp`).
+    #[serde(default = "default_subprotocol")]
+    pub subprotocol: String,
+    /// Extra request headers (`wsOptions.headers`).
+    #[serde(default)]
+    pub headers: Vec<Header>,
+}
+
+/// One HTTP request header.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Header {
+    /// Header name.
+    pub name: String,
+    /// Header value.
+    pub value: String,
+}
+
+fn default_subprotocol() -> String {
+    "mqtt".into()
+}
+
+/// Where a WebSocket URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Whether the URL is `wss:`.
+    pub secure: bool,
+    /// Host without IPv6 brackets.
+    pub host: String,
+    /// Port (80/443 when the URL has none).
+    pub port: u16,
+    /// Path and query (`/` when empty).
+    pub path: String,
+    /// `scheme://authority` for messages.
+    pub origin: String,
+}
+
+fn url_error(url: &str, why: &str) -> TransportError {
+    TransportError::diagnosed(
+        "ERR_MQTT_WS_URL",
+        format!("Invalid WebSocket URL \"{url}\": {why}. Expected ws://host:port/path or wss://host:port/path."),
+        "",
+        0,
+    )
+}
+
+/// Parses the URL to connect to.
+pub fn target(url: &str) -> Result<Target, TransportError> {
+    let uri: Uri = url.parse().map_err(|e| url_error(url, &format!("{e}")))?;
+    let secure = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("ws") => false,
+        Some(s) if s.eq_ignore_ascii_case("wss") => true,
+        _ => return Err(url_error(url, "the scheme must be ws or wss")),
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| url_error(url, "no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    if host.is_empty() {
+        return Err(url_error(url, "no host"));
+    }
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/".into());
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    Ok(Target {
+        secure,
+        origin: format!("{}://{}", if secure { "wss" } else { "ws" }, authority),
+        host,
+        port,
+        path,
+    })
+}
+
+/// Runs the upgrade handshake over `stream` (plain or TLS) and returns the MQTT byte stream.
+pub async fn handshake(
+    stream: Box<dyn Io>,
+    first: &FirstBytes,
+    options: &WsOptions,
+    target: &Target,
+) -> Result<WsIo<Box<dyn Io>>, TransportError> {
+    let mut request = options
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| url_error(&options.url, &e.to_string()))?;
+    let headers = request.headers_mut();
+    for header in &options.headers {
+        let name = HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| {
+            url_error(
+                &options.url,
+                &format!(
+                    "wsOptions.headers: \"{}\" is not a valid header name",
+                    header.name
+                ),
+            )
+        })?;
+        let value = HeaderValue::from_str(&header.value).map_err(|_| {
+            url_error(
+                &options.url,
+                &format!(
+                    "wsOptions.headers: the value of \"{}\" is not valid",
+                    header.name
+                ),
+            )
+        })?;
+        headers.insert(name, value);
+    }
+    let protocol = HeaderValue::from_str(&options.subprotocol)
+        .map_err(|_| url_error(&options.url, "invalid subprotocol"))?;
+    headers.insert("sec-websocket-protocol", protocol);
+    match tokio_tungstenite::client_async_with_config(request, stream, None).await {
+        Ok((socket, _response)) => Ok(WsIo::new(socket)),
+        Err(error) => Err(upgrade_error(error, &first.get(), options, target)),
+    }
+}
+
+/// Explains a failed upgrade.
+fn upgrade_error(
+    error: WsError,
+    first: &[u8],
+    options: &WsOptions,
+    target: &Target,
+) -> TransportError {
+    let Target {
+        host,
+        port,
+        path,
+        origin,
+        secure,
+    } = target;
+    let at = format!("{host}:{port}");
+    let diagnosed =
+        |code: &str, message: String| TransportError::diagnosed(code, message, host, *port);
+    match error {
+        WsError::Http(response) => {
+            let status = response.status();
+            let code = if status.is_client_error() || status.is_redirection() {
+                "ERR_MQTT_WS_UPGRADE_REFUSED"
+            } else {
+                "ERR_MQTT_WS_UPGRADE_FAILED"
+            };
+            let hint = match status.as_u16() {
+                404 if path.split('?').next() != Some("/mqtt") => format!(
+                    " MQTT brokers and proxies usually serve MQTT over WebSocket on /mqtt: try \
+                     {origin}/mqtt (MQTT.js's default path is \"/\")."
+                ),
+                404 => " Check the path on which your broker or proxy serves MQTT over WebSocket."
+                    .to_string(),
+                401 | 403 => " The server wants credentials or refuses them: pass them in \
+                              wsOptions.headers (for example Authorization), or check them."
+                    .to_string(),
+                400 | 426 => " The server did not accept a WebSocket upgrade here. If a reverse \
+                              proxy is in front of the broker, it must forward the Upgrade and \
+                              Connection headers (nginx: proxy_http_version 1.1; \
+                              proxy_set_header Upgrade $http_upgrade; proxy_set_header \
+                              Connection \"Upgrade\")."
+                    .to_string(),
+                300..=399 => match response
+                    .headers()
+                    .get("location")
+                    .and_then(|l| l.to_str().ok())
+                {
+                    Some(location) => format!(
+                        " It redirects to {location}; mqtt-native does not follow redirects: use \
+                         that URL."
+                    ),
+                    None => " mqtt-native does not follow redirects.".to_string(),
+                },
+                502..=504 => " A proxy answered: it could not reach the broker behind it. Is \
+                              the broker running, and is the proxy's upstream address right?"
+                    .to_string(),
+                _ => String::new(),
+            };
+            diagnosed(
+                code,
+                format!(
+                    "WebSocket upgrade refused: the server at {at} answered HTTP {} {} for path \
+                     \"{path}\".{hint}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                ),
+            )
+        }
+        WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(_)) => diagnosed(
+            "ERR_MQTT_WS_SUBPROTOCOL",
+            format!(
+                "The WebSocket server at {origin}{path} did not agree to the \"{}\" subprotocol: \
+                 it is not an MQTT broker, or a proxy in front of it drops the \
+                 Sec-WebSocket-Protocol header.",
+                options.subprotocol
+            ),
+        ),
+        WsError::Protocol(
+            ProtocolError::MissingUpgradeWebSocketHeader
+            | ProtocolError::MissingConnectionUpgradeHeader,
+        ) => diagnosed(
+            "ERR_MQTT_WS_UPGRADE_FAILED",
+            format!(
+                "The server at {at} answered the WebSocket upgrade for \"{path}\" without the \
+                 Upgrade/Connection headers: a proxy in between does not forward them (nginx: \
+                 proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \
+                 \"Upgrade\")."
+            ),
+        ),
+        WsError::Url(e) => url_error(&options.url, &e.to_string()),
+        other => match Peer::of(first) {
+            Peer::Tls if !secure => diagnosed(
+                "ERR_MQTT_TLS_PORT",
+                format!(
+                    "The server at {at} answered with TLS: this port expects encrypted \
+                     connections. Use wss://{at}{path} instead of ws://."
+                ),
+            ),
+            Peer::Silent if !secure => diagnosed(
+                "ERR_MQTT_NOT_WEBSOCKET",
+                format!(
+                    "The server at {at} closed the connection without answering the WebSocket \
+                     upgrade: this port does not speak plain WebSocket. If it is an MQTT (TCP) \
+                     port use mqtt://{at}; if it is a TLS port use wss://{at}{path}."
+                ),
+            ),
+            Peer::Silent | Peer::Other => diagnosed(
+                "ERR_MQTT_NOT_WEBSOCKET",
+                format!(
+                    "The server at {at} {} the WebSocket upgrade: this is probably an MQTT (TCP) \
+                     port, not a WebSocket one. Use mqtt{}://{at}, or the broker's WebSocket \
+                     port.",
+                    if first.is_empty() {
+                        "closed the connection without answering"
+                    } else {
+                        "did not answer with HTTP to"
+                    },
+                    if *secure { "s" } else { "" },
+                ),
+            ),
+            _ => match other {
+                WsError::Io(e) => TransportError::from_io("read", &e, None),
+                other => diagnosed(
+                    "ERR_MQTT_WS_UPGRADE_FAILED",
+                    format!("The WebSocket upgrade with {at} failed: {other}."),
+                ),
+            },
+        },
+    }
+}
+
+/// An MQTT byte stream over a WebSocket: each write is one binary message, and reads return
+/// the payloads of binary messages in order (MQTT 5 §6.0: packets are carried in binary data
+/// frames, which need not align with packet boundaries).
+pub struct WsIo<S> {
+    socket: WebSocketStream<S>,
+    /// The unread rest of the last message received.
+    pending: Bytes,
+    /// The server closed the WebSocket.
+    eof: bool,
+}
+
+impl<S> WsIo<S> {
+    /// Wraps an open WebSocket.
+    pub fn new(socket: WebSocketStream<S>) -> Self {
+        WsIo {
+            socket,
+            pending: Bytes::new(),
+            eof: false,
+        }
+    }
+}
+
+fn to_io(error: WsError) -> io::Error {
+    match error {
+        WsError::Io(e) => e,
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            io::Error::new(io::ErrorKind::BrokenPipe, "the WebSocket is closed")
+        }
+        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsIo<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if !self.pending.is_empty() {
+                let n = self.pending.len().min(buf.remaining());
+                buf.put_slice(&self.pending[..n]);
+                self.pending.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            if self.eof {
+                return Poll::Ready(Ok(()));
+            }
+            match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
+                Some(Ok(Message::Binary(data))) => self.pending = data,
+                Some(Ok(Message::Close(_))) | None => self.eof = true,
+                Some(Ok(Message::Text(_))) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the server sent a WebSocket text message; MQTT over WebSocket uses \
+                         binary messages only (MQTT 5 §6.0)",
+                    )))
+                }
+                // Pings are answered by tungstenite itself; pongs and raw frames carry nothing.
+                Some(Ok(_)) => {}
+                Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => self.eof = true,
+                Some(Err(e)) => return Poll::Ready(Err(to_io(e))),
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsIo<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let socket = Pin::new(&mut self.socket);
+        let mut socket = socket;
+        ready!(socket.as_mut().poll_ready(cx)).map_err(to_io)?;
+        socket
+            .start_send(Message::Binary(Bytes::copy_from_slice(buf)))
+            .map_err(to_io)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.socket).poll_flush(cx).map_err(to_io)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match ready!(Pin::new(&mut self.socket).poll_close(cx)) {
+            Ok(()) | Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(to_io(e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_give_host_port_and_path_with_defaults() {
+        let t = target("ws://example.com").unwrap();
+        assert_eq!(
+            (t.secure, t.host.as_str(), t.port, t.path.as_str()),
+            (false, "example.com", 80, "/")
+        );
+        let t = target("wss://example.com/mqtt?x=1").unwrap();
+        assert_eq!(
+            (t.secure, t.port, t.path.as_str()),
+            (true, 443, "/mqtt?x=1")
+        );
+        let t = target("ws://[::1]:8080/mqtt").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.origin.as_str()),
+            ("::1", 8080, "ws://[::1]:8080")
+        );
+        assert_eq!(target("mqtt://h:1").unwrap_err().code, "ERR_MQTT_WS_URL");
+        assert_eq!(target("ws://::1:80/").unwrap_err().code, "ERR_MQTT_WS_URL");
+    }
+}
