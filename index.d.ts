@@ -104,31 +104,79 @@ export interface IAuthPacket extends IPacket {
 
 export type Packet = IPacket | IPublishPacket | IConnackPacket | ISubackPacket | IUnsubackPacket | IDisconnectPacket | IAuthPacket
 
-export interface IClientOptions {
+/** TLS options, as MQTT.js declares them (read by mqtts:// and wss://). */
+export interface ISecureClientOptions {
+  key?: string | string[] | Buffer | Buffer[] | any[]
+  keyPath?: string
+  cert?: string | string[] | Buffer | Buffer[]
+  certPath?: string
+  ca?: string | string[] | Buffer | Buffer[]
+  caPaths?: string | string[]
+  rejectUnauthorized?: boolean
+  ALPNProtocols?: string[] | Buffer[] | Uint8Array[] | Buffer | Uint8Array
+}
+
+export type TimerVariant = 'auto' | 'worker' | 'native'
+export interface Timer {
+  set: (callback: () => void, ms: number) => number | NodeJS.Timeout
+  clear: (timer: any) => void
+}
+
+export type AckHandler = (topic: string, message: Buffer, packet: any, cb: (error: Error | number, code?: number) => void) => void
+
+export interface IClientOptions extends ISecureClientOptions {
+  encoding?: BufferEncoding
+  browserBufferSize?: number
+  binary?: boolean
+  my?: any
+  manualConnect?: boolean
+  authPacket?: Partial<IAuthPacket>
+  writeCache?: boolean
+  servername?: string
+  /** The passphrase of an encrypted `key` (Node's TLS option; MQTT.js passes it through). */
+  passphrase?: string
+  defaultProtocol?: MqttProtocol
+  query?: Record<string, string>
+  auth?: string
+  socksProxy?: string
+  socksTimeout?: number
+  customHandleAcks?: AckHandler
   port?: number
   host?: string
   hostname?: string
+  unixSocket?: boolean
   path?: string
   protocol?: MqttProtocol
-  unixSocket?: boolean
-  servers?: Array<{ host: string, port: number, protocol?: MqttProtocol }>
-  keepalive?: number
-  reschedulePings?: boolean
-  clientId?: string
-  protocolId?: 'MQTT' | 'MQIsdp'
-  protocolVersion?: ProtocolVersion
-  clean?: boolean
+  wsOptions?: { [key: string]: any }
   reconnectPeriod?: number
   reconnectOnConnackError?: boolean
   connectTimeout?: number
-  username?: string
-  password?: string | Buffer
+  incomingStore?: IStore
+  outgoingStore?: IStore
   queueQoSZero?: boolean
-  resubscribe?: boolean
-  subscribeBatchSize?: number | null
-  manualConnect?: boolean
-  messageIdProvider?: IMessageIdProvider
   log?: (...args: any[]) => void
+  autoUseTopicAlias?: boolean
+  autoAssignTopicAlias?: boolean
+  reschedulePings?: boolean
+  servers?: Array<{
+    host: string
+    port: number
+    protocol?: 'wss' | 'ws' | 'mqtt' | 'mqtts' | 'tcp' | 'ssl' | 'wx' | 'wxs'
+  }>
+  resubscribe?: boolean
+  subscribeBatchSize?: number
+  transformWsUrl?: (url: string, options: IClientOptions, client: MqttClient) => string
+  createWebsocket?: (url: string, websocketSubProtocols: string[], options: IClientOptions) => any
+  messageIdProvider?: IMessageIdProvider
+  browserBufferTimeout?: number
+  objectMode?: boolean
+  clientId?: string
+  protocolVersion?: ProtocolVersion
+  protocolId?: 'MQTT' | 'MQIsdp'
+  clean?: boolean
+  keepalive?: number
+  username?: string
+  password?: Buffer | string
   will?: {
     topic: string
     payload: Buffer | string
@@ -155,9 +203,10 @@ export interface IClientOptions {
     authenticationMethod?: string
     authenticationData?: Buffer
   }
+  timerVariant?: TimerVariant | Timer
+  forceNativeWebSocket?: boolean
   /** mqtt-native: the most QoS 1/2 publishes in flight when the broker sets no Receive Maximum (default 20). */
   maxInflight?: number
-  [key: string]: any
 }
 
 export interface IClientPublishOptions {
@@ -187,8 +236,10 @@ export interface ISubscriptionGrant extends Omit<ISubscriptionRequest, 'qos' | '
   qos: QoS | 128
 }
 
-export interface ISubscriptionMap {
+export type ISubscriptionMap = {
   [topic: string]: IClientSubscribeOptions
+} & {
+  resubscribe?: boolean
 }
 
 export interface IClientUnsubscribeProperties {
@@ -208,7 +259,7 @@ export interface IMessageIdProvider {
   clear(): void
 }
 
-export type PacketCallback = (error?: Error, packet?: Packet) => any
+export type PacketCallback = (error?: Error | ErrorWithReasonCode, packet?: Packet) => any
 export type ClientSubscribeCallback = (err: Error | null, granted?: ISubscriptionGrant[], packet?: ISubackPacket) => void
 export type OnMessageCallback = (topic: string, payload: Buffer, packet: IPublishPacket) => void
 export type OnPacketCallback = (packet: Packet) => void
@@ -218,6 +269,26 @@ export type OnConnectCallback = (packet: IConnackPacket) => void
 export type OnDisconnectCallback = (packet: IDisconnectPacket) => void
 export type CloseCallback = (error?: Error) => void
 export type DoneCallback = (error?: Error) => void
+export type GenericCallback<T> = (error?: Error, result?: T) => void
+export type VoidCallback = () => void
+export type Callback = () => void
+export type StorePutCallback = () => void
+/** What `client.stream` offers: the connection as MQTT.js code touches it. */
+export type IStream = NodeJS.EventEmitter & {
+  destroyed: boolean
+  end(): void
+  destroy(error?: Error): void
+  socket?: any
+}
+
+/** A message store (MQTT.js's `IStore`). */
+export interface IStore {
+  put(packet: Packet, cb: DoneCallback): IStore
+  createStream(): NodeJS.ReadableStream
+  del(packet: Pick<Packet, 'messageId'>, cb: PacketCallback): IStore
+  get(packet: Pick<Packet, 'messageId'>, cb: PacketCallback): IStore
+  close(cb: DoneCallback): void
+}
 
 export interface MqttClientEventCallbacks {
   connect: OnConnectCallback
@@ -227,11 +298,13 @@ export interface MqttClientEventCallbacks {
   disconnect: OnDisconnectCallback
   error: OnErrorCallback
   close: OnCloseCallback
-  end: () => void
-  reconnect: () => void
-  offline: () => void
-  outgoingEmpty: () => void
+  end: VoidCallback
+  reconnect: VoidCallback
+  offline: VoidCallback
+  outgoingEmpty: VoidCallback
 }
+
+type Events = MqttClientEventCallbacks
 
 export declare class MqttClient extends EventEmitter {
   static VERSION: string
@@ -240,55 +313,79 @@ export declare class MqttClient extends EventEmitter {
   connected: boolean
   reconnecting: boolean
   disconnecting: boolean
-  disconnected: boolean | undefined
-  queue: Array<{ packet: Packet, cb?: PacketCallback }>
-  outgoing: Record<number, { volatile: boolean, cmd: string, cb: (err?: Error, packet?: Packet) => void }>
+  /** Starts undefined at runtime, as in MQTT.js (whose typings also say boolean). */
+  disconnected: boolean
+  queueQoSZero: boolean
+  queue: Array<{ packet: Packet, cb: PacketCallback }>
+  outgoing: Record<number, { volatile: boolean, cmd: string, cb: (err: Error, packet?: Packet) => void }>
+  messageIdToTopic: Record<number, string[]>
   messageIdProvider: IMessageIdProvider
-  incomingStore: Store
-  outgoingStore: Store
-  readonly serverProperties: IConnackPacket['properties'] | undefined
+  incomingStore: IStore
+  outgoingStore: IStore
+  stream: IStream
+  log: (...args: any[]) => void
+  noop: (error?: any) => void
+  readonly serverProperties: IConnackPacket['properties']
   readonly keepalive: number
 
   constructor(options: IClientOptions)
 
-  on<K extends keyof MqttClientEventCallbacks>(event: K, listener: MqttClientEventCallbacks[K]): this
-  once<K extends keyof MqttClientEventCallbacks>(event: K, listener: MqttClientEventCallbacks[K]): this
-  off<K extends keyof MqttClientEventCallbacks>(event: K, listener: MqttClientEventCallbacks[K]): this
-  emit<K extends keyof MqttClientEventCallbacks>(event: K, ...args: Parameters<MqttClientEventCallbacks[K]>): boolean
+  on<K extends keyof Events>(event: K, listener: Events[K]): this
+  once<K extends keyof Events>(event: K, listener: Events[K]): this
+  prependListener<K extends keyof Events>(event: K, listener: Events[K]): this
+  prependOnceListener<K extends keyof Events>(event: K, listener: Events[K]): this
+  addListener<K extends keyof Events>(event: K, listener: Events[K]): this
+  removeListener<K extends keyof Events>(event: K, listener: Events[K]): this
+  off<K extends keyof Events>(event: K, listener: Events[K]): this
+  removeAllListeners(event?: keyof Events): this
+  emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): boolean
+  listeners<K extends keyof Events>(event: K): Array<Events[K]>
+  rawListeners<K extends keyof Events>(event: K): Array<Events[K]>
+  listenerCount<K extends keyof Events>(event: K, listener?: Events[K]): number
+  eventNames(): Array<keyof Events>
 
   connect(): this
   publish(topic: string, message: string | Buffer): this
   publish(topic: string, message: string | Buffer, callback?: PacketCallback): this
   publish(topic: string, message: string | Buffer, opts?: IClientPublishOptions, callback?: PacketCallback): this
+  publishAsync(topic: string, message: string | Buffer): Promise<Packet | undefined>
   publishAsync(topic: string, message: string | Buffer, opts?: IClientPublishOptions): Promise<Packet | undefined>
   subscribe(topicObject: string | string[] | ISubscriptionMap): this
   subscribe(topicObject: string | string[] | ISubscriptionMap, callback?: ClientSubscribeCallback): this
   subscribe(topicObject: string | string[] | ISubscriptionMap, opts?: IClientSubscribeOptions | IClientSubscribeProperties): this
   subscribe(topicObject: string | string[] | ISubscriptionMap, opts?: IClientSubscribeOptions | IClientSubscribeProperties, callback?: ClientSubscribeCallback): this
+  subscribeAsync(topicObject: string | string[] | ISubscriptionMap): Promise<ISubscriptionGrant[]>
   subscribeAsync(topicObject: string | string[] | ISubscriptionMap, opts?: IClientSubscribeOptions | IClientSubscribeProperties): Promise<ISubscriptionGrant[]>
-  unsubscribe(topic: string | string[], opts?: IClientUnsubscribeProperties, callback?: PacketCallback): this
+  unsubscribe(topic: string | string[]): this
+  unsubscribe(topic: string | string[], opts?: IClientUnsubscribeProperties): this
   unsubscribe(topic: string | string[], callback?: PacketCallback): this
+  unsubscribe(topic: string | string[], opts?: IClientUnsubscribeProperties, callback?: PacketCallback): this
+  unsubscribeAsync(topic: string | string[]): Promise<Packet | undefined>
   unsubscribeAsync(topic: string | string[], opts?: IClientUnsubscribeProperties): Promise<Packet | undefined>
   end(cb?: DoneCallback): this
   end(force?: boolean): this
   end(opts?: Partial<IDisconnectPacket>, cb?: DoneCallback): this
   end(force?: boolean, cb?: DoneCallback): this
   end(force?: boolean, opts?: Partial<IDisconnectPacket>, cb?: DoneCallback): this
+  endAsync(): Promise<void>
+  endAsync(force?: boolean): Promise<void>
+  endAsync(opts?: Partial<IDisconnectPacket>): Promise<void>
   endAsync(force?: boolean, opts?: Partial<IDisconnectPacket>): Promise<void>
-  reconnect(opts?: IClientReconnectOptions): this
+  reconnect(opts?: Pick<IClientOptions, 'incomingStore' | 'outgoingStore'>): this
   removeOutgoingMessage(messageId: number): this
-  getLastMessageId(): number | null
+  /** The last message id handed out (MQTT.js declares number; null before the first). */
+  getLastMessageId(): number
   handleMessage(packet: IPublishPacket, callback: DoneCallback): void
-  handleAuth(packet: IAuthPacket, callback: (err?: Error, packet?: Partial<IAuthPacket>) => void): void
+  handleAuth(packet: IAuthPacket, callback: PacketCallback): void
 }
 
-export declare class Store {
+export declare class Store implements IStore {
   constructor(options?: { clean?: boolean })
-  put(packet: Packet, cb?: () => void): this
-  get(packet: { messageId: number }, cb: (err?: Error | null, packet?: Packet) => void): this
-  del(packet: { messageId: number }, cb: (err?: Error | null, packet?: Packet) => void): this
+  put(packet: Packet, cb?: DoneCallback): this
+  get(packet: Pick<Packet, 'messageId'>, cb: PacketCallback): this
+  del(packet: Pick<Packet, 'messageId'>, cb: PacketCallback): this
   createStream(): NodeJS.ReadableStream
-  close(cb?: () => void): void
+  close(cb?: DoneCallback): void
 }
 
 export declare class DefaultMessageIdProvider implements IMessageIdProvider {
@@ -329,19 +426,6 @@ export declare function connectAsync(opts: IClientOptions): Promise<MqttClient>
 export declare function connectAsync(brokerUrl: string, opts?: IClientOptions, allowRetries?: boolean): Promise<MqttClient>
 export { MqttClient as Client }
 
-declare const mqtt: {
-  connect: typeof connect
-  connectAsync: typeof connectAsync
-  MqttClient: typeof MqttClient
-  Client: typeof MqttClient
-  Store: typeof Store
-  DefaultMessageIdProvider: typeof DefaultMessageIdProvider
-  UniqueMessageIdProvider: typeof UniqueMessageIdProvider
-  ErrorWithReasonCode: typeof ErrorWithReasonCode
-  ErrorWithSubackPacket: typeof ErrorWithSubackPacket
-  ReasonCodes: typeof ReasonCodes
-  validateTopic: typeof validateTopic
-  validateTopics: typeof validateTopics
-  MQTTJS_VERSION: string
-}
-export default mqtt
+// The default export is the module itself, as MQTT.js's is (`import mqtt from …` then
+// `mqtt.connect(…)`, and `mqtt.MqttClient` / `mqtt.IClientOptions` as types).
+export * as default from './index'
