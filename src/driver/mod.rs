@@ -301,8 +301,14 @@ async fn pump<S: EventSink>(
         };
         tokio::select! {
             read = reader.read_buf(&mut read_buf), if !control.paused.load(Ordering::Acquire) => match read {
-                // The broker closed the connection; MQTT.js reports no error for that.
-                Ok(0) => return None,
+                // The broker closed the connection; MQTT.js reports no error for that, except
+                // that a close before any answer to CONNECT is a failed attempt worth a word.
+                Ok(0) => {
+                    if first_read && control.close.load(Ordering::Acquire) == RUN {
+                        return Some(transport::closed_without_answer(endpoint));
+                    }
+                    return None;
+                }
                 Ok(_) => {
                     if first_read {
                         first_read = false;

@@ -148,6 +148,35 @@ pub fn diagnose_first_bytes(endpoint: &Endpoint, first: &[u8]) -> Option<Transpo
     }
 }
 
+/// The broker closed the connection before sending a single byte in answer to CONNECT. MQTT.js
+/// reports nothing (just `close`); a TLS server reached without TLS does exactly this, and so
+/// does a broker that refuses the connection outright, so say so.
+pub fn closed_without_answer(endpoint: &Endpoint) -> TransportError {
+    let at = match (&endpoint.unix_path, &endpoint.ws) {
+        (Some(path), _) => path.clone(),
+        (None, Some(ws)) => ws.url.clone(),
+        (None, None) => format!("{}:{}", endpoint.host, endpoint.port),
+    };
+    let hint = if endpoint.ws.is_none() && endpoint.unix_path.is_none() && !endpoint.is_secure() {
+        format!(
+            " If {at} is a TLS port, use mqtts://{at} (or wss:// for a WebSocket port) instead \
+             of mqtt://; otherwise the broker's log says why it refused the client."
+        )
+    } else {
+        " The broker's log says why it refused the client (protocol version, client id, \
+         connection limit)."
+            .to_string()
+    };
+    let mut error = TransportError::diagnosed(
+        "ECONNRESET",
+        format!("read ECONNRESET: the server at {at} closed the connection without answering CONNECT.{hint}"),
+        &endpoint.host,
+        endpoint.port,
+    );
+    error.syscall = "read".into();
+    error
+}
+
 /// The error for a failed read or write on an established transport: a TLS problem the
 /// server reported late (a refused client certificate in TLS 1.3) is explained, anything else
 /// keeps its Node-style code. `nothing_received`: the broker has sent no byte yet.
