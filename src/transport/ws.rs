@@ -165,6 +165,22 @@ fn upgrade_error(
     let diagnosed =
         |code: &str, message: String| TransportError::diagnosed(code, message, host, *port);
     match error {
+        WsError::Http(response)
+            if !secure
+                && response
+                    .body()
+                    .as_deref()
+                    .is_some_and(|body| String::from_utf8_lossy(body).contains("HTTPS port")) =>
+        {
+            // nginx: "400 The plain HTTP request was sent to HTTPS port".
+            diagnosed(
+                "ERR_MQTT_TLS_PORT",
+                format!(
+                    "The server at {at} says a plain HTTP request was sent to its HTTPS port: use \
+                     wss://{at}{path} instead of ws://."
+                ),
+            )
+        }
         WsError::Http(response) => {
             let status = response.status();
             let code = if status.is_client_error() || status.is_redirection() {
