@@ -2,11 +2,12 @@
 // The classic MQTT tutorial flow through mqtt-native: connect, subscribe to `testtopic`, publish,
 // print the message received, end cleanly.
 //
-//   npm run demo                         # against an embedded aedes broker on a free local port
-//   npm run demo -- --url mqtt://host:1883   # against any broker
+//   npm run demo                              # embedded aedes broker, MQTT over WebSocket
+//   npm run demo -- --url mqtt://host:1883        # any broker, any URL form:
+//   npm run demo -- --url wss://host/mqtt         #   mqtt://, mqtts://, ws://, wss://
 //
-// The embedded broker speaks MQTT 3.1.1 over TCP. (The WebSocket transport, `ws://…/mqtt`, comes
-// with a later version of mqtt-native; the demo will switch to it then.)
+// The embedded broker speaks MQTT 3.1.1 over WebSocket on ws://127.0.0.1:PORT/mqtt, the way
+// most tutorials deploy MQTT (note the /mqtt path: MQTT.js's default path is "/").
 
 const mqtt = require('..')
 
@@ -22,8 +23,8 @@ async function main () {
   let broker = null
   if (!url) {
     const { startAedes } = require('../__test__/helpers/aedes')
-    broker = await startAedes()
-    url = broker.url
+    broker = await startAedes({ websockets: true })
+    url = broker.wsUrl
     console.log(`embedded aedes broker listening on ${url}`)
   }
   const client = mqtt.connect(url, { reconnectPeriod: 0 })
