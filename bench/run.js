@@ -1,0 +1,517 @@
+'use strict'
+// `npm run bench`: mqtt-native against MQTT.js (`mqtt`, devDependency), side by side, in one run,
+// against the same broker (DESIGN.md §6, issue 5).
+//
+//   node bench/run.js [--runs N] [--no-build] [--smoke] [--only REGEX] [--flood [SECONDS]]
+//                     [--json FILE] [--order native-first|alternate]
+//
+// Builds the release addon into bench/.build/mqtt-native.node (cargo build --release; skip with
+// --no-build), starts mosquitto on loopback and a minimal scripted peer (bench/peer.js) in a
+// process of its own, then runs every case N times per library (default 3), each run a fresh
+// process (bench/worker.js), alternating which library goes first. Prints one JSON line per run
+// as it finishes, then JSON summary lines and a table of medians and ratios (mqtt-native / MQTT.js).
+//
+// --smoke: tiny sizes and one run, with whatever addon the package loads by default (the debug
+// build in a working copy) unless --addon PATH or a fresh build says otherwise. Used by
+// __test__/bench-smoke.test.js; its figures mean nothing.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn, spawnSync, execFileSync } = require('node:child_process')
+
+const ROOT = path.join(__dirname, '..')
+const BUILD_DIR = path.join(__dirname, '.build')
+const RELEASE_ADDON = path.join(BUILD_DIR, 'mqtt-native.node')
+const LIBS = ['mqtt-native', 'mqtt']
+const LIB_LABEL = { mqtt: 'MQTT.js', 'mqtt-native': 'mqtt-native' }
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+function parseArgs (argv) {
+  const args = { runs: 3, build: true, smoke: false, only: null, flood: 0, json: null, addon: null, order: 'alternate', timeoutS: 90 }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`)
+      return argv[++i]
+    }
+    if (a === '--runs') args.runs = Math.max(1, Number(next()))
+    else if (a === '--no-build') args.build = false
+    else if (a === '--smoke') args.smoke = true
+    else if (a === '--only') args.only = new RegExp(next())
+    else if (a === '--flood') args.flood = /^\d+$/.test(argv[i + 1] || '') ? Number(argv[++i]) : 60
+    else if (a === '--json') args.json = next()
+    else if (a === '--addon') args.addon = path.resolve(next())
+    else if (a === '--order') args.order = next()
+    else if (a === '--timeout') args.timeoutS = Number(next())
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 17).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
+      process.exit(0)
+    } else throw new Error(`unknown argument ${a} (see --help)`)
+  }
+  if (args.smoke && !argv.includes('--runs')) args.runs = 1
+  return args
+}
+
+// ---------------------------------------------------------------------------------------------
+// The release addon
+
+/** Builds the release cdylib and copies it to bench/.build/mqtt-native.node. */
+function buildRelease () {
+  const targetDir = process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target')
+  log(`building the release addon (cargo build --release, target dir ${targetDir})`)
+  for (let attempt = 1; ; attempt++) {
+    const r = spawnSync('cargo', ['build', '--release', '--lib'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CARGO_TARGET_DIR: targetDir } })
+    if (r.status === 0) break
+    if (attempt >= 3) throw new Error(`cargo build --release failed (${r.error ? r.error.message : `exit ${r.status}`})`)
+    log(`cargo build failed; retrying in 60 s (attempt ${attempt + 1} of 3)`)
+    spawnSync('sleep', ['60'])
+  }
+  const lib = { linux: 'libmqtt_native.so', darwin: 'libmqtt_native.dylib', win32: 'mqtt_native.dll' }[process.platform] || 'libmqtt_native.so'
+  fs.mkdirSync(BUILD_DIR, { recursive: true })
+  // Copy to a temporary name and rename, so that a process loading the old file is not disturbed.
+  const tmp = RELEASE_ADDON + '.tmp'
+  fs.copyFileSync(path.join(targetDir, 'release', lib), tmp)
+  fs.renameSync(tmp, RELEASE_ADDON)
+  return RELEASE_ADDON
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+function log (msg) {
+  process.stderr.write(`[bench] ${msg}\n`)
+}
+
+/** Starts bench/peer.js serve; resolves with { port, stop }. */
+function startPeer () {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'peer.js'), 'serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let out = ''
+    const onData = (chunk) => {
+      out += chunk
+      const nl = out.indexOf('\n')
+      if (nl === -1) return
+      child.stdout.off('data', onData)
+      const { port } = JSON.parse(out.slice(0, nl))
+      resolve({ port, url: `mqtt://127.0.0.1:${port}`, pid: child.pid, stop: () => { child.stdin.end(); child.kill() } })
+    }
+    child.stdout.on('data', onData)
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`peer exited early (${code})`)))
+  })
+}
+
+/** A wrapper that raises mosquitto's file-descriptor limit, when ours is too low for 1,000 clients. */
+function mosquittoWrapper (findBinary) {
+  let soft = Infinity
+  try {
+    const m = fs.readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+(\d+|unlimited)/)
+    if (m && m[1] !== 'unlimited') soft = Number(m[1])
+  } catch {}
+  if (soft >= 4096) return null
+  const bin = findBinary('mosquitto')
+  if (!bin) return null
+  fs.mkdirSync(BUILD_DIR, { recursive: true })
+  const wrapper = path.join(BUILD_DIR, 'mosquitto-nofile.sh')
+  fs.writeFileSync(wrapper, `#!/bin/sh\nulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null\nexec ${JSON.stringify(bin)} "$@"\n`, { mode: 0o755 })
+  return wrapper
+}
+
+/** Runs one worker; resolves with its RESULT object (or { error }). */
+function runWorker (lib, caseName, params, { env, timeoutS, nodeArgs = [] }) {
+  return new Promise((resolve) => {
+    // Raise the soft file-descriptor limit for the 1,000-connection case where the shell allows.
+    const argv = [...nodeArgs, path.join(__dirname, 'worker.js'), lib, caseName, JSON.stringify(params)]
+    const child = process.platform === 'win32'
+      ? spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', 'ulimit -n 8192 2>/dev/null; exec "$0" "$@"', process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (c) => { out += c })
+    child.stderr.on('data', (c) => { err += c; if (err.length > 20000) err = err.slice(-10000) })
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutS * 1000)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '))
+      if (line) {
+        try {
+          const result = JSON.parse(line.slice(7))
+          if (result.error && err) result.stderr = err.slice(-2000)
+          resolve(result)
+          return
+        } catch {}
+      }
+      resolve({ lib, case: caseName, error: signal === 'SIGKILL' ? `timed out after ${timeoutS} s` : `worker exited (${code ?? signal}) without a result`, stderr: err.slice(-2000) })
+    })
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+const THROUGHPUT = [
+  { key: 'msgPerSec', label: 'msg/s', better: 'higher' },
+  { key: 'cpuUsPerMsg', label: 'process CPU µs/msg', better: 'lower' },
+  { key: 'mainCpuUsPerMsg', label: 'main-thread CPU µs/msg', better: 'lower' }
+]
+
+/** Every case of the run, in order. `needs`: what must be up ('mosquitto', 'ws', 'peer'). */
+function buildCases (s) {
+  const cases = []
+  const small = s.smoke
+  const win = small ? { warmMs: 50, measureMs: 200 } : { warmMs: 300, measureMs: 1000 }
+  for (const transport of ['tcp', 'ws']) {
+    for (const size of [64, transport === 'ws' ? 4000 : 4096]) {
+      for (const qos of [0, 1, 2]) {
+        cases.push({
+          id: `pubsub-${transport}-qos${qos}-${size}B`,
+          group: '1. publish → mosquitto → subscriber (same process)',
+          label: `${transport} QoS ${qos} ${size} B`,
+          worker: 'pubsub',
+          needs: transport === 'ws' ? ['mosquitto', 'ws'] : ['mosquitto'],
+          params: (env) => ({ url: transport === 'ws' ? env.wsUrl : env.url, qos, size, inflight: qos === 2 ? 20 : 0, ...win }),
+          metrics: THROUGHPUT,
+          targets: transport === 'ws'
+            ? { msgPerSec: ['>=', 1.5], cpuUsPerMsg: ['<=', 0.3] }
+            : { msgPerSec: ['>=', 1.0], cpuUsPerMsg: ['<=', 0.5] }
+        })
+      }
+    }
+  }
+  cases.push({
+    id: 'flood-tcp-qos0-64B',
+    group: '2. receive a flood published by another process through mosquitto',
+    label: 'tcp QoS 0 64 B',
+    worker: 'flood',
+    needs: ['mosquitto'],
+    params: (env) => ({ url: env.url, port: env.port, size: 64, ...win }),
+    metrics: THROUGHPUT,
+    targets: { msgPerSec: ['>=', 1.0], cpuUsPerMsg: ['<=', 0.5] }
+  })
+  for (const qos of [0, 1]) {
+    cases.push({
+      id: `peer-publish-qos${qos}-64B`,
+      group: '3. broker-free, minimal peer in another process',
+      label: `publish QoS ${qos} 64 B`,
+      worker: 'peerPublish',
+      needs: ['peer'],
+      params: (env) => ({ url: env.peerUrl, qos, size: 64, n: small ? 400 : qos === 0 ? 400000 : 150000 }),
+      metrics: THROUGHPUT,
+      targets: { msgPerSec: ['>=', qos === 0 ? 3 : 4], mainCpuUsPerMsg: ['<=', 0.2] }
+    })
+  }
+  cases.push({
+    id: 'peer-receive-qos0-64B',
+    group: '3. broker-free, minimal peer in another process',
+    label: 'receive QoS 0 64 B',
+    worker: 'peerReceive',
+    needs: ['peer'],
+    params: (env) => ({ url: env.peerUrl, size: 64, ...win }),
+    metrics: THROUGHPUT,
+    targets: { msgPerSec: ['>=', 5], mainCpuUsPerMsg: ['<=', 0.2] }
+  })
+  for (const qos of [0, 1]) {
+    cases.push({
+      id: `rtt-tcp-qos${qos}-64B`,
+      group: '4. sequential round trips through mosquitto (publish to self, await the message)',
+      label: `tcp QoS ${qos} 64 B`,
+      worker: 'rtt',
+      needs: ['mosquitto'],
+      params: (env) => ({ url: env.url, qos, size: 64, n: small ? 100 : 2000, warm: small ? 10 : 200 }),
+      metrics: [
+        { key: 'p50Us', label: 'p50 µs', better: 'lower' },
+        { key: 'p99Us', label: 'p99 µs', better: 'lower' },
+        { key: 'cpuUsPerRoundTrip', label: 'process CPU µs/round trip', better: 'lower' },
+        { key: 'mainCpuUsPerRoundTrip', label: 'main-thread CPU µs/round trip', better: 'lower' }
+      ],
+      targets: { p50Us: ['<=', 0.6], p99Us: ['<=', 0.2] }
+    })
+  }
+  cases.push({
+    id: 'conns-tcp-1000',
+    group: '5. many connections + subscribe in one process (mosquitto)',
+    label: `${small ? 20 : 1000} connections`,
+    worker: 'conns',
+    needs: ['mosquitto'],
+    nodeArgs: ['--expose-gc'],
+    params: (env) => ({ url: env.url, n: small ? 20 : 1000 }),
+    metrics: [
+      { key: 'openMs', label: 'time to open all, ms', better: 'lower' },
+      { key: 'rssKbPerClient', label: 'RSS KB/client', better: 'lower' },
+      { key: 'heapKbPerClient', label: 'JS heap KB/client', better: 'lower' },
+      { key: 'externalKbPerClient', label: 'external KB/client', better: 'lower' }
+    ],
+    targets: { openMs: ['<=', 0.5], rssKbPerClient: ['<=', 0.33] }
+  })
+  cases.push({
+    id: 'coldstart-tcp',
+    group: '6. cold start (fresh process, mosquitto)',
+    label: 'require + first connect',
+    worker: 'coldstart',
+    needs: ['mosquitto'],
+    params: (env) => ({ url: env.url }),
+    metrics: [
+      { key: 'requireMs', label: 'require ms', better: 'lower' },
+      { key: 'connectMs', label: 'connect() → connect ms', better: 'lower' },
+      { key: 'totalMs', label: 'require + connect ms', better: 'lower' }
+    ],
+    targets: { totalMs: ['<=', 0.25] }
+  })
+  if (s.flood > 0) {
+    cases.push({
+      id: `flood-rss-${s.flood}s`,
+      group: '8. RSS under a long broker-free flood (QoS 0 64 B)',
+      label: `${s.flood} s flood`,
+      worker: 'floodRss',
+      needs: ['peer'],
+      runs: 1,
+      params: (env) => ({ url: env.peerUrl, size: 64, seconds: s.flood }),
+      metrics: [
+        { key: 'rssMbAtWarmup', label: 'RSS MB after warm-up', better: 'lower' },
+        { key: 'rssMbAtEnd', label: 'RSS MB at end', better: 'lower' },
+        { key: 'rssGrowthMbAfterWarmup', label: 'RSS growth MB after warm-up', better: 'lower' },
+        { key: 'messages', label: 'messages received', better: 'higher' }
+      ],
+      targets: {}
+    })
+  }
+  return cases
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and output
+
+function median (xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return null
+  const m = v.length >> 1
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
+}
+
+function fmt (x) {
+  if (x === null || x === undefined) return '–'
+  const a = Math.abs(x)
+  if (a >= 100000) return Math.round(x).toLocaleString('en-US')
+  if (a >= 100) return String(Math.round(x))
+  if (a >= 10) return x.toFixed(1)
+  if (a >= 1) return x.toFixed(2)
+  return x.toFixed(3)
+}
+
+function fmtRatio (r) {
+  return r === null ? '–' : r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`
+}
+
+/** Medians and ratios of one case. */
+function summarize (c, results) {
+  const rows = []
+  for (const m of c.metrics) {
+    const med = {}
+    for (const lib of LIBS) med[lib] = median(results.filter((r) => r.lib === lib && !r.error).map((r) => r[m.key]))
+    const ratio = med['mqtt-native'] !== null && med.mqtt ? med['mqtt-native'] / med.mqtt : null
+    const target = c.targets[m.key]
+    let met = null
+    if (target && ratio !== null) met = target[0] === '>=' ? ratio >= target[1] : ratio <= target[1]
+    rows.push({ metric: m.key, label: m.label, better: m.better, mqtt: med.mqtt, native: med['mqtt-native'], ratio, target: target ? `${target[0]} ${target[1]}` : null, met })
+  }
+  return rows
+}
+
+function printTables (cases, summaries, unavailable, out) {
+  const lines = []
+  const push = (l) => lines.push(l)
+  push('')
+  push('Medians of the runs; ratio = mqtt-native / MQTT.js (for msg/s higher is better, for everything else lower is better).')
+  let group = null
+  for (const c of cases) {
+    if (c.group !== group) {
+      group = c.group
+      push('')
+      push(`### ${group}`)
+      push('')
+      if (c.metrics === THROUGHPUT) {
+        push('| case | MQTT.js msg/s | mqtt-native msg/s | ratio | MQTT.js CPU µs/msg | mqtt-native CPU µs/msg | ratio | MQTT.js main µs/msg | mqtt-native main µs/msg | ratio |')
+        push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+      } else {
+        push('| case | metric | MQTT.js | mqtt-native | ratio |')
+        push('| --- | --- | ---: | ---: | ---: |')
+      }
+    }
+    if (unavailable[c.id]) {
+      push(c.metrics === THROUGHPUT
+        ? `| ${c.label} | not available: ${unavailable[c.id]} | | | | | | | | |`
+        : `| ${c.label} | not available: ${unavailable[c.id]} | | | |`)
+      continue
+    }
+    const rows = summaries[c.id]
+    if (c.metrics === THROUGHPUT) {
+      const cells = rows.map((r) => `${fmt(r.mqtt)} | ${fmt(r.native)} | ${fmtRatio(r.ratio)}${r.met === false ? ' ✗' : r.met ? ' ✓' : ''}`)
+      push(`| ${c.label} | ${cells.join(' | ')} |`)
+    } else {
+      for (const r of rows) push(`| ${c.label} | ${r.label} | ${fmt(r.mqtt)} | ${fmt(r.native)} | ${fmtRatio(r.ratio)}${r.met === false ? ' ✗' : r.met ? ' ✓' : ''} |`)
+    }
+  }
+  push('')
+  push('### Targets (issue 5)')
+  push('')
+  push('| case | metric | target | ratio | |')
+  push('| --- | --- | --- | ---: | --- |')
+  for (const c of cases) {
+    if (unavailable[c.id]) {
+      for (const [key, t] of Object.entries(c.targets)) {
+        const m = c.metrics.find((x) => x.key === key)
+        push(`| ${c.group.split(' ')[0]} ${c.label} | ${m.label} | ${t[0]} ${t[1]} | – | not measured |`)
+      }
+      continue
+    }
+    for (const r of summaries[c.id]) {
+      if (!r.target) continue
+      push(`| ${c.group.split(' ')[0]} ${c.label} | ${r.label} | ${r.target} | ${fmtRatio(r.ratio)} | ${r.met === null ? 'not measured' : r.met ? 'met' : 'missed'} |`)
+    }
+  }
+  out(lines.join('\n') + '\n')
+}
+
+function machine () {
+  const cpu = (os.cpus()[0] || {}).model || 'unknown'
+  let mosquitto = null
+  try {
+    const { findBinary } = require('../__test__/helpers/mosquitto.js')
+    const bin = findBinary('mosquitto')
+    if (bin) {
+      const r = spawnSync(bin, ['-h'], { encoding: 'utf8' })
+      const m = (r.stdout + r.stderr).match(/mosquitto version (\S+)/)
+      mosquitto = m ? m[1] : 'unknown'
+    }
+  } catch {}
+  let rustc = null
+  try { rustc = execFileSync('rustc', ['--version'], { encoding: 'utf8' }).trim() } catch {}
+  return {
+    nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
+    cpu,
+    memGb: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+    mqttjs: require('mqtt/package.json').version,
+    mosquitto,
+    rustc
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main () {
+  const args = parseArgs(process.argv.slice(2))
+  const started = Date.now()
+  const emit = (obj) => {
+    const line = JSON.stringify(obj)
+    process.stdout.write(line + '\n')
+    if (args.json) fs.appendFileSync(args.json, line + '\n')
+  }
+  if (args.json) fs.writeFileSync(args.json, '')
+
+  // Which addon the mqtt-native workers load.
+  let addon = args.addon
+  if (!addon && args.build) addon = buildRelease()
+  if (!addon && !args.smoke && fs.existsSync(RELEASE_ADDON)) addon = RELEASE_ADDON
+  if (!addon && !args.smoke) log('warning: no release addon (bench/.build/mqtt-native.node); measuring whatever the package loads by default')
+  const env = { ...process.env }
+  if (addon) env.NAPI_RS_NATIVE_LIBRARY_PATH = addon
+  else delete env.NAPI_RS_NATIVE_LIBRARY_PATH
+
+  const info = { ...machine(), addon: addon || 'default loader', runs: args.runs, smoke: args.smoke }
+  emit({ type: 'machine', ...info })
+  log(`${info.nproc} CPUs (${info.cpu}), Node ${info.node}, MQTT.js ${info.mqttjs}, mosquitto ${info.mosquitto || 'not installed'}; addon: ${info.addon}`)
+
+  // Services.
+  const services = { env: {} }
+  const unavailableNeeds = {}
+  const { startMosquitto, findBinary } = require('../__test__/helpers/mosquitto.js')
+  let broker = null
+  if (findBinary('mosquitto')) {
+    const wrapper = mosquittoWrapper(findBinary)
+    if (wrapper) process.env.MOSQUITTO_BIN = wrapper
+    try {
+      broker = await startMosquitto({ websockets: true, extraConfig: ['max_connections -1'] })
+      Object.assign(services.env, { url: broker.url, port: broker.port, wsUrl: broker.wsUrl })
+    } catch (err) {
+      unavailableNeeds.mosquitto = `mosquitto did not start: ${err.message.split('\n')[0]}`
+      unavailableNeeds.ws = unavailableNeeds.mosquitto
+    }
+  } else {
+    unavailableNeeds.mosquitto = 'mosquitto not installed'
+    unavailableNeeds.ws = 'mosquitto not installed'
+  }
+  const peer = await startPeer()
+  services.env.peerUrl = peer.url
+
+  const cases = buildCases(args).filter((c) => !args.only || args.only.test(c.id))
+  // WebSocket: run the ws cases only when both libraries can connect over ws:// (detect by trying).
+  if (!unavailableNeeds.ws && cases.some((c) => c.needs.includes('ws'))) {
+    for (const lib of LIBS) {
+      const r = await runWorker(lib, 'probe', { url: services.env.wsUrl, timeoutMs: 5000 }, { env, timeoutS: 20 })
+      if (r.error) {
+        unavailableNeeds.ws = `${LIB_LABEL[lib]} cannot connect over ws:// (${r.error.split('\n')[0].slice(0, 160)})`
+        break
+      }
+    }
+  }
+  if (unavailableNeeds.ws) log(`ws cases: not available: ${unavailableNeeds.ws}`)
+
+  const unavailable = {}
+  const summaries = {}
+  const allResults = []
+  for (const c of cases) {
+    const missing = c.needs.find((n) => unavailableNeeds[n])
+    if (missing) {
+      unavailable[c.id] = unavailableNeeds[missing]
+      emit({ type: 'unavailable', case: c.id, reason: unavailable[c.id] })
+      continue
+    }
+    const params = c.params(services.env)
+    const results = []
+    const runs = c.runs || args.runs
+    for (let run = 0; run < runs; run++) {
+      const order = args.order === 'native-first' || run % 2 === 0 ? LIBS : [...LIBS].reverse()
+      for (const lib of order) {
+        const r = await runWorker(lib, c.worker, params, { env, timeoutS: args.timeoutS + (c.worker === 'floodRss' ? args.flood : 0), nodeArgs: c.nodeArgs })
+        r.case = c.id
+        r.run = run + 1
+        results.push(r)
+        allResults.push(r)
+        const { samples, ...rest } = r
+        emit({ type: 'run', ...rest, ...(samples ? { samples } : {}) })
+        if (r.error) log(`${c.id} ${lib} run ${run + 1}: ERROR ${r.error.split('\n')[0]}`)
+        else log(`${c.id} ${lib} run ${run + 1}: ${c.metrics.map((m) => `${m.key}=${fmt(r[m.key])}`).join(' ')}`)
+      }
+    }
+    summaries[c.id] = summarize(c, results)
+    for (const row of summaries[c.id]) emit({ type: 'summary', case: c.id, ...row })
+  }
+
+  peer.stop()
+  if (broker) await broker.stop()
+
+  const seconds = Math.round((Date.now() - started) / 1000)
+  let table = ''
+  printTables(cases, summaries, unavailable, (s) => { table += s })
+  process.stdout.write(table)
+  process.stdout.write(`\n${info.nproc} × ${info.cpu}, Node ${info.node}, MQTT.js ${info.mqttjs}, mosquitto ${info.mosquitto}; ${args.runs} run(s) per case; ${seconds} s in all.\n`)
+  fs.mkdirSync(BUILD_DIR, { recursive: true })
+  fs.writeFileSync(path.join(BUILD_DIR, 'last-run.json'), JSON.stringify({ machine: info, seconds, cases: cases.map((c) => ({ id: c.id, group: c.group, label: c.label, unavailable: unavailable[c.id], summary: summaries[c.id] })), results: allResults }, null, 2))
+  fs.writeFileSync(path.join(BUILD_DIR, 'last-table.md'), table)
+  const failed = allResults.filter((r) => r.error)
+  if (failed.length) {
+    log(`${failed.length} run(s) failed`)
+    process.exitCode = 1
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack || err}\n`)
+  process.exit(1)
+})

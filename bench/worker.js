@@ -1,0 +1,320 @@
+'use strict'
+// One benchmark run in a fresh process:
+//
+//   node [--expose-gc] bench/worker.js <lib> <case> '<json params>'
+//
+// <lib> is `mqtt` (MQTT.js from node_modules) or `mqtt-native` (this package; the addon comes from
+// NAPI_RS_NATIVE_LIBRARY_PATH when set). Prints one line `RESULT {json}` on stdout and exits.
+// The same code drives both libraries, through the API they share.
+
+const path = require('node:path')
+const fs = require('node:fs')
+const { spawn } = require('node:child_process')
+const { snapshot, throughput, percentile, round, settleGc } = require('./measure.js')
+
+const ROOT = path.join(__dirname, '..')
+const [libName, caseName, paramsJson] = process.argv.slice(2)
+const params = JSON.parse(paramsJson || '{}')
+
+let requireMs = null
+/** Loads the library under test, timing the `require`. */
+function loadLib () {
+  const t0 = process.hrtime.bigint()
+  const lib = libName === 'mqtt' ? require('mqtt') : require(ROOT)
+  requireMs = Number(process.hrtime.bigint() - t0) / 1e6
+  return lib
+}
+
+/** The native addon this process mapped (to prove which build was measured). */
+function loadedAddon () {
+  if (libName === 'mqtt') return undefined
+  try {
+    const maps = fs.readFileSync('/proc/self/maps', 'utf8')
+    const m = maps.match(/\s(\/\S+\.node)\n/)
+    return m ? m[1] : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function done (result) {
+  const out = { lib: libName, case: caseName, ...result }
+  const addon = loadedAddon()
+  if (addon) out.addon = addon
+  process.stdout.write('RESULT ' + JSON.stringify(out) + '\n', () => process.exit(0))
+}
+
+function fail (err) {
+  process.stdout.write('RESULT ' + JSON.stringify({ lib: libName, case: caseName, error: String(err && err.stack ? err.stack : err) }) + '\n', () => process.exit(1))
+}
+process.on('uncaughtException', fail)
+process.on('unhandledRejection', fail)
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Connects and resolves on the first `connect`; rejects on `error` or after `timeoutMs`. */
+function open (mqtt, url, opts = {}, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, ...opts })
+    const timer = setTimeout(() => { client.end(true); reject(new Error(`no CONNACK from ${url} within ${timeoutMs} ms`)) }, timeoutMs)
+    client.once('connect', () => { clearTimeout(timer); resolve(client) })
+    client.once('error', (err) => { clearTimeout(timer); client.end(true); reject(err) })
+  })
+}
+
+function subscribe (client, topic, qos) {
+  return new Promise((resolve, reject) => {
+    client.subscribe(topic, { qos }, (err, granted) => (err ? reject(err) : resolve(granted)))
+  })
+}
+
+/**
+ * Measures deliveries counted by `counter()` between `warmMs` and `warmMs + measureMs` after
+ * now. Resolves with the throughput figures.
+ */
+async function window (counter, warmMs, measureMs) {
+  await sleep(warmMs)
+  const c0 = counter()
+  const a = snapshot()
+  await sleep(measureMs)
+  const c1 = counter()
+  const b = snapshot()
+  if (c1 - c0 <= 0) throw new Error(`nothing was delivered in the ${measureMs} ms window`)
+  return throughput(a, b, c1 - c0)
+}
+
+const cases = {
+  /** Whether the library can connect to `url` (used to detect ws support). */
+  async probe (mqtt) {
+    const client = await open(mqtt, params.url, {}, params.timeoutMs || 5000)
+    client.end(true)
+    return { ok: true }
+  },
+
+  /**
+   * Publishes through the broker to a subscriber in the same process. The publisher keeps at
+   * most `window` messages between publish and delivery, topping up from the `message` handler,
+   * and, when `inflight` > 0, at most `inflight` publishes unacknowledged (counted with publish
+   * callbacks): mosquitto 2.0.11 strands QoS 2 messages that a 3.1.1 client sends beyond its
+   * receive maximum of 20 (the publisher gets PUBCOMP, the subscriber never gets the message),
+   * and MQTT.js, which has no flow control, would stall the run.
+   */
+  async pubsub (mqtt) {
+    const { url, qos, size, warmMs, measureMs } = params
+    const win = params.window || 500
+    const cap = qos > 0 ? params.inflight || 0 : 0
+    const topic = `bench/${process.pid}/pubsub`
+    const sub = await open(mqtt, url, { clientId: `sub-${process.pid}` })
+    const pub = await open(mqtt, url, { clientId: `pub-${process.pid}` })
+    await subscribe(sub, topic, qos)
+    const payload = Buffer.alloc(size, 0x61)
+    const opts = { qos }
+    let sent = 0
+    let received = 0
+    let acked = 0
+    const onAck = cap
+      ? () => {
+          acked++
+          if (sent - acked <= cap / 2) topUp()
+        }
+      : undefined
+    function topUp () {
+      while (sent - received < win && (!cap || sent - acked < cap)) {
+        pub.publish(topic, payload, opts, onAck)
+        sent++
+      }
+    }
+    sub.on('message', () => {
+      received++
+      if (sent - received <= win / 2) topUp()
+    })
+    topUp()
+    const figures = await window(() => received, warmMs, measureMs)
+    return figures
+  },
+
+  /** Receives a flood that another process publishes through the broker (QoS 0). */
+  async flood (mqtt) {
+    const { url, port, size, warmMs, measureMs } = params
+    const topic = `bench/${process.pid}/flood`
+    const sub = await open(mqtt, url, { clientId: `flood-sub-${process.pid}` })
+    await subscribe(sub, topic, 0)
+    let received = 0
+    sub.on('message', () => { received++ })
+    const publisher = spawn(process.execPath, [path.join(__dirname, 'peer.js'), 'flood', String(port), topic, String(params.n || 1e9), String(size)], { stdio: ['ignore', 'ignore', 'inherit'] })
+    process.on('exit', () => { try { publisher.kill('SIGKILL') } catch {} })
+    const figures = await window(() => received, warmMs, measureMs)
+    publisher.kill('SIGKILL')
+    return figures
+  },
+
+  /**
+   * Broker-free publish to a peer that swallows and acknowledges. The peer reports (with a
+   * PUBLISH) when it has received the `warm`-th and the `n`-th message; the figures are those
+   * between the two reports. The client publishes `chunk` messages per macrotask; QoS > 0 keeps
+   * at most `window` unacknowledged.
+   */
+  async peerPublish (mqtt) {
+    const { url, qos, size, n } = params
+    const warm = Math.floor(n * (params.warmFraction || 0.1))
+    const chunk = params.chunk || 256
+    const win = params.window || 1000
+    const client = await open(mqtt, url, { clientId: `ack:${warm}:${n}` })
+    const payload = Buffer.alloc(size, 0x61)
+    const opts = { qos }
+    let sent = 0
+    let acked = 0
+    let stalled = false
+    const onAck = qos > 0
+      ? () => {
+          acked++
+          if (stalled && sent - acked <= win / 2) { stalled = false; setImmediate(pump) }
+        }
+      : undefined
+    function pump () {
+      let k = 0
+      while (sent < n && k < chunk) {
+        if (qos > 0 && sent - acked >= win) { stalled = true; return }
+        client.publish('bench/peer', payload, opts, onAck)
+        sent++
+        k++
+      }
+      if (sent < n) setImmediate(pump)
+    }
+    const marks = []
+    const finished = new Promise((resolve) => {
+      client.on('message', (topic) => {
+        if (topic !== 'bench/done') return
+        marks.push(snapshot())
+        if (marks.length === 2) resolve()
+      })
+    })
+    pump()
+    await finished
+    return throughput(marks[0], marks[1], n - warm)
+  },
+
+  /** Broker-free receive of QoS 0 PUBLISH packets blasted by the peer. */
+  async peerReceive (mqtt) {
+    const { url, size, warmMs, measureMs } = params
+    const client = await open(mqtt, url, { clientId: `blast:0:${size}` })
+    let received = 0
+    client.on('message', () => { received++ })
+    await subscribe(client, 'bench/blast', 0)
+    return window(() => received, warmMs, measureMs)
+  },
+
+  /** Sequential round trips: publish to self, await the message. */
+  async rtt (mqtt) {
+    const { url, qos, n, warm } = params
+    const topic = `bench/${process.pid}/rtt`
+    const client = await open(mqtt, url, { clientId: `rtt-${process.pid}` })
+    await subscribe(client, topic, qos)
+    const payload = Buffer.alloc(params.size || 64, 0x61)
+    let resolveMessage = null
+    client.on('message', () => { if (resolveMessage) resolveMessage() })
+    const samples = []
+    const a = snapshot()
+    for (let i = 0; i < warm + n; i++) {
+      const t0 = process.hrtime.bigint()
+      await new Promise((resolve) => {
+        resolveMessage = resolve
+        client.publish(topic, payload, { qos })
+      })
+      if (i >= warm) samples.push(Number(process.hrtime.bigint() - t0) / 1000)
+    }
+    const b = snapshot()
+    samples.sort((x, y) => x - y)
+    const cpu = throughput(a, b, warm + n)
+    return {
+      roundTrips: n,
+      p50Us: round(percentile(samples, 50), 1),
+      p99Us: round(percentile(samples, 99), 1),
+      meanUs: round(samples.reduce((s, x) => s + x, 0) / samples.length, 1),
+      cpuUsPerRoundTrip: cpu.cpuUsPerMsg,
+      mainCpuUsPerRoundTrip: cpu.mainCpuUsPerMsg
+    }
+  },
+
+  /** `n` connections, each subscribing once, opened all at once in this process. */
+  async conns (mqtt) {
+    const { url, n } = params
+    await settleGc()
+    const before = process.memoryUsage()
+    const t0 = process.hrtime.bigint()
+    const clients = []
+    const ready = []
+    for (let i = 0; i < n; i++) {
+      const client = mqtt.connect(url, { clientId: `c-${process.pid}-${i}`, reconnectPeriod: 0 })
+      clients.push(client)
+      ready.push(new Promise((resolve, reject) => {
+        client.once('error', reject)
+        client.once('connect', () => {
+          client.subscribe(`bench/${process.pid}/c/${i}`, { qos: 0 }, (err) => (err ? reject(err) : resolve()))
+        })
+      }))
+    }
+    await Promise.all(ready)
+    const openMs = Number(process.hrtime.bigint() - t0) / 1e6
+    await sleep(200)
+    await settleGc()
+    const after = process.memoryUsage()
+    const result = {
+      connections: n,
+      openMs: round(openMs, 1),
+      rssKbPerClient: round((after.rss - before.rss) / 1024 / n, 2),
+      heapKbPerClient: round((after.heapUsed - before.heapUsed) / 1024 / n, 2),
+      externalKbPerClient: round((after.external - before.external) / 1024 / n, 2),
+      rssMb: round(after.rss / 1048576, 1)
+    }
+    for (const c of clients) c.end(true)
+    return result
+  },
+
+  /** `require` time and time from `connect()` to the first `connect` event. */
+  async coldstart (mqtt) {
+    const t0 = process.hrtime.bigint()
+    const client = await open(mqtt, params.url, { clientId: `cold-${process.pid}` })
+    const connectMs = Number(process.hrtime.bigint() - t0) / 1e6
+    client.end(true)
+    return { requireMs: round(requireMs, 2), connectMs: round(connectMs, 2), totalMs: round(requireMs + connectMs, 2) }
+  },
+
+  /** Receives a broker-free flood for `seconds`, sampling RSS every second. */
+  async floodRss (mqtt) {
+    const { url, size, seconds } = params
+    const client = await open(mqtt, url, { clientId: `blast:0:${size}` })
+    let received = 0
+    client.on('message', () => { received++ })
+    await subscribe(client, 'bench/blast', 0)
+    const samples = []
+    const start = Date.now()
+    for (let s = 1; s <= seconds; s++) {
+      await sleep(start + s * 1000 - Date.now())
+      samples.push({ s, rssMb: round(process.memoryUsage().rss / 1048576, 1), received })
+    }
+    const warmup = Math.min(10, Math.floor(seconds / 3))
+    const after = samples.slice(warmup).map((x) => x.rssMb)
+    const first = after[0]
+    const last = after[after.length - 1]
+    return {
+      seconds,
+      messages: received,
+      rssMbAtWarmup: first,
+      rssMbAtEnd: last,
+      rssMbMaxAfterWarmup: Math.max(...after),
+      rssGrowthMbAfterWarmup: round(last - first, 1),
+      samples
+    }
+  }
+}
+
+async function main () {
+  const fn = cases[caseName]
+  if (!fn) throw new Error(`unknown case ${caseName}`)
+  const mqtt = loadLib()
+  const result = await fn(mqtt)
+  done({ requireMs: round(requireMs, 2), ...result })
+}
+
+main().catch(fail)
