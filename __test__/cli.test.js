@@ -366,3 +366,98 @@ test('a subscription the broker refuses exits with 1 and one line', { timeout: T
     assert.match(r.stderr, /^mqtt subscribe: Subscribe error: (Unspecified error|Not authorized)\n$/)
   }
 })
+
+// ---------------------------------------------------------------------------------------------
+// TLS (skipped when this build has no mqtts transport, or openssl is missing)
+
+/** Whether this build opens mqtts:// (the client refuses unsupported transports at once). */
+function tlsSupported () {
+  try {
+    require('..').connect({ protocol: 'mqtts', host: '127.0.0.1', port: 1, manualConnect: true })
+    return true
+  } catch (err) {
+    if (err.code === 'ERR_MQTT_UNSUPPORTED') return false
+    throw err
+  }
+}
+
+/** A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made by openssl. */
+function makeCertificates (dir) {
+  const { execFileSync } = require('node:child_process')
+  const ssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=mqtt-native test CA')
+  // Extensions make X.509 v3 certificates (rustls refuses v1).
+  fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n')
+  fs.writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n')
+  for (const [name, subject] of [['server', '/CN=localhost'], ['client', '/CN=cli-client']]) {
+    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject)
+    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`)
+  }
+  return Object.fromEntries(['ca', 'server', 'client'].map((n) => [n, { cert: path.join(dir, `${n}.pem`), key: path.join(dir, `${n}.key`) }]))
+}
+
+let tlsBroker = null
+async function startTlsBroker (t) {
+  if (!requireBinary(t, 'mosquitto') || !requireBinary(t, 'openssl')) return null
+  if (!tlsSupported()) {
+    t.skip('this build has no mqtts transport yet')
+    return null
+  }
+  if (tlsBroker) return tlsBroker
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mqtt-native-cli-tls-'))
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  const files = makeCertificates(dir)
+  const tlsPort = await freePort()
+  const mutualPort = await freePort()
+  const listener = (port, extra) => [`listener ${port} 127.0.0.1`, `cafile ${files.ca.cert}`,
+    `certfile ${files.server.cert}`, `keyfile ${files.server.key}`, ...extra]
+  const b = await startMosquitto({
+    extraConfig: [...listener(tlsPort, []), ...listener(mutualPort, ['require_certificate true'])]
+  })
+  tlsBroker = { b, files, tlsPort, mutualPort }
+  return tlsBroker
+}
+test.after(async () => {
+  if (tlsBroker) await tlsBroker.b.stop()
+})
+
+test('over TLS: --ca alone selects mqtts; pub -l mqtts --cafile reaches sub', { timeout: TEST_TIMEOUT }, async (t) => {
+  const tls = await startTlsBroker(t)
+  if (!tls) return
+  const { files, tlsPort } = tls
+  const common = ['-h', '127.0.0.1', '-p', String(tlsPort)]
+  const topic = `cli/tls/${process.pid}`
+  const sub = cli(t, ['sub', ...common, '--ca', files.ca.cert, '-t', topic, '-C', '1', '-v', '-q', '1'])
+  // A retained message reaches the subscriber whenever its SUBSCRIBE lands.
+  const r = await run(t, ['pub', ...common, '-l', 'mqtts', '--cafile', files.ca.cert, '-t', topic, '-m', 'over tls', '-r', '-q', '1'])
+  assert.equal(r.code, 0, r.stderr)
+  const done = await sub.done
+  assert.equal(done.code, 0, done.stderr)
+  assert.equal(done.stdout, `${topic} over tls\n`)
+  assert.equal((await run(t, ['pub', ...common, '--ca', files.ca.cert, '-t', topic, '-r'])).code, 0)
+})
+
+test('over TLS: an untrusted broker certificate is one line and exit 1; --insecure connects anyway', { timeout: TEST_TIMEOUT }, async (t) => {
+  const tls = await startTlsBroker(t)
+  if (!tls) return
+  const common = ['-h', '127.0.0.1', '-p', String(tls.tlsPort), '-l', 'mqtts', '-t', 'cli/tls/x', '-m', 'x']
+  const refused = await run(t, ['pub', ...common])
+  assert.equal(refused.code, 1)
+  assert.ok(oneLine(refused.stderr), refused.stderr)
+  assert.match(refused.stderr, /^mqtt publish: .*certificate/i)
+  const insecure = await run(t, ['pub', ...common, '--insecure'])
+  assert.equal(insecure.code, 0, insecure.stderr)
+})
+
+test('over TLS: --key and --cert present a client certificate to a broker that requires one', { timeout: TEST_TIMEOUT }, async (t) => {
+  const tls = await startTlsBroker(t)
+  if (!tls) return
+  const { files, mutualPort } = tls
+  const common = ['-h', '127.0.0.1', '-p', String(mutualPort), '--ca', files.ca.cert, '-t', 'cli/tls/mutual', '-m', 'x']
+  const withCert = await run(t, ['pub', ...common, '--key', files.client.key, '--cert', files.client.cert])
+  assert.equal(withCert.code, 0, withCert.stderr)
+  const without = await run(t, ['pub', ...common])
+  assert.equal(without.code, 1, 'a broker requiring a client certificate must refuse one without')
+  assert.ok(oneLine(without.stderr), without.stderr)
+})
