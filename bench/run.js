@@ -52,6 +52,7 @@ function parseArgs (argv) {
     } else throw new Error(`unknown argument ${a} (see --help)`)
   }
   if (args.smoke && !argv.includes('--runs')) args.runs = 1
+  if (args.smoke && !argv.includes('--timeout')) args.timeoutS = 30
   return args
 }
 
@@ -501,9 +502,11 @@ async function main () {
   printTables(cases, summaries, unavailable, (s) => { table += s })
   process.stdout.write(table)
   process.stdout.write(`\n${info.nproc} × ${info.cpu}, Node ${info.node}, MQTT.js ${info.mqttjs}, mosquitto ${info.mosquitto}; ${args.runs} run(s) per case; ${seconds} s in all.\n`)
-  fs.mkdirSync(BUILD_DIR, { recursive: true })
-  fs.writeFileSync(path.join(BUILD_DIR, 'last-run.json'), JSON.stringify({ machine: info, seconds, cases: cases.map((c) => ({ id: c.id, group: c.group, label: c.label, unavailable: unavailable[c.id], summary: summaries[c.id] })), results: allResults }, null, 2))
-  fs.writeFileSync(path.join(BUILD_DIR, 'last-table.md'), table)
+  if (!args.smoke) {
+    fs.mkdirSync(BUILD_DIR, { recursive: true })
+    fs.writeFileSync(path.join(BUILD_DIR, 'last-run.json'), JSON.stringify({ machine: info, seconds, cases: cases.map((c) => ({ id: c.id, group: c.group, label: c.label, unavailable: unavailable[c.id], summary: summaries[c.id] })), results: allResults }, null, 2))
+    fs.writeFileSync(path.join(BUILD_DIR, 'last-table.md'), table)
+  }
   const failed = allResults.filter((r) => r.error)
   if (failed.length) {
     log(`${failed.length} run(s) failed`)
