@@ -285,3 +285,45 @@ test('reconnect() after end(): reconnect, then connect on the same client', asyn
   })
   assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
 })
+
+test('a handleMessage that calls back later holds the PUBACK and the next message until it does', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000 }, { packets: true })
+    const pending = []
+    c.handleMessage = (packet, done) => {
+      trace.push(`handleMessage ${packet.topic}`)
+      pending.push(done)
+    }
+    const conn = await broker.nextConnection()
+    await until(() => trace.some((e) => e.startsWith('connect')))
+    conn.send({ cmd: 'publish', topic: 'h/1', payload: 'a', qos: 1, messageId: 1 })
+    conn.send({ cmd: 'publish', topic: 'h/2', payload: 'b', qos: 1, messageId: 2 })
+    await until(() => pending.length === 1)
+    await sleep(50)
+    trace.push(`acks before done: ${conn.packets.filter((p) => p.cmd === 'puback').length}`)
+    pending.shift()()
+    await until(() => pending.length === 1)
+    await conn.nextPacket('puback')
+    pending.shift()()
+    await conn.nextPacket('puback')
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('MQTT 5 customHandleAcks chooses the PUBACK reason code and a failure suppresses the message', async (t) => {
+  const traces = await both(t, { protocolVersion: 5 }, async (lib, { broker, trace, client }) => {
+    client(broker.url, {
+      protocolVersion: 5,
+      reconnectPeriod: 1000,
+      customHandleAcks: (topic, payload, packet, done) => done(topic === 'bad' ? 135 : 0)
+    })
+    const conn = await broker.nextConnection()
+    await until(() => trace.some((e) => e.startsWith('connect')))
+    conn.send({ cmd: 'publish', topic: 'bad', payload: 'x', qos: 1, messageId: 3 })
+    conn.send({ cmd: 'publish', topic: 'good', payload: 'y', qos: 1, messageId: 4 })
+    const acks = [await conn.nextPacket('puback'), await conn.nextPacket('puback')]
+    trace.push(acks.map((a) => `${a.messageId}:${a.reasonCode}`).join(','))
+    await sleep(20)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})

@@ -43,6 +43,13 @@ const K_AUTH = 7
 const K_ERROR = 8
 const K_CLOSE = 9
 const ACK_CMDS = [null, 'puback', 'pubrec', 'pubcomp', 'suback', 'unsuback']
+// The ack the application owes for a message record (flags bits 4-5), as src/session/event.rs.
+const ACK_NONE = 0
+const ACK_PUBACK = 1
+const ACK_PUBREC = 2
+const ACK_PUBCOMP = 3
+// Reason codes customHandleAcks may choose (MQTT.js handlers/publish.ts).
+const VALID_ACK_CODES = [0, 16, 128, 131, 135, 144, 145, 151, 153]
 
 function noop () {}
 
@@ -117,11 +124,32 @@ class MqttClient extends EventEmitter {
     this._replay = null
     /** Calls made during the replay, run when it ends (MQTT.js `_storeProcessingQueue`). */
     this._deferred = []
+    /** Batches from the native side not yet dispatched, and where each one stands. */
+    this._inbox = []
+    /** Whether dispatching waits for a `handleMessage` callback. */
+    this._blocked = false
+    /** Acks owed to the broker, as kind, messageId, reasonCode triples. */
+    this._acks = []
+    this._draining = false
+    // `handleMessage` may be replaced on the instance at any time (MQTT.js reads it per message);
+    // a replacement switches acks to wait for it.
+    let handleMessage = this.handleMessage
+    Object.defineProperty(this, 'handleMessage', {
+      configurable: true,
+      enumerable: false,
+      get: () => handleMessage,
+      set: (fn) => {
+        handleMessage = fn
+        this._updateAppAcks()
+      }
+    })
+    this._appAcks = this._wantsAppAcks()
     this._handle = native.createClient({
       protocolVersion: version,
       connectTimeout: clampInt(this.options.connectTimeout, 1, 0xffffffff),
       reschedulePings: this.options.reschedulePings !== false,
-      maxInflight: clampInt(this.options.maxInflight ?? 20, 1, 65535)
+      maxInflight: clampInt(this.options.maxInflight ?? 20, 1, 65535),
+      appAcks: this._appAcks
     })
     this._onBatch = this._onBatch.bind(this)
     this._packetListeners = 0
@@ -660,16 +688,102 @@ class MqttClient extends EventEmitter {
   // Events from the native driver
 
   _onBatch (blob, records, extras) {
-    const count = records.length / WIDTH
-    for (let i = 0; i < count; i++) {
-      const r = i * WIDTH
-      try {
-        this._dispatch(blob, records, extras, r)
-      } catch (err) {
-        // A throwing listener must not drop the rest of the batch; rethrow it afterwards, as
-        // the socket 'data' handler of MQTT.js would have thrown it.
-        process.nextTick(() => { throw err })
+    this._inbox.push({ blob, records, extras, next: 0 })
+    if (!this._blocked) this._drain()
+  }
+
+  /**
+   * Dispatches queued records in order. Like MQTT.js, which handles one inbound packet at a time,
+   * dispatching stops while a `handleMessage` has not called back; reading from the connection
+   * stops too, so the broker feels the back-pressure.
+   */
+  _drain () {
+    this._draining = true
+    try {
+      this._drainInbox()
+    } finally {
+      this._draining = false
+    }
+    this._flushAcks()
+  }
+
+  _drainInbox () {
+    while (this._inbox.length && !this._blocked) {
+      const batch = this._inbox[0]
+      const { blob, records, extras } = batch
+      while (batch.next < records.length && !this._blocked) {
+        const r = batch.next
+        batch.next += WIDTH
+        try {
+          this._dispatch(blob, records, extras, r)
+        } catch (err) {
+          // A throwing listener must not drop the rest of the batch; rethrow it afterwards, as
+          // the socket 'data' handler of MQTT.js would have thrown it.
+          process.nextTick(() => { throw err })
+        }
       }
+      if (batch.next >= records.length) this._inbox.shift()
+    }
+  }
+
+  /**
+   * The application is done with a message: reports the ack to `packetsend` listeners (in
+   * MQTT.js's order, right after the message) and, unless the session sent it already, queues
+   * it; queued acks go out together at the end of the batch.
+   */
+  _ack (kind, messageId, reasonCode, acked) {
+    if (this._wantsPacketSend()) {
+      const packet = { cmd: ACK_CMDS[kind], messageId }
+      if (kind === ACK_PUBACK || reasonCode) packet.reasonCode = reasonCode
+      this.emit('packetsend', packet)
+    }
+    if (acked) return
+    this._acks.push(kind, messageId, reasonCode)
+    if (!this._draining) this._flushAcks()
+  }
+
+  /** Whether acks wait for the application: `customHandleAcks`, or a `handleMessage` of its own. */
+  _wantsAppAcks () {
+    return this.handleMessage !== MqttClient.prototype.handleMessage ||
+      (this.options.protocolVersion === 5 && typeof this.options.customHandleAcks === 'function')
+  }
+
+  _updateAppAcks () {
+    const on = this._wantsAppAcks()
+    if (on !== this._appAcks) {
+      this._appAcks = on
+      native.clientSetAppAcks(this._handle, on)
+    }
+  }
+
+  _flushAcks () {
+    if (this._acks.length === 0) return
+    const acks = Uint32Array.from(this._acks)
+    this._acks.length = 0
+    native.clientAck(this._handle, acks)
+  }
+
+  /**
+   * Runs `handleMessage(packet, done)`; `then(err)` follows when it calls back. Dispatching waits
+   * meanwhile (see `_drain`).
+   */
+  _handleMessage (packet, then) {
+    let sync = true
+    let finished = false
+    this.handleMessage(packet, (err) => {
+      if (finished) return
+      finished = true
+      then(err)
+      if (!sync) {
+        this._blocked = false
+        native.clientSetReading(this._handle, true)
+        this._drain()
+      }
+    })
+    sync = false
+    if (!finished) {
+      this._blocked = true
+      native.clientSetReading(this._handle, false)
     }
   }
 
@@ -705,6 +819,8 @@ class MqttClient extends EventEmitter {
   _onMessage (blob, rec, r, properties) {
     const flags = rec[r + 1]
     const qos = flags & 3
+    const owed = (flags >> 4) & 3
+    const acked = (flags & 64) !== 0
     const topic = blob.toString('utf8', rec[r + 4], rec[r + 4] + rec[r + 5])
     const payload = blob.subarray(rec[r + 6], rec[r + 6] + rec[r + 7])
     const packet = {
@@ -716,10 +832,55 @@ class MqttClient extends EventEmitter {
       topic,
       payload
     }
-    if (qos > 0) packet.messageId = rec[r + 2]
+    const messageId = rec[r + 2]
+    if (qos > 0) packet.messageId = messageId
     if (properties) packet.properties = toMqttPacket({ cmd: 'publish', topic, payload, qos, messageId: 0, properties }, 5, 0).properties
-    this.emit('message', topic, payload, packet)
-    if (this.handleMessage !== MqttClient.prototype.handleMessage) this.handleMessage(packet, noop)
+    switch (owed) {
+      case ACK_NONE: // QoS 0 (research §5.1)
+        this.emit('message', topic, payload, packet)
+        this._handleMessage(packet, noop)
+        return
+      case ACK_PUBACK: // QoS 1: 'message', handleMessage, then PUBACK
+        this._customAck(topic, payload, packet, 'puback', (code) => {
+          if (!code) this.emit('message', topic, payload, packet)
+          this._handleMessage(packet, (err) => {
+            if (!err) this._ack(ACK_PUBACK, messageId, code, acked)
+          })
+        })
+        return
+      case ACK_PUBREC: // QoS 2 PUBLISH: PUBREC now, the message on PUBREL
+        this._customAck(topic, payload, packet, 'pubrec', (code) => this._ack(ACK_PUBREC, messageId, code, acked))
+        return
+      case ACK_PUBCOMP: // QoS 2 released by PUBREL: 'message', handleMessage, then PUBCOMP
+        this.emit('message', topic, payload, packet)
+        this._handleMessage(packet, (err) => {
+          if (!err) this._ack(ACK_PUBCOMP, messageId, 0, acked)
+        })
+    }
+  }
+
+  /**
+   * MQTT 5 `customHandleAcks(topic, payload, packet, done(errOrCode, code))` chooses the reason
+   * code of PUBACK/PUBREC; without it (or before MQTT 5) the code is 0.
+   */
+  _customAck (topic, payload, packet, ackName, then) {
+    const handler = this.options.customHandleAcks
+    if (this.options.protocolVersion !== 5 || typeof handler !== 'function') return then(0)
+    handler(topic, payload, packet, (error, code) => {
+      if (!(error instanceof Error)) {
+        code = error
+        error = null
+      }
+      if (error) {
+        this.emit('error', error)
+        return
+      }
+      if (!VALID_ACK_CODES.includes(code)) {
+        this.emit('error', new Error(`Wrong reason code for ${ackName}`))
+        return
+      }
+      then(code)
+    })
   }
 
   _onConnack (packet) {

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::codec::{self, Packet, Properties, ProtocolVersion, Publish, QoS};
 use crate::driver::{DriverEvent, EventSink};
-use crate::session::{AckKind, Event};
+use crate::session::{AckKind, AppAck, Event};
 use crate::transport::TransportError;
 
 /// Number of `u32` fields per record.
@@ -104,11 +104,20 @@ impl Batch {
         self.records.extend_from_slice(&fields);
     }
 
-    fn push_message(&mut self, publish: Publish, version: ProtocolVersion) {
+    fn push_message(
+        &mut self,
+        publish: Publish,
+        ack: AppAck,
+        acked: bool,
+        version: ProtocolVersion,
+    ) {
         let length = publish_length(&publish, version);
+        // Bits 0-1 QoS, 2 retain, 3 dup, 4-5 the ack owed, 6 set when the session sent it.
         let flags = u32::from(u8::from(publish.qos))
             | u32::from(publish.retain) << 2
-            | u32::from(publish.dup) << 3;
+            | u32::from(publish.dup) << 3
+            | ack.code() << 4
+            | u32::from(acked) << 6;
         let (topic_off, topic_len) = self.bytes(publish.topic.as_bytes());
         let (payload_off, payload_len) = self.bytes(&publish.payload);
         let extra = if publish.properties.is_empty() {
@@ -178,7 +187,11 @@ impl Batch {
 
     fn push(&mut self, event: DriverEvent, version: ProtocolVersion) {
         match event {
-            DriverEvent::Session(Event::Message(publish)) => self.push_message(publish, version),
+            DriverEvent::Session(Event::Message {
+                publish,
+                ack,
+                acked,
+            }) => self.push_message(publish, ack, acked, version),
             DriverEvent::Session(Event::ConnAck(ack)) => {
                 self.push_packet(kind::CONNACK, Packet::Connack(ack), version)
             }

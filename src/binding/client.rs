@@ -17,7 +17,7 @@ use crate::codec::{
     Auth, Connect, Disconnect, Properties, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe,
 };
 use crate::driver::Client;
-use crate::session::{Session, SessionError, SessionOptions};
+use crate::session::{AppAck, Session, SessionError, SessionOptions};
 use crate::transport::Endpoint;
 
 /// What JavaScript holds: the shared client and the batch its callback reads.
@@ -37,6 +37,8 @@ struct ClientConfig {
     reschedule_pings: bool,
     #[serde(default = "default_max_inflight")]
     max_inflight: u16,
+    #[serde(default)]
+    app_acks: bool,
 }
 
 fn default_connect_timeout() -> u32 {
@@ -67,6 +69,7 @@ pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> 
         reschedule_pings: config.reschedule_pings,
         max_inflight: config.max_inflight.max(1),
         packet_events: false,
+        app_acks: config.app_acks,
     };
     let session = Session::new(config.protocol_version, options);
     Ok(External::new(Handle {
@@ -227,6 +230,48 @@ pub fn client_end(
         }
     }
     Ok(handle.client.close(force))
+}
+
+/// Sends the acks the application owes, given as triples `kind, messageId, reasonCode`
+/// (kind 1 PUBACK, 2 PUBREC, 3 PUBCOMP), in order, with one wake-up of the connection.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, acks: Uint32Array"
+)]
+pub fn client_ack(handle: &External<Handle>, acks: &[u32]) {
+    {
+        let mut session = handle.client.session.lock();
+        for triple in acks.chunks_exact(3) {
+            let (Some(kind), Ok(id), Ok(code)) = (
+                AppAck::from_code(triple[0]),
+                u16::try_from(triple[1]),
+                u8::try_from(triple[2]),
+            ) else {
+                continue;
+            };
+            session.acknowledge(kind, id, code);
+        }
+    }
+    handle.client.wake();
+}
+
+/// Chooses whether JavaScript sends the acks of inbound messages (`clientAck`) or the session
+/// sends them at once.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, on: boolean"
+)]
+pub fn client_set_app_acks(handle: &External<Handle>, on: bool) {
+    handle.client.session.lock().set_app_acks(on);
+}
+
+/// Stops or resumes reading from the connection (back-pressure from `handleMessage`).
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, reading: boolean"
+)]
+pub fn client_set_reading(handle: &External<Handle>, reading: bool) {
+    handle.client.set_reading(reading);
 }
 
 /// Turns `packetsend`/`packetreceive` records on or off.

@@ -31,6 +31,42 @@ impl AckKind {
     }
 }
 
+/// The acknowledgement the application owes for a message it was handed: MQTT.js sends PUBACK,
+/// PUBREC and PUBCOMP only once `customHandleAcks` and `handleMessage` are done with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppAck {
+    /// QoS 0: nothing to acknowledge.
+    None,
+    /// A QoS 1 PUBLISH, to be answered with PUBACK.
+    PubAck,
+    /// A QoS 2 PUBLISH, to be answered with PUBREC (the message itself is delivered on PUBREL).
+    PubRec,
+    /// A QoS 2 message released by PUBREL, to be answered with PUBCOMP.
+    PubComp,
+}
+
+impl AppAck {
+    /// The number used for this kind at the N-API boundary.
+    pub fn code(self) -> u32 {
+        match self {
+            AppAck::None => 0,
+            AppAck::PubAck => 1,
+            AppAck::PubRec => 2,
+            AppAck::PubComp => 3,
+        }
+    }
+
+    /// The kind for a boundary number.
+    pub fn from_code(code: u32) -> Option<AppAck> {
+        match code {
+            1 => Some(AppAck::PubAck),
+            2 => Some(AppAck::PubRec),
+            3 => Some(AppAck::PubComp),
+            _ => None,
+        }
+    }
+}
+
 /// An error the session reports to the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionError {
@@ -98,8 +134,17 @@ pub enum Event {
     /// CONNACK arrived; a non-zero reason code means the connection was refused and the session
     /// wants the transport closed.
     ConnAck(ConnAck),
-    /// An application message to deliver (QoS 2: on PUBREL).
-    Message(Publish),
+    /// An inbound PUBLISH (or, for QoS 2, the released message) and the ack the application owes:
+    /// see [`Session::acknowledge`](super::Session::acknowledge).
+    Message {
+        /// The message.
+        publish: Publish,
+        /// What is owed for it.
+        ack: AppAck,
+        /// Whether the session has sent that ack already (no application acks); otherwise the
+        /// application must call [`Session::acknowledge`](super::Session::acknowledge).
+        acked: bool,
+    },
     /// An outgoing request was acknowledged (successfully or with a failure reason code).
     Ack {
         /// Which ack.

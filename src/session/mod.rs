@@ -21,7 +21,7 @@ mod event;
 mod inflight;
 mod keepalive;
 
-pub use event::{AckKind, Event, SessionError};
+pub use event::{AckKind, AppAck, Event, SessionError};
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -47,6 +47,10 @@ pub struct SessionOptions {
     pub max_inflight: u16,
     /// Report every packet sent and received as an event (`packetsend`/`packetreceive` listeners).
     pub packet_events: bool,
+    /// Let the application send PUBACK/PUBREC/PUBCOMP through [`Session::acknowledge`] once it
+    /// is done with a message (MQTT.js `handleMessage` back-pressure, `customHandleAcks`).
+    /// Otherwise the session acknowledges at once.
+    pub app_acks: bool,
 }
 
 impl Default for SessionOptions {
@@ -56,6 +60,7 @@ impl Default for SessionOptions {
             reschedule_pings: true,
             max_inflight: 20,
             packet_events: false,
+            app_acks: false,
         }
     }
 }
@@ -88,8 +93,12 @@ pub struct Session {
     waiting: VecDeque<Publish>,
     /// Packet identifiers of SUBSCRIBE/UNSUBSCRIBE awaiting SUBACK/UNSUBACK.
     pending_acks: HashMap<u16, AckKind>,
-    /// Inbound QoS 2 publishes received and acknowledged with PUBREC, delivered on PUBREL.
+    /// Inbound QoS 2 publishes received (and acknowledged with PUBREC, or about to be), delivered
+    /// on PUBREL.
     incoming_qos2: HashMap<u16, Publish>,
+    /// Inbound packets handed to the application whose acks it has not sent yet, on this
+    /// connection.
+    awaiting_app: HashMap<u16, AppAck>,
     /// Inbound topic aliases of the current connection (MQTT 5 §3.3.2.3.4).
     topic_aliases: HashMap<u16, String>,
     /// The Topic Alias Maximum we announced in CONNECT (0: none accepted).
@@ -115,6 +124,7 @@ impl Session {
             waiting: VecDeque::new(),
             pending_acks: HashMap::new(),
             incoming_qos2: HashMap::new(),
+            awaiting_app: HashMap::new(),
             topic_aliases: HashMap::new(),
             topic_alias_maximum: 0,
             window,
@@ -149,6 +159,11 @@ impl Session {
         self.limits
     }
 
+    /// Chooses who sends the acks of inbound messages (see [`SessionOptions::app_acks`]).
+    pub fn set_app_acks(&mut self, on: bool) {
+        self.options.app_acks = on;
+    }
+
     /// Turns `packetsend`/`packetreceive` events on or off.
     pub fn set_packet_events(&mut self, on: bool) {
         self.options.packet_events = on;
@@ -170,6 +185,7 @@ impl Session {
     ) -> Result<(), SessionError> {
         self.outbox.clear();
         self.pending_acks.clear();
+        self.awaiting_app.clear();
         self.topic_aliases.clear();
         self.topic_alias_maximum = if self.version.is_v5() {
             connect.properties.topic_alias_maximum.unwrap_or(0)
@@ -470,28 +486,81 @@ impl Session {
             self.fail(error);
             return;
         }
+        let id = publish.message_id;
         match publish.qos {
-            QoS::AtMostOnce => self.events.push_back(Event::Message(publish)),
-            QoS::AtLeastOnce => {
-                let id = publish.message_id;
-                self.events.push_back(Event::Message(publish));
-                let _ = self.send(Packet::Puback(Ack {
-                    message_id: id,
-                    reason_code: 0,
-                    properties: Default::default(),
-                }));
-            }
+            QoS::AtMostOnce => self.deliver(publish, AppAck::None),
+            QoS::AtLeastOnce => self.deliver(publish, AppAck::PubAck),
             QoS::ExactlyOnce => {
-                let id = publish.message_id;
-                // MQTT 5 §4.3.3 (method B): keep the message until PUBREL, then deliver it once;
-                // a duplicate PUBLISH with the same id is acknowledged again but not stored twice.
-                self.incoming_qos2.entry(id).or_insert(publish);
-                let _ = self.send(Packet::Pubrec(Ack {
-                    message_id: id,
-                    reason_code: 0,
-                    properties: Default::default(),
-                }));
+                // MQTT 5 §4.3.3 (method B): keep the message until PUBREL, then deliver it once.
+                if self.incoming_qos2.contains_key(&id) {
+                    // A resent PUBLISH: answer it again unless the application is still
+                    // deciding on the first copy.
+                    if self.awaiting_app.get(&id) != Some(&AppAck::PubRec) {
+                        let _ = self.send(Packet::Pubrec(plain_ack(id)));
+                    }
+                    return;
+                }
+                self.incoming_qos2.insert(id, publish.clone());
+                self.deliver(publish, AppAck::PubRec);
             }
+        }
+    }
+
+    /// Hands a message to the application with the ack it owes; without application acks, the
+    /// session sends that ack itself at once.
+    fn deliver(&mut self, publish: Publish, ack: AppAck) {
+        let id = publish.message_id;
+        let acked = !self.options.app_acks && ack != AppAck::None;
+        self.events.push_back(Event::Message {
+            publish,
+            ack,
+            acked,
+        });
+        if ack == AppAck::None {
+            return;
+        }
+        self.awaiting_app.insert(id, ack);
+        if acked {
+            self.acknowledge(ack, id, 0);
+        }
+    }
+
+    /// The application is done with a message it was handed with `ack`: sends PUBACK, PUBREC
+    /// (a failure code, MQTT 5 only, drops the message) or PUBCOMP. Acks for packets of an
+    /// earlier connection, or that are not owed, are ignored: the broker resends what it still
+    /// wants acknowledged.
+    pub fn acknowledge(&mut self, ack: AppAck, message_id: u16, reason_code: u8) {
+        if self.awaiting_app.get(&message_id) != Some(&ack) || !self.is_connected() {
+            return;
+        }
+        self.awaiting_app.remove(&message_id);
+        let reason_code = if self.version.is_v5() { reason_code } else { 0 };
+        let body = Ack {
+            message_id,
+            reason_code,
+            properties: Default::default(),
+        };
+        let packet = match ack {
+            AppAck::None => return,
+            AppAck::PubAck => Packet::Puback(body),
+            AppAck::PubRec => {
+                if reason_code >= 0x80 {
+                    // MQTT 5 §4.3.3: a PUBREC with a failure code ends the exchange.
+                    self.incoming_qos2.remove(&message_id);
+                }
+                Packet::Pubrec(body)
+            }
+            AppAck::PubComp => Packet::Pubcomp(body),
+        };
+        if self.send_ack(packet.clone()).is_err() {
+            // A reason code the codec refuses for this packet: acknowledge plainly rather than
+            // leave the broker waiting.
+            let plain = plain_ack(message_id);
+            let _ = self.send_ack(match packet {
+                Packet::Puback(_) => Packet::Puback(plain),
+                Packet::Pubrec(_) => Packet::Pubrec(plain),
+                _ => Packet::Pubcomp(plain),
+            });
         }
     }
 
@@ -615,15 +684,11 @@ impl Session {
     fn handle_pubrel(&mut self, ack: Ack) {
         let id = ack.message_id;
         if let Some(publish) = self.incoming_qos2.remove(&id) {
-            self.events.push_back(Event::Message(publish));
+            self.deliver(publish, AppAck::PubComp);
+            return;
         }
-        let reason_code = if ack.reason_code == 0 { 0 } else { 0x92 };
-        let reason_code = if self.version.is_v5() { reason_code } else { 0 };
-        let _ = self.send(Packet::Pubcomp(Ack {
-            message_id: id,
-            reason_code,
-            properties: Default::default(),
-        }));
+        // MQTT 5 §4.3.3: answer every PUBREL, also one for a message already completed.
+        let _ = self.send(Packet::Pubcomp(plain_ack(id)));
     }
 
     fn complete_request(&mut self, id: u16, kind: AckKind, packet: Packet) {
@@ -673,6 +738,14 @@ impl Session {
         Ok(())
     }
 
+    /// Encodes an ack whose `packetsend` the application reports itself, in MQTT.js's order,
+    /// right after its `message` event.
+    fn send_ack(&mut self, packet: Packet) -> Result<(), SessionError> {
+        codec::encode(&packet, self.version, &mut self.outbox)
+            .map(|_| ())
+            .map_err(|e| SessionError::invalid(e.message().to_string()))
+    }
+
     /// Reports `error` and asks the driver to drop the transport.
     fn fail(&mut self, error: SessionError) {
         self.phase = Phase::Closing;
@@ -686,6 +759,15 @@ impl Session {
             error.message().to_string(),
             error.reason_code(),
         ));
+    }
+}
+
+/// An ack body with reason code 0 and no properties.
+fn plain_ack(message_id: u16) -> Ack {
+    Ack {
+        message_id,
+        reason_code: 0,
+        properties: Default::default(),
     }
 }
 

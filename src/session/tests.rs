@@ -278,19 +278,57 @@ fn qos1_publishes_made_offline_are_sent_after_connack() {
 }
 
 #[test]
-fn inbound_qos1_is_delivered_and_acknowledged() {
+fn inbound_qos1_is_acknowledged_at_once_without_application_acks() {
     let t0 = Instant::now();
     let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.handle_packet(Packet::Publish(publish(QoS::AtLeastOnce, 10, "x")), t0);
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Message {
+            ack: AppAck::PubAck,
+            acked: true,
+            ..
+        }]
+    ));
+    assert_eq!(sent(&mut s), vec![Packet::Puback(ack(10))]);
+}
+
+fn app_acks() -> SessionOptions {
+    SessionOptions {
+        app_acks: true,
+        ..SessionOptions::default()
+    }
+}
+
+#[test]
+fn inbound_qos1_is_delivered_and_acknowledged_when_the_application_is_done() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, app_acks(), t0);
     s.handle_packet(Packet::Publish(publish(QoS::AtLeastOnce, 11, "x")), t0);
-    assert!(matches!(events(&mut s).as_slice(), [Event::Message(p)] if p.topic == "x"));
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::Message { publish: p, ack: AppAck::PubAck, acked: false }] if p.topic == "x")
+    );
+    assert!(sent(&mut s).is_empty());
+    s.acknowledge(AppAck::PubAck, 11, 0);
     assert_eq!(sent(&mut s), vec![Packet::Puback(ack(11))]);
+    // A second ack for the same message is not owed and sends nothing.
+    s.acknowledge(AppAck::PubAck, 11, 0);
+    assert!(sent(&mut s).is_empty());
 }
 
 #[test]
 fn inbound_qos2_is_delivered_once_on_pubrel_even_when_the_publish_is_repeated() {
     let t0 = Instant::now();
-    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let mut s = connected(ProtocolVersion::V3_1_1, app_acks(), t0);
     s.handle_packet(Packet::Publish(publish(QoS::ExactlyOnce, 12, "x")), t0);
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Message {
+            ack: AppAck::PubRec,
+            ..
+        }]
+    ));
+    s.acknowledge(AppAck::PubRec, 12, 0);
     let mut dup = publish(QoS::ExactlyOnce, 12, "x");
     dup.dup = true;
     s.handle_packet(Packet::Publish(dup), t0);
@@ -300,12 +338,46 @@ fn inbound_qos2_is_delivered_once_on_pubrel_even_when_the_publish_is_repeated() 
         vec![Packet::Pubrec(ack(12)), Packet::Pubrec(ack(12))]
     );
     s.handle_packet(Packet::Pubrel(ack(12)), t0);
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Message {
+            ack: AppAck::PubComp,
+            ..
+        }]
+    ));
+    s.acknowledge(AppAck::PubComp, 12, 0);
     s.handle_packet(Packet::Pubrel(ack(12)), t0);
-    assert_eq!(events(&mut s).len(), 1);
+    assert!(events(&mut s).is_empty());
     assert_eq!(
         sent(&mut s),
         vec![Packet::Pubcomp(ack(12)), Packet::Pubcomp(ack(12))]
     );
+}
+
+#[test]
+fn a_failed_pubrec_from_the_application_drops_the_message_in_mqtt_5() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V5, app_acks(), t0);
+    s.handle_packet(Packet::Publish(publish(QoS::ExactlyOnce, 13, "x")), t0);
+    events(&mut s);
+    s.acknowledge(AppAck::PubRec, 13, 0x80);
+    assert!(matches!(sent(&mut s).as_slice(), [Packet::Pubrec(a)] if a.reason_code == 0x80));
+    s.handle_packet(Packet::Pubrel(ack(13)), t0);
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn acks_owed_on_an_earlier_connection_are_not_sent_on_the_next() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, app_acks(), t0);
+    s.handle_packet(Packet::Publish(publish(QoS::AtLeastOnce, 14, "x")), t0);
+    s.handle_close();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0)
+        .unwrap();
+    s.handle_packet(connack(0), t0);
+    sent(&mut s);
+    s.acknowledge(AppAck::PubAck, 14, 0);
+    assert!(sent(&mut s).is_empty());
 }
 
 #[test]
@@ -371,7 +443,7 @@ fn topic_aliases_from_the_broker_are_resolved_and_out_of_range_ones_close_the_co
     second.properties.topic_alias = Some(1);
     s.handle_packet(Packet::Publish(second), t0);
     let delivered = events(&mut s);
-    assert!(matches!(&delivered[1], Event::Message(p) if p.topic == "long/topic"));
+    assert!(matches!(&delivered[1], Event::Message { publish: p, .. } if p.topic == "long/topic"));
     let mut bad = publish(QoS::AtMostOnce, 0, "t");
     bad.properties.topic_alias = Some(3);
     s.handle_packet(Packet::Publish(bad), t0);
