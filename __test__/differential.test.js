@@ -327,3 +327,27 @@ test('MQTT 5 customHandleAcks chooses the PUBACK reason code and a failure suppr
   })
   assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
 })
+
+test('MQTT 5 outgoing topic aliases: explicit, automatic and refused ones look the same on the wire', async (t) => {
+  const results = {}
+  await both(t, { protocolVersion: 5, autoConnack: { reasonCode: 0, properties: { topicAliasMaximum: 2 } } }, async (lib, { broker, client }) => {
+    const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 1000, autoAssignTopicAlias: true })
+    const conn = await broker.nextConnection()
+    await new Promise((resolve) => c.once('connect', resolve))
+    const errors = []
+    const pub = (topic, opts) => new Promise((resolve) => c.publish(topic, 'x', opts, (err) => { if (err) errors.push(err.message); resolve() }))
+    await pub('alias/a', { qos: 0 })
+    await pub('alias/a', { qos: 0 })
+    await pub('alias/b', { qos: 0 })
+    await pub('alias/c', { qos: 0 })
+    await pub('alias/c', { qos: 0 })
+    await pub('alias/x', { qos: 0, properties: { topicAlias: 9 } })
+    await pub('', { qos: 0, properties: { topicAlias: 2 } })
+    await sleep(50)
+    results[lib === mqttjs ? 'MQTT.js' : 'mqtt-native'] = {
+      wire: conn.packets.filter((p) => p.cmd === 'publish').map((p) => `${p.topic}|${p.properties && p.properties.topicAlias}`),
+      errors
+    }
+  })
+  assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
+})

@@ -149,7 +149,9 @@ class MqttClient extends EventEmitter {
       connectTimeout: clampInt(this.options.connectTimeout, 1, 0xffffffff),
       reschedulePings: this.options.reschedulePings !== false,
       maxInflight: clampInt(this.options.maxInflight ?? 20, 1, 65535),
-      appAcks: this._appAcks
+      appAcks: this._appAcks,
+      autoUseTopicAlias: version === 5 && !!this.options.autoUseTopicAlias,
+      autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias
     })
     this._onBatch = this._onBatch.bind(this)
     this._packetListeners = 0

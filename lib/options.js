@@ -144,7 +144,7 @@ function checkSupported (opts) {
     }
   }
   const unsupportedOptions = ['socksProxy', 'incomingStore', 'outgoingStore', 'authPacket',
-    'autoUseTopicAlias', 'autoAssignTopicAlias', 'forceNativeWebSocket', 'createWebsocket']
+    'forceNativeWebSocket', 'createWebsocket']
   for (const key of unsupportedOptions) {
     if (isSet(opts[key])) {
       throw unsupported(`The option "${key}" is not supported by this version of mqtt-native yet`)

@@ -39,6 +39,10 @@ struct ClientConfig {
     max_inflight: u16,
     #[serde(default)]
     app_acks: bool,
+    #[serde(default)]
+    auto_use_topic_alias: bool,
+    #[serde(default)]
+    auto_assign_topic_alias: bool,
 }
 
 fn default_connect_timeout() -> u32 {
@@ -70,6 +74,8 @@ pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> 
         max_inflight: config.max_inflight.max(1),
         packet_events: false,
         app_acks: config.app_acks,
+        auto_use_topic_alias: config.auto_use_topic_alias,
+        auto_assign_topic_alias: config.auto_assign_topic_alias,
     };
     let session = Session::new(config.protocol_version, options);
     Ok(External::new(Handle {

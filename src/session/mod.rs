@@ -20,6 +20,7 @@
 mod event;
 mod inflight;
 mod keepalive;
+mod topic_alias;
 
 pub use event::{AckKind, AppAck, Event, SessionError};
 
@@ -34,6 +35,7 @@ use crate::codec::{
 };
 use inflight::{Inflight, Outgoing};
 use keepalive::Keepalive;
+use topic_alias::{without_alias, OutgoingAliases};
 
 /// Settings that hold for every connection of a session.
 #[derive(Debug, Clone)]
@@ -51,6 +53,10 @@ pub struct SessionOptions {
     /// is done with a message (MQTT.js `handleMessage` back-pressure, `customHandleAcks`).
     /// Otherwise the session acknowledges at once.
     pub app_acks: bool,
+    /// MQTT 5: send a registered topic as its alias (MQTT.js `autoUseTopicAlias`).
+    pub auto_use_topic_alias: bool,
+    /// MQTT 5: give topics aliases automatically (MQTT.js `autoAssignTopicAlias`).
+    pub auto_assign_topic_alias: bool,
 }
 
 impl Default for SessionOptions {
@@ -61,6 +67,8 @@ impl Default for SessionOptions {
             max_inflight: 20,
             packet_events: false,
             app_acks: false,
+            auto_use_topic_alias: false,
+            auto_assign_topic_alias: false,
         }
     }
 }
@@ -79,6 +87,16 @@ enum Phase {
     Closing,
 }
 
+/// An outgoing QoS 1/2 publish waiting for room in the window.
+#[derive(Debug)]
+struct Waiting {
+    /// The publish, with its full topic.
+    publish: Publish,
+    /// Whether the application sent it as an alias alone (empty topic), which is how it goes on
+    /// the wire the first time.
+    alias_only: bool,
+}
+
 /// The client side of an MQTT session. See the module documentation.
 #[derive(Debug)]
 pub struct Session {
@@ -90,7 +108,7 @@ pub struct Session {
     /// Outgoing QoS 1/2 publishes and PUBRELs awaiting their acks, in send order.
     inflight: Inflight,
     /// Outgoing QoS 1/2 publishes waiting for room in the window, in call order.
-    waiting: VecDeque<Publish>,
+    waiting: VecDeque<Waiting>,
     /// Packet identifiers of SUBSCRIBE/UNSUBSCRIBE awaiting SUBACK/UNSUBACK.
     pending_acks: HashMap<u16, AckKind>,
     /// Inbound QoS 2 publishes received (and acknowledged with PUBREC, or about to be), delivered
@@ -103,6 +121,8 @@ pub struct Session {
     topic_aliases: HashMap<u16, String>,
     /// The Topic Alias Maximum we announced in CONNECT (0: none accepted).
     topic_alias_maximum: u16,
+    /// Outgoing topic aliases of the current connection.
+    outgoing_aliases: OutgoingAliases,
     /// The window of the current connection.
     window: u16,
     keepalive: Keepalive,
@@ -115,6 +135,10 @@ impl Session {
     /// A session with no connection yet.
     pub fn new(version: ProtocolVersion, options: SessionOptions) -> Self {
         let window = options.max_inflight.max(1);
+        let outgoing_aliases = OutgoingAliases::new(
+            options.auto_use_topic_alias,
+            options.auto_assign_topic_alias,
+        );
         Session {
             options,
             version,
@@ -127,6 +151,7 @@ impl Session {
             awaiting_app: HashMap::new(),
             topic_aliases: HashMap::new(),
             topic_alias_maximum: 0,
+            outgoing_aliases,
             window,
             keepalive: Keepalive::new(0),
             limits: Limits::default(),
@@ -342,13 +367,21 @@ impl Session {
             // MQTT.js drops properties for MQTT 3.x rather than failing the publish.
             publish.properties = Default::default();
         }
+        let alias_only = publish.topic.is_empty();
+        if self.is_connected() {
+            self.outgoing_aliases.resolve(&mut publish)?;
+        } else if publish.topic.is_empty() && publish.properties.topic_alias.is_some() {
+            // Aliases belong to a connection; there is none to resolve this one against.
+            return Err(SessionError::invalid("Unregistered Topic Alias"));
+        }
         match publish.qos {
             QoS::AtMostOnce => {
                 if !self.is_connected() {
                     return Err(SessionError::not_connected());
                 }
                 publish.message_id = 0;
-                self.send(Packet::Publish(publish))
+                let wire = self.outgoing_aliases.wire(&publish, alias_only);
+                self.send(Packet::Publish(wire))
             }
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
                 if publish.message_id == 0 {
@@ -360,7 +393,7 @@ impl Session {
                     || self
                         .waiting
                         .iter()
-                        .any(|p| p.message_id == publish.message_id)
+                        .any(|w| w.publish.message_id == publish.message_id)
                 {
                     return Err(SessionError::invalid(format!(
                         "message id {} is already in use",
@@ -368,10 +401,12 @@ impl Session {
                     )));
                 }
                 // Validate now, so that the caller hears about an unencodable packet at once.
-                let mut probe = BytesMut::new();
-                codec::encode(&Packet::Publish(publish.clone()), self.version, &mut probe)
+                codec::encoded_len(&Packet::Publish(publish.clone()), self.version)
                     .map_err(|e| SessionError::invalid(e.message().to_string()))?;
-                self.waiting.push_back(publish);
+                self.waiting.push_back(Waiting {
+                    publish,
+                    alias_only,
+                });
                 self.fill_window();
                 Ok(())
             }
@@ -407,7 +442,7 @@ impl Session {
     /// Forgets an outgoing publish (MQTT.js `removeOutgoingMessage`). Returns whether it was known.
     pub fn remove_outgoing(&mut self, message_id: u16) -> bool {
         let before = self.waiting.len();
-        self.waiting.retain(|p| p.message_id != message_id);
+        self.waiting.retain(|w| w.publish.message_id != message_id);
         let removed = self.inflight.remove(message_id).is_some() || self.waiting.len() != before;
         if removed {
             self.fill_window();
@@ -419,7 +454,7 @@ impl Session {
     /// resumed). Returns the message ids that were dropped.
     pub fn clear_outgoing(&mut self) -> Vec<u16> {
         let mut ids = self.inflight.drain_ids();
-        ids.extend(self.waiting.drain(..).map(|p| p.message_id));
+        ids.extend(self.waiting.drain(..).map(|w| w.publish.message_id));
         self.incoming_qos2.clear();
         ids
     }
@@ -463,6 +498,13 @@ impl Session {
             self.keepalive = Keepalive::new(server_keepalive);
         }
         self.keepalive.start(now);
+        // MQTT 5 §3.2.2.3.8: the broker's Topic Alias Maximum; a fresh table per connection.
+        let alias_maximum = if self.version.is_v5() {
+            ack.properties.topic_alias_maximum.unwrap_or(0)
+        } else {
+            0
+        };
+        self.outgoing_aliases.reset(alias_maximum);
         self.window = match ack.properties.receive_maximum {
             Some(max) if self.version.is_v5() => max.max(1),
             _ => self.options.max_inflight.max(1),
@@ -719,11 +761,15 @@ impl Session {
             return;
         }
         while self.inflight.len() < usize::from(self.window) {
-            let Some(publish) = self.waiting.pop_front() else {
+            let Some(Waiting {
+                publish,
+                alias_only,
+            }) = self.waiting.pop_front()
+            else {
                 break;
             };
-            let packet = Packet::Publish(publish.clone());
-            self.inflight.insert(publish);
+            let packet = Packet::Publish(self.outgoing_aliases.wire(&publish, alias_only));
+            self.inflight.insert(without_alias(publish));
             let _ = self.send(packet);
         }
     }

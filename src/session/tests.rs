@@ -467,3 +467,105 @@ fn properties_are_dropped_from_publishes_before_mqtt_5() {
     s.publish(p).unwrap();
     assert_eq!(sent(&mut s).len(), 1);
 }
+
+fn connected_v5_with_alias_maximum(options: SessionOptions, maximum: u16, t0: Instant) -> Session {
+    let mut s = Session::new(ProtocolVersion::V5, options);
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
+        .unwrap();
+    let properties = Properties {
+        topic_alias_maximum: Some(maximum),
+        ..Properties::default()
+    };
+    s.handle_packet(
+        Packet::Connack(ConnAck {
+            session_present: false,
+            reason_code: 0,
+            properties,
+        }),
+        t0,
+    );
+    sent(&mut s);
+    events(&mut s);
+    s
+}
+
+fn with_alias(mut p: Publish, alias: u16) -> Publish {
+    p.properties.topic_alias = Some(alias);
+    p
+}
+
+#[test]
+fn an_explicit_topic_alias_is_registered_and_then_usable_with_an_empty_topic() {
+    let t0 = Instant::now();
+    let mut s = connected_v5_with_alias_maximum(SessionOptions::default(), 5, t0);
+    s.publish(with_alias(publish(QoS::AtMostOnce, 0, "long/topic"), 2))
+        .unwrap();
+    s.publish(with_alias(publish(QoS::AtMostOnce, 0, ""), 2))
+        .unwrap();
+    let wire = sent(&mut s);
+    assert!(
+        matches!(&wire[0], Packet::Publish(p) if p.topic == "long/topic" && p.properties.topic_alias == Some(2))
+    );
+    assert!(
+        matches!(&wire[1], Packet::Publish(p) if p.topic.is_empty() && p.properties.topic_alias == Some(2))
+    );
+}
+
+#[test]
+fn a_topic_alias_beyond_the_brokers_maximum_or_unregistered_is_refused() {
+    let t0 = Instant::now();
+    let mut s = connected_v5_with_alias_maximum(SessionOptions::default(), 2, t0);
+    let err = s
+        .publish(with_alias(publish(QoS::AtMostOnce, 0, "t"), 3))
+        .unwrap_err();
+    assert_eq!(err.message, "Sending Topic Alias out of range");
+    let err = s
+        .publish(with_alias(publish(QoS::AtMostOnce, 0, ""), 1))
+        .unwrap_err();
+    assert_eq!(err.message, "Unregistered Topic Alias");
+}
+
+#[test]
+fn auto_assign_gives_aliases_and_then_sends_the_alias_alone() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        auto_assign_topic_alias: true,
+        ..SessionOptions::default()
+    };
+    let mut s = connected_v5_with_alias_maximum(options, 1, t0);
+    s.publish(publish(QoS::AtMostOnce, 0, "a")).unwrap();
+    s.publish(publish(QoS::AtMostOnce, 0, "a")).unwrap();
+    s.publish(publish(QoS::AtMostOnce, 0, "b")).unwrap();
+    let wire = sent(&mut s);
+    assert!(
+        matches!(&wire[0], Packet::Publish(p) if p.topic == "a" && p.properties.topic_alias == Some(1))
+    );
+    assert!(
+        matches!(&wire[1], Packet::Publish(p) if p.topic.is_empty() && p.properties.topic_alias == Some(1))
+    );
+    // The table is full: the least recently used alias is reused for the new topic.
+    assert!(
+        matches!(&wire[2], Packet::Publish(p) if p.topic == "b" && p.properties.topic_alias == Some(1))
+    );
+}
+
+#[test]
+fn resent_publishes_carry_their_topic_and_no_alias() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        auto_assign_topic_alias: true,
+        ..SessionOptions::default()
+    };
+    let mut s = connected_v5_with_alias_maximum(options, 4, t0);
+    s.publish(publish(QoS::AtMostOnce, 0, "a")).unwrap();
+    s.publish(publish(QoS::AtLeastOnce, 9, "a")).unwrap();
+    assert!(matches!(&sent(&mut s)[1], Packet::Publish(p) if p.topic.is_empty()));
+    s.handle_close();
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
+        .unwrap();
+    s.handle_packet(connack(0), t0);
+    let resent = sent(&mut s);
+    assert!(
+        matches!(&resent[1], Packet::Publish(p) if p.topic == "a" && p.properties.topic_alias.is_none() && p.dup)
+    );
+}
