@@ -256,3 +256,35 @@ test('a listener that throws does not stop the other events of the same batch', 
   clearTimeout(timer)
   assert.deepEqual(JSON.parse(out), { seen: ['b/0', 'b/1', 'b/2'], uncaught: ['listener failure'] })
 })
+
+test('with every message id in flight, a publish waits for an id instead of failing', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4, autoPuback: false })
+  // A provider with two ids, in the shape of MQTT.js's UniqueMessageIdProvider.
+  const used = new Set()
+  const messageIdProvider = {
+    allocate () {
+      for (const id of [1, 2]) if (!used.has(id)) { used.add(id); return id }
+      return null
+    },
+    getLastAllocated () { return null },
+    register (id) { return true },
+    deallocate (id) { used.delete(id) },
+    clear () {}
+  }
+  const c = client(t, broker.url, { messageIdProvider })
+  const conn = await broker.nextConnection()
+  await once(c, 'connect')
+  const done = []
+  for (const text of ['a', 'b', 'c']) c.publish('ids', text, { qos: 1 }, (err) => done.push(err ? err.message : text))
+  const first = await conn.nextPacket('publish')
+  const second = await conn.nextPacket('publish')
+  await assert.rejects(conn.nextPacket('publish', 200), /timed out/)
+  conn.send({ cmd: 'puback', messageId: first.messageId })
+  const third = await conn.nextPacket('publish')
+  assert.equal(third.payload.toString(), 'c')
+  assert.equal(third.messageId, first.messageId)
+  conn.send({ cmd: 'puback', messageId: second.messageId })
+  conn.send({ cmd: 'puback', messageId: third.messageId })
+  await new Promise((resolve) => { const check = () => (done.length === 3 ? resolve() : setTimeout(check, 5)); check() })
+  assert.deepEqual(done, ['a', 'b', 'c'])
+})

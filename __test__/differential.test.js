@@ -351,3 +351,39 @@ test('MQTT 5 outgoing topic aliases: explicit, automatic and refused ones look t
   })
   assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
 })
+
+test('MQTT 5 enhanced authentication: authPacket, a challenge answered by handleAuth, then CONNACK', async (t) => {
+  const traces = await both(t, { protocolVersion: 5, autoConnack: false }, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, {
+      protocolVersion: 5,
+      reconnectPeriod: 1000,
+      properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('hello') },
+      authPacket: { properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('first') } }
+    })
+    c.handleAuth = (packet, done) => {
+      trace.push(`handleAuth rc=${packet.reasonCode} ${packet.properties.authenticationData}`)
+      done(null, { cmd: 'auth', reasonCode: 24, properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('answer') } })
+    }
+    const conn = await broker.nextConnection()
+    const connect = await conn.nextPacket('connect')
+    const first = await conn.nextPacket('auth')
+    trace.push(`broker got ${connect.properties.authenticationMethod} ${first.reasonCode} ${first.properties.authenticationData}`)
+    conn.send({ cmd: 'auth', reasonCode: 24, properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('challenge') } })
+    const answer = await conn.nextPacket('auth')
+    trace.push(`broker got ${answer.reasonCode} ${answer.properties.authenticationData}`)
+    conn.send({ cmd: 'connack', reasonCode: 0, properties: { authenticationMethod: 'DEMO' } })
+    await until(() => trace.some((e) => e.startsWith('connect')))
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('MQTT 5 AUTH with another method than CONNECT\'s is a protocol error that closes the connection', async (t) => {
+  const traces = await both(t, { protocolVersion: 5, autoConnack: false }, async (lib, { broker, trace, client }) => {
+    client(broker.url, { protocolVersion: 5, reconnectPeriod: 0, properties: { authenticationMethod: 'DEMO' } })
+    const conn = await broker.nextConnection()
+    await conn.nextPacket('connect')
+    conn.send({ cmd: 'auth', reasonCode: 24, properties: { authenticationMethod: 'OTHER' } })
+    await until(() => trace.some((e) => e.startsWith('close')))
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})

@@ -124,6 +124,8 @@ class MqttClient extends EventEmitter {
     this._replay = null
     /** Calls made during the replay, run when it ends (MQTT.js `_storeProcessingQueue`). */
     this._deferred = []
+    /** Calls waiting for a free message id (UniqueMessageIdProvider), oldest first. */
+    this._idWaiters = []
     /** Batches from the native side not yet dispatched, and where each one stands. */
     this._inbox = []
     /** Whether dispatching waits for a `handleMessage` callback. */
@@ -224,8 +226,17 @@ class MqttClient extends EventEmitter {
     this.log('connect :: %s://%s:%s as %s (protocol %d, clean %s, keepalive %d)', endpoint.protocol, endpoint.host, endpoint.port,
       opts.clientId, opts.protocolVersion, opts.clean, opts.keepalive)
     this.stream = new NativeStream(this)
-    native.clientConnect(this._handle, endpoint, neutral, null, this._onBatch)
-    if (this._wantsPacketSend()) this.emit('packetsend', connectPacket)
+    // MQTT 5 enhanced authentication: an AUTH packet right after CONNECT (research §3.1).
+    this._authenticationMethod = opts.protocolVersion === 5 && opts.properties ? opts.properties.authenticationMethod : undefined
+    let authPacket = null
+    if (this._authenticationMethod && opts.authPacket && typeof opts.authPacket === 'object') {
+      authPacket = { cmd: 'auth', reasonCode: 0, ...opts.authPacket }
+    }
+    native.clientConnect(this._handle, endpoint, neutral, authPacket && fromMqttPacket(authPacket, 5), this._onBatch)
+    if (this._wantsPacketSend()) {
+      this.emit('packetsend', connectPacket)
+      if (authPacket) this.emit('packetsend', authPacket)
+    }
     return this
   }
 
@@ -253,9 +264,8 @@ class MqttClient extends EventEmitter {
     if (qos > 0) {
       messageId = this._nextId()
       if (messageId === null) {
-        const err = new Error('No message id available: all 65535 are in flight')
-        if (callback) callback(err)
-        else this.emit('error', err)
+        // Every id is in flight (UniqueMessageIdProvider): wait for one, as MQTT.js does.
+        this._idWaiters.push(() => this.publish(topic, message, opts, callback))
         return this
       }
     }
@@ -321,6 +331,13 @@ class MqttClient extends EventEmitter {
     return this.messageIdProvider.allocate()
   }
 
+  /** Frees a message id and lets one call that waited for an id run. */
+  _releaseId (messageId) {
+    this.messageIdProvider.deallocate(messageId)
+    const waiter = this._idWaiters.shift()
+    if (waiter) waiter()
+  }
+
   getLastMessageId () {
     return this.messageIdProvider.getLastAllocated()
   }
@@ -328,7 +345,7 @@ class MqttClient extends EventEmitter {
   _dropOutgoing (messageId) {
     delete this.outgoing[messageId]
     this.outgoingStore.del({ messageId }, noop)
-    this.messageIdProvider.deallocate(messageId)
+    this._releaseId(messageId)
     if (this._replay && this._replay.ids.delete(messageId) && this._replay.ids.size === 0) {
       this._finishConnect(this._replay.connack)
     }
@@ -404,16 +421,20 @@ class MqttClient extends EventEmitter {
       return this
     }
     const batchSize = this.options.subscribeBatchSize ?? subs.length
-    const promises = []
-    for (let i = 0; i < subs.length; i += batchSize) {
-      const chunk = subs.slice(i, i + batchSize)
+    const chunks = []
+    for (let i = 0; i < subs.length; i += batchSize) chunks.push(subs.slice(i, i + batchSize))
+    const ids = []
+    for (let i = 0; i < chunks.length; i++) {
       const messageId = this._nextId()
       if (messageId === null) {
-        callback(new Error('No message id available: all 65535 are in flight'))
+        // Not enough free ids for every packet: give back what we took and wait.
+        for (const id of ids) this.messageIdProvider.deallocate(id)
+        this._idWaiters.push(() => this.subscribe(topicObject, opts, callback))
         return this
       }
-      promises.push(this._subscribeChunk(chunk, messageId, properties))
+      ids.push(messageId)
     }
+    const promises = chunks.map((chunk, i) => this._subscribeChunk(chunk, ids[i], properties))
     Promise.all(promises)
       .then((packets) => callback(null, subs, packets.at(-1)))
       .catch((err) => callback(err, subs, err.packet))
@@ -492,7 +513,7 @@ class MqttClient extends EventEmitter {
     if (this._checkDisconnecting(callback)) return this
     const messageId = this._nextId()
     if (messageId === null) {
-      callback(new Error('No message id available: all 65535 are in flight'))
+      this._idWaiters.push(() => this.unsubscribe(topic, opts, callback))
       return this
     }
     const packet = { cmd: 'unsubscribe', messageId, unsubscriptions: [] }
@@ -534,7 +555,7 @@ class MqttClient extends EventEmitter {
       }
       const entry = this.outgoing[packet.messageId]
       delete this.outgoing[packet.messageId]
-      this.messageIdProvider.deallocate(packet.messageId)
+      this._releaseId(packet.messageId)
       if (entry) entry.cb(new Error(message))
       return
     }
@@ -974,7 +995,7 @@ class MqttClient extends EventEmitter {
           if (err) entry.cb(err, failed)
           else if (kind === 3) entry.cb(storeErr || undefined, { cmd: 'pubrel', qos: 2, messageId })
           else entry.cb(storeErr || undefined, stored)
-          this.messageIdProvider.deallocate(messageId)
+          this._releaseId(messageId)
         })
         if (this._replay && this._replay.ids.delete(messageId) && this._replay.ids.size === 0) {
           this._finishConnect(this._replay.connack)
@@ -983,7 +1004,7 @@ class MqttClient extends EventEmitter {
       }
       case 4: { // suback
         delete this.outgoing[messageId]
-        this.messageIdProvider.deallocate(messageId)
+        this._releaseId(messageId)
         const packet = ackPacket()
         let err = null
         for (const code of packet.granted) {
@@ -1000,7 +1021,7 @@ class MqttClient extends EventEmitter {
       }
       case 5: { // unsuback
         delete this.outgoing[messageId]
-        this.messageIdProvider.deallocate(messageId)
+        this._releaseId(messageId)
         entry.cb(null, ackPacket())
         break
       }
@@ -1008,18 +1029,39 @@ class MqttClient extends EventEmitter {
     if (this.disconnecting && Object.keys(this.outgoing).length === 0) this.emit('outgoingEmpty')
   }
 
+  /** An inbound AUTH (MQTT 5 enhanced authentication), checked as MQTT.js 5.16 checks it. */
   _onAuth (packet) {
-    const handler = this.handleAuth
-    if (typeof handler !== 'function') return
-    handler.call(this, packet, (err, authPacket) => {
-      if (err) return this.emit('error', err)
-      if (packet.reasonCode === 24 && authPacket) {
-        try {
-          native.clientAuth(this._handle, fromMqttPacket({ cmd: 'auth', reasonCode: 24, ...authPacket }, 5))
-        } catch (e) {
-          this.emit('error', new Error(splitNativeError(e).message))
-        }
+    const rc = packet.reasonCode
+    const method = this._authenticationMethod
+    const reject = (err) => {
+      this.log('handleAuth :: %s', err.message)
+      native.clientEnd(this._handle, true, null)
+      this.emit('error', err)
+    }
+    if (!method) {
+      return reject(new ErrorWithReasonCode('Protocol error: Auth packet received but enhanced authentication was not requested', 130))
+    }
+    if (!packet.properties || packet.properties.authenticationMethod !== method) {
+      return reject(new ErrorWithReasonCode(`Protocol error: Auth packet Authentication Method does not match the "${method}" sent in CONNECT`, 130))
+    }
+    this.handleAuth(packet, (err, reply) => {
+      if (err) return reject(err)
+      if (rc === 0) {
+        this.log('handleAuth :: authentication exchange completed successfully')
+        return
       }
+      if (rc === 24) {
+        if (!reply) return reject(new ErrorWithReasonCode('Protocol error: No auth packet to continue the authentication exchange', 130))
+        this.reconnecting = false
+        try {
+          native.clientAuth(this._handle, fromMqttPacket({ cmd: 'auth', ...reply }, 5))
+        } catch (e) {
+          return this.emit('error', new Error(splitNativeError(e).message))
+        }
+        if (this._wantsPacketSend()) this.emit('packetsend', reply)
+        return
+      }
+      reject(new ErrorWithReasonCode(`Protocol error: Auth packet reason code ${rc} is not one a broker may send`, 130))
     })
   }
 

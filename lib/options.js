@@ -143,7 +143,7 @@ function checkSupported (opts) {
       throw unsupported(`The ${p}:// transport is not supported by mqtt-native; use mqtt://, mqtts://, ws:// or wss://`)
     }
   }
-  const unsupportedOptions = ['socksProxy', 'incomingStore', 'outgoingStore', 'authPacket',
+  const unsupportedOptions = ['socksProxy', 'incomingStore', 'outgoingStore',
     'forceNativeWebSocket', 'createWebsocket']
   for (const key of unsupportedOptions) {
     if (isSet(opts[key])) {

@@ -123,6 +123,8 @@ pub struct Session {
     topic_alias_maximum: u16,
     /// Outgoing topic aliases of the current connection.
     outgoing_aliases: OutgoingAliases,
+    /// The Receive Maximum we announced in CONNECT (65,535 when absent; MQTT 5 §3.1.2.11.3).
+    receive_maximum: u16,
     /// The window of the current connection.
     window: u16,
     keepalive: Keepalive,
@@ -152,6 +154,7 @@ impl Session {
             topic_aliases: HashMap::new(),
             topic_alias_maximum: 0,
             outgoing_aliases,
+            receive_maximum: u16::MAX,
             window,
             keepalive: Keepalive::new(0),
             limits: Limits::default(),
@@ -218,6 +221,10 @@ impl Session {
             0
         };
         self.keepalive = Keepalive::new(connect.keepalive);
+        self.receive_maximum = match connect.properties.receive_maximum {
+            Some(max) if connect.protocol_version.is_v5() && max > 0 => max,
+            _ => u16::MAX,
+        };
         self.limits = Limits::default();
         if let (true, Some(max)) = (
             connect.protocol_version.is_v5(),
@@ -540,6 +547,20 @@ impl Session {
                     if self.awaiting_app.get(&id) != Some(&AppAck::PubRec) {
                         let _ = self.send(Packet::Pubrec(plain_ack(id)));
                     }
+                    return;
+                }
+                if self.version.is_v5()
+                    && self.incoming_qos2.len() >= usize::from(self.receive_maximum)
+                {
+                    // MQTT 5 §3.3.4: more unacknowledged QoS 2 publishes than we allowed.
+                    self.fail(SessionError::protocol_code(
+                        format!(
+                            "Receive Maximum exceeded: {} inbound QoS 2 messages in flight, receiveMaximum is {}",
+                            self.incoming_qos2.len() + 1,
+                            self.receive_maximum
+                        ),
+                        0x93,
+                    ));
                     return;
                 }
                 self.incoming_qos2.insert(id, publish.clone());

@@ -569,3 +569,20 @@ fn resent_publishes_carry_their_topic_and_no_alias() {
         matches!(&resent[1], Packet::Publish(p) if p.topic == "a" && p.properties.topic_alias.is_none() && p.dup)
     );
 }
+
+#[test]
+fn more_inbound_qos2_than_our_receive_maximum_closes_with_0x93() {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V5, SessionOptions::default());
+    let mut connect = connect_packet(ProtocolVersion::V5, 10);
+    connect.properties.receive_maximum = Some(1);
+    s.start_connection(connect, None, t0).unwrap();
+    s.handle_packet(connack(0), t0);
+    events(&mut s);
+    s.handle_packet(Packet::Publish(publish(QoS::ExactlyOnce, 1, "a")), t0);
+    assert!(!s.wants_close());
+    s.handle_packet(Packet::Publish(publish(QoS::ExactlyOnce, 2, "a")), t0);
+    assert!(s.wants_close());
+    let reported = events(&mut s);
+    assert!(matches!(reported.last(), Some(Event::Error(e)) if e.reason_code == Some(0x93)));
+}
