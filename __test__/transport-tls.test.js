@@ -205,16 +205,22 @@ test('cert and key on an mqtt:// URL upgrade it to mqtts:// as in MQTT.js', asyn
   assert.equal(r.connected, true, r.errors.map((e) => e.message).join())
 })
 
-test('an encrypted key is refused with a clear error instead of failing obscurely', async (t) => {
+test('an encrypted PKCS#8 key is decrypted with `passphrase`; without it or with a wrong one the error names `passphrase`', async (t) => {
   const b = await broker(t)
   if (!b) return
-  const r = await attempt(`mqtts://localhost:${b.ports.mtls}`, {
-    ca: b.certs.ca, cert: b.certs.client.cert, key: b.certs.clientEncryptedKey
-  })
-  assert.equal(r.connected, false)
-  assert.equal(r.errors.length, 1)
-  assert.equal(r.errors[0].code, 'ERR_MQTT_TLS_OPTIONS')
-  assert.match(r.errors[0].message, /encrypted/)
+  const base = { ca: b.certs.ca, cert: b.certs.client.cert }
+  const url = `mqtts://localhost:${b.ports.mtls}`
+  const ok = await attempt(url, { ...base, key: b.certs.clientEncryptedKey, passphrase: 's3cret' })
+  assert.equal(ok.connected, true, ok.errors.map((e) => e.message).join())
+  const asObject = await attempt(url, { ...base, key: [{ pem: b.certs.clientEncryptedKey, passphrase: 's3cret' }] })
+  assert.equal(asObject.connected, true, asObject.errors.map((e) => e.message).join())
+  for (const passphrase of [undefined, 'wrong']) {
+    const r = await attempt(url, { ...base, key: b.certs.clientEncryptedKey, passphrase })
+    assert.equal(r.connected, false)
+    assert.equal(r.errors.length, 1)
+    assert.equal(r.errors[0].code, 'ERR_MQTT_TLS_OPTIONS')
+    assert.match(r.errors[0].message, /`passphrase`/)
+  }
 })
 
 test('a `ca` that is not PEM gives ERR_MQTT_TLS_OPTIONS naming the option', async (t) => {
