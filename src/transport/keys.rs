@@ -25,7 +25,7 @@ pub fn decrypt_pkcs8(
     let begin = pem_text
         .find("-----BEGIN ENCRYPTED PRIVATE KEY-----")
         .unwrap_or(0);
-    let (label, der) = pem::decode_vec(pem_text[begin..].as_bytes()).map_err(|e| {
+    let (label, der) = pem::decode_vec(&pem_text.as_bytes()[begin..]).map_err(|e| {
         key_error(format!(
             "The `key` option is not a readable encrypted PEM key: {e}."
         ))
