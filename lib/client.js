@@ -42,6 +42,7 @@ const K_DISCONNECT = 6
 const K_AUTH = 7
 const K_ERROR = 8
 const K_CLOSE = 9
+const K_RELEASED = 10
 const ACK_CMDS = [null, 'puback', 'pubrec', 'pubcomp', 'suback', 'unsuback']
 // The ack the application owes for a message record (flags bits 4-5), as src/session/event.rs.
 const ACK_NONE = 0
@@ -100,8 +101,11 @@ class MqttClient extends EventEmitter {
     this.log = this.options.log || createLogger('mqttjs:client')
     this.noop = noop
     this.messageIdProvider = this.options.messageIdProvider || new DefaultMessageIdProvider()
-    this.outgoingStore = new Store()
-    this.incomingStore = new Store()
+    // In-flight messages live in the native session; a store given by the application also
+    // receives them (put on send, replaced by PUBREL, deleted on ack) and is replayed on every
+    // CONNACK, so that a persistent store carries them across process restarts (research §7.1).
+    this.outgoingStore = this.options.outgoingStore || new Store()
+    this.incomingStore = this.options.incomingStore || new Store()
     this.queueQoSZero = this.options.queueQoSZero === undefined ? true : this.options.queueQoSZero
     this._resubscribeTopics = {}
     this.messageIdToTopic = {}
@@ -120,7 +124,10 @@ class MqttClient extends EventEmitter {
     this._endWaiters = []
     this._pendingReconnect = null
     this._connectionOpen = false
-    /** While in-flight messages are resent after CONNACK: their ids and the CONNACK. */
+    /**
+     * While in-flight messages are resent after CONNACK: their ids, the CONNACK, and whether an
+     * application store is still being read.
+     */
     this._replay = null
     /** Calls made during the replay, run when it ends (MQTT.js `_storeProcessingQueue`). */
     this._deferred = []
@@ -152,6 +159,7 @@ class MqttClient extends EventEmitter {
       reschedulePings: this.options.reschedulePings !== false,
       maxInflight: clampInt(this.options.maxInflight ?? 20, 1, 65535),
       appAcks: this._appAcks,
+      reportPubrec: !!this.options.outgoingStore,
       autoUseTopicAlias: version === 5 && !!this.options.autoUseTopicAlias,
       autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias
     })
@@ -191,8 +199,8 @@ class MqttClient extends EventEmitter {
   /** Opens a connection (MQTT.js `connect()`): builds CONNECT and hands it to the native driver. */
   connect () {
     if (this.disconnected && !this.reconnecting) {
-      this.outgoingStore = new Store()
-      this.incomingStore = new Store()
+      this.outgoingStore = this.options.outgoingStore || new Store()
+      this.incomingStore = this.options.incomingStore || new Store()
       this.disconnecting = false
       this.disconnected = false
     }
@@ -283,12 +291,17 @@ class MqttClient extends EventEmitter {
       return this
     }
     this.outgoing[messageId] = { volatile: false, cmd: 'publish', cb: callback || noop }
-    this.outgoingStore.put(packet)
-    if (!this._sendPublish(topic, payload, flags, messageId, nativeProps, packet, null)) {
-      this._dropOutgoing(messageId)
-      return this
-    }
-    if (cbStorePut) cbStorePut()
+    // MQTT.js sends a QoS 1/2 publish once the store has it.
+    this.outgoingStore.put(packet, (err) => {
+      if (err) {
+        const entry = this.outgoing[messageId]
+        this._dropOutgoing(messageId)
+        if (entry) entry.cb(err)
+        return
+      }
+      if (cbStorePut) cbStorePut()
+      if (!this._sendPublish(topic, payload, flags, messageId, nativeProps, packet, null)) this._dropOutgoing(messageId)
+    })
     return this
   }
 
@@ -346,9 +359,7 @@ class MqttClient extends EventEmitter {
     delete this.outgoing[messageId]
     this.outgoingStore.del({ messageId }, noop)
     this._releaseId(messageId)
-    if (this._replay && this._replay.ids.delete(messageId) && this._replay.ids.size === 0) {
-      this._finishConnect(this._replay.connack)
-    }
+    this._replayed(messageId)
   }
 
   removeOutgoingMessage (messageId) {
@@ -767,7 +778,7 @@ class MqttClient extends EventEmitter {
 
   /** Whether acks wait for the application: `customHandleAcks`, or a `handleMessage` of its own. */
   _wantsAppAcks () {
-    return this.handleMessage !== MqttClient.prototype.handleMessage ||
+    return this.handleMessage !== MqttClient.prototype.handleMessage || !!this.options.incomingStore ||
       (this.options.protocolVersion === 5 && typeof this.options.customHandleAcks === 'function')
   }
 
@@ -832,6 +843,7 @@ class MqttClient extends EventEmitter {
       case K_AUTH: return this._onAuth(this._packet(extra, rec[r + 3]))
       case K_ERROR: return this._onError(extra)
       case K_CLOSE: return this._onClose()
+      case K_RELEASED: return this._onReleased(rec[r + 2])
     }
   }
 
@@ -872,14 +884,32 @@ class MqttClient extends EventEmitter {
         })
         return
       case ACK_PUBREC: // QoS 2 PUBLISH: PUBREC now, the message on PUBREL
-        this._customAck(topic, payload, packet, 'pubrec', (code) => this._ack(ACK_PUBREC, messageId, code, acked))
+        this._customAck(topic, payload, packet, 'pubrec', (code) => {
+          if (code || !this.options.incomingStore) return this._ack(ACK_PUBREC, messageId, code, acked)
+          this.incomingStore.put(packet, () => this._ack(ACK_PUBREC, messageId, code, acked))
+        })
         return
       case ACK_PUBCOMP: // QoS 2 released by PUBREL: 'message', handleMessage, then PUBCOMP
-        this.emit('message', topic, payload, packet)
-        this._handleMessage(packet, (err) => {
-          if (!err) this._ack(ACK_PUBCOMP, messageId, 0, acked)
-        })
+        this._release(packet, acked)
     }
+  }
+
+  /** Delivers a QoS 2 message released by PUBREL, then completes it with PUBCOMP. */
+  _release (packet, acked) {
+    this.emit('message', packet.topic, packet.payload, packet)
+    this._handleMessage(packet, (err) => {
+      if (err) return
+      if (this.options.incomingStore) this.incomingStore.del({ messageId: packet.messageId }, noop)
+      this._ack(ACK_PUBCOMP, packet.messageId, 0, acked)
+    })
+  }
+
+  /** PUBREL for a message the session does not hold: it may be in the application's store. */
+  _onReleased (messageId) {
+    this.incomingStore.get({ messageId }, (err, stored) => {
+      if (err || !stored) return this._ack(ACK_PUBCOMP, messageId, 0, false)
+      this._release(stored, false)
+    })
   }
 
   /**
@@ -926,11 +956,65 @@ class MqttClient extends EventEmitter {
     // (and the offline queue behind it) waits until those messages are acknowledged; calls made
     // meanwhile are deferred until then.
     const replaying = Object.keys(this.outgoing).filter((id) => !this.outgoing[id].volatile).map(Number)
+    if (this.options.outgoingStore) {
+      this._replay = { ids: new Set(replaying), connack: packet, streaming: true }
+      this._replayStore(this._replay)
+      return
+    }
     if (replaying.length) {
-      this._replay = { ids: new Set(replaying), connack: packet }
+      this._replay = { ids: new Set(replaying), connack: packet, streaming: false }
       return
     }
     this._finishConnect(packet)
+  }
+
+  /** One of the messages resent after CONNACK is acknowledged (or removed). */
+  _replayed (messageId) {
+    const replay = this._replay
+    if (replay && replay.ids.delete(messageId) && replay.ids.size === 0 && !replay.streaming) {
+      this._finishConnect(replay.connack)
+    }
+  }
+
+  /**
+   * Hands the session what the application's outgoing store holds and the session does not
+   * (messages stored by an earlier run), in the store's order.
+   */
+  _replayStore (replay) {
+    let stream
+    const finish = () => {
+      if (!replay.streaming) return
+      replay.streaming = false
+      if (this._replay === replay && replay.ids.size === 0) this._finishConnect(replay.connack)
+    }
+    try {
+      stream = this.outgoingStore.createStream()
+    } catch (err) {
+      this.emit('error', err)
+      return finish()
+    }
+    stream.on('data', (packet) => {
+      if (this._replay !== replay || !packet || !packet.messageId || this.outgoing[packet.messageId]) return
+      const id = packet.messageId
+      this.messageIdProvider.register(id)
+      this.outgoing[id] = { volatile: false, cmd: packet.cmd, cb: noop }
+      replay.ids.add(id)
+      if (packet.cmd === 'pubrel') {
+        native.clientRestorePubrel(this._handle, id)
+        return
+      }
+      const version = this.options.protocolVersion
+      const payload = toPayload(packet.payload)
+      const props = version === 5 && packet.properties ? fromMqttPacket({ cmd: 'publish', topic: packet.topic, payload, properties: packet.properties }, 5).properties : null
+      const flags = (packet.qos & 3) | (packet.retain ? 4 : 0) | (packet.dup ? 8 : 0)
+      if (!this._sendPublish(packet.topic, payload, flags, id, props, packet, null)) this._dropOutgoing(id)
+    })
+    stream.on('error', (err) => {
+      this.emit('error', err)
+      finish()
+    })
+    stream.on('end', finish)
+    stream.on('close', finish)
   }
 
   /** Replay is over (or there was none): deferred calls, then the queue, resubscribe, 'connect'. */
@@ -997,9 +1081,7 @@ class MqttClient extends EventEmitter {
           else entry.cb(storeErr || undefined, stored)
           this._releaseId(messageId)
         })
-        if (this._replay && this._replay.ids.delete(messageId) && this._replay.ids.size === 0) {
-          this._finishConnect(this._replay.connack)
-        }
+        this._replayed(messageId)
         break
       }
       case 4: { // suback
@@ -1018,6 +1100,10 @@ class MqttClient extends EventEmitter {
         delete this.messageIdToTopic[messageId]
         entry.cb(err, packet)
         break
+      }
+      case 6: { // PUBREC: the store keeps the PUBREL from now on (MQTT.js handlers/ack.ts)
+        this.outgoingStore.put({ cmd: 'pubrel', qos: 2, messageId }, noop)
+        return
       }
       case 5: { // unsuback
         delete this.outgoing[messageId]

@@ -143,8 +143,7 @@ function checkSupported (opts) {
       throw unsupported(`The ${p}:// transport is not supported by mqtt-native; use mqtt://, mqtts://, ws:// or wss://`)
     }
   }
-  const unsupportedOptions = ['socksProxy', 'incomingStore', 'outgoingStore',
-    'forceNativeWebSocket', 'createWebsocket']
+  const unsupportedOptions = ['socksProxy', 'forceNativeWebSocket', 'createWebsocket']
   for (const key of unsupportedOptions) {
     if (isSet(opts[key])) {
       throw unsupported(`The option "${key}" is not supported by this version of mqtt-native yet`)

@@ -39,6 +39,7 @@ mod kind {
     pub const AUTH: u32 = 7;
     pub const ERROR: u32 = 8;
     pub const CLOSE: u32 = 9;
+    pub const RELEASED: u32 = 10;
 }
 
 /// An object that travels beside the records.
@@ -151,6 +152,7 @@ impl Batch {
             AckKind::PubComp => 3,
             AckKind::SubAck => 4,
             AckKind::UnsubAck => 5,
+            AckKind::PubRecReceived => 6,
         };
         let (message_id, reason_code, plain) = match &packet {
             Packet::Puback(a) | Packet::Pubrec(a) | Packet::Pubcomp(a) => {
@@ -220,6 +222,17 @@ impl Batch {
                 port: None,
                 source: "session",
             }),
+            DriverEvent::Session(Event::Released { message_id }) => self.record([
+                kind::RELEASED,
+                0,
+                u32::from(message_id),
+                0,
+                0,
+                0,
+                0,
+                0,
+                NO_EXTRA,
+            ]),
             DriverEvent::Transport(error) => self.push_error(transport_error_info(error)),
             DriverEvent::Closed => self.record([kind::CLOSE, 0, 0, 0, 0, 0, 0, 0, NO_EXTRA]),
         }

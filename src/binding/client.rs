@@ -40,6 +40,8 @@ struct ClientConfig {
     #[serde(default)]
     app_acks: bool,
     #[serde(default)]
+    report_pubrec: bool,
+    #[serde(default)]
     auto_use_topic_alias: bool,
     #[serde(default)]
     auto_assign_topic_alias: bool,
@@ -74,6 +76,7 @@ pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> 
         max_inflight: config.max_inflight.max(1),
         packet_events: false,
         app_acks: config.app_acks,
+        report_pubrec: config.report_pubrec,
         auto_use_topic_alias: config.auto_use_topic_alias,
         auto_assign_topic_alias: config.auto_assign_topic_alias,
     };
@@ -287,6 +290,21 @@ pub fn client_set_reading(handle: &External<Handle>, reading: bool) {
 )]
 pub fn client_set_packet_events(handle: &External<Handle>, on: bool) {
     handle.client.session.lock().set_packet_events(on);
+}
+
+/// Takes back a QoS 2 exchange at the PUBREL stage from an application store.
+/// Returns false when the id is already in use.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, messageId: number"
+)]
+pub fn client_restore_pubrel(handle: &External<Handle>, message_id: u32) -> bool {
+    let Ok(id) = u16::try_from(message_id) else {
+        return false;
+    };
+    let restored = handle.client.session.lock().restore_pubrel(id);
+    handle.client.wake();
+    restored
 }
 
 /// Forgets an outgoing QoS 1/2 publish. Returns whether it was known.

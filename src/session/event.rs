@@ -17,13 +17,16 @@ pub enum AckKind {
     SubAck,
     /// UNSUBACK.
     UnsubAck,
+    /// A successful PUBREC: the exchange now awaits PUBCOMP (only with
+    /// `SessionOptions::report_pubrec`).
+    PubRecReceived,
 }
 
 impl AckKind {
     /// The `mqtt-packet` command name of the request this kind of ack answers.
     pub fn request_cmd(self) -> &'static str {
         match self {
-            AckKind::PubAck | AckKind::PubRec => "publish",
+            AckKind::PubAck | AckKind::PubRec | AckKind::PubRecReceived => "publish",
             AckKind::PubComp => "pubrel",
             AckKind::SubAck => "subscribe",
             AckKind::UnsubAck => "unsubscribe",
@@ -151,6 +154,12 @@ pub enum Event {
         kind: AckKind,
         /// The ack packet itself.
         packet: Packet,
+    },
+    /// PUBREL for a QoS 2 message the session does not hold (with application acks): the
+    /// application looks in its own store, then acknowledges `PubComp`.
+    Released {
+        /// The packet identifier.
+        message_id: u16,
     },
     /// The broker sent DISCONNECT (MQTT 5).
     Disconnect(Disconnect),

@@ -68,6 +68,11 @@ impl Inflight {
         });
     }
 
+    /// A PUBREL awaiting PUBCOMP, restored from an application store.
+    pub(crate) fn insert_pubrel(&mut self, message_id: u16) {
+        self.entries.push_back(Outgoing::PubRel { message_id });
+    }
+
     pub(crate) fn remove(&mut self, message_id: u16) -> Option<Outgoing> {
         self.position(message_id)
             .and_then(|i| self.entries.remove(i))

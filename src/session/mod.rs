@@ -53,6 +53,9 @@ pub struct SessionOptions {
     /// is done with a message (MQTT.js `handleMessage` back-pressure, `customHandleAcks`).
     /// Otherwise the session acknowledges at once.
     pub app_acks: bool,
+    /// Report each successful PUBREC as [`AckKind::PubRecReceived`], so that an application
+    /// store can replace the stored PUBLISH with its PUBREL (MQTT.js `outgoingStore`).
+    pub report_pubrec: bool,
     /// MQTT 5: send a registered topic as its alias (MQTT.js `autoUseTopicAlias`).
     pub auto_use_topic_alias: bool,
     /// MQTT 5: give topics aliases automatically (MQTT.js `autoAssignTopicAlias`).
@@ -67,6 +70,7 @@ impl Default for SessionOptions {
             max_inflight: 20,
             packet_events: false,
             app_acks: false,
+            report_pubrec: false,
             auto_use_topic_alias: false,
             auto_assign_topic_alias: false,
         }
@@ -446,6 +450,26 @@ impl Session {
         self.send(Packet::Auth(auth))
     }
 
+    /// Takes back a QoS 2 exchange that had reached PUBREL before this session existed (an
+    /// application store from an earlier run): PUBREL is sent, now or after the next CONNACK,
+    /// and PUBCOMP completes it as usual. Returns false when the id is already in use.
+    pub fn restore_pubrel(&mut self, message_id: u16) -> bool {
+        if message_id == 0
+            || self.inflight.contains(message_id)
+            || self
+                .waiting
+                .iter()
+                .any(|w| w.publish.message_id == message_id)
+        {
+            return false;
+        }
+        self.inflight.insert_pubrel(message_id);
+        if self.is_connected() {
+            let _ = self.send(Packet::Pubrel(plain_ack(message_id)));
+        }
+        true
+    }
+
     /// Forgets an outgoing publish (MQTT.js `removeOutgoingMessage`). Returns whether it was known.
     pub fn remove_outgoing(&mut self, message_id: u16) -> bool {
         let before = self.waiting.len();
@@ -696,11 +720,13 @@ impl Session {
                     return;
                 }
                 self.inflight.replace_with_pubrel(id);
-                let _ = self.send(Packet::Pubrel(Ack {
-                    message_id: id,
-                    reason_code: 0,
-                    properties: Default::default(),
-                }));
+                if self.options.report_pubrec {
+                    self.events.push_back(Event::Ack {
+                        kind: AckKind::PubRecReceived,
+                        packet: Packet::Pubrec(ack),
+                    });
+                }
+                let _ = self.send(Packet::Pubrel(plain_ack(id)));
             }
             Some(Outgoing::PubRel { .. }) => {
                 // A repeated PUBREC: answer it again.
@@ -748,6 +774,13 @@ impl Session {
         let id = ack.message_id;
         if let Some(publish) = self.incoming_qos2.remove(&id) {
             self.deliver(publish, AppAck::PubComp);
+            return;
+        }
+        if self.options.app_acks {
+            // The application may hold the message in a store of its own (a previous run's
+            // MQTT.js `incomingStore`); it answers with PUBCOMP once it has looked.
+            self.awaiting_app.insert(id, AppAck::PubComp);
+            self.events.push_back(Event::Released { message_id: id });
             return;
         }
         // MQTT 5 §4.3.3: answer every PUBREL, also one for a message already completed.
