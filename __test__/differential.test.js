@@ -75,7 +75,13 @@ async function both (t, brokerOptions, scenario) {
       // What happens while the test tears down is not part of the scenario.
       traces[name] = trace.slice()
     } finally {
-      for (const c of clients) c.end(true)
+      for (const c of clients) {
+        try {
+          c.end(true)
+        } catch {
+          // MQTT.js cannot end a client that never had a stream (manualConnect).
+        }
+      }
       await broker.close()
     }
   }
@@ -438,4 +444,94 @@ test('an incoming store given by the application lets the next client deliver a 
     await sleep(20)
   })
   assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('queueQoSZero false: a QoS 0 publish while offline fails with "No connection to broker"', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000, manualConnect: true, queueQoSZero: false })
+    c.publish('q', 'x', { qos: 0 }, (err) => trace.push(`callback ${err && err.message}`))
+    trace.push(`queue ${c.queue.length}`)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('subscribeBatchSize splits one subscribe into packets of at most N topics and calls back once', async (t) => {
+  const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000, subscribeBatchSize: 2 })
+    const conn = await broker.nextConnection()
+    await until(() => trace.some((e) => e.startsWith('connect')))
+    await new Promise((resolve) => c.subscribe(['a', 'b', 'c', 'd', 'e'], { qos: 1 }, (err, granted, suback) => {
+      trace.push(`callback ${err} ${granted.map((g) => g.topic + g.qos).join(',')} ${suback.granted.length}`)
+      resolve()
+    }))
+    trace.push(conn.packets.filter((p) => p.cmd === 'subscribe').map((p) => p.subscriptions.map((s) => s.topic).join('+')).join(' '))
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+for (const version of [4, 5]) {
+  test(`after a reconnect without a session, subscriptions are replayed as MQTT.js replays them (protocol ${version})`, async (t) => {
+    const traces = await both(t, { protocolVersion: version }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { protocolVersion: version, reconnectPeriod: 50 })
+      const first = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await new Promise((resolve) => c.subscribe({ x: { qos: 1 }, y: { qos: 0 } }, resolve))
+      first.destroy()
+      const second = await broker.nextConnection()
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+      await sleep(50)
+      trace.push(second.packets.filter((p) => p.cmd === 'subscribe').map((p) => p.subscriptions.map((s) => `${s.topic}:${s.qos}`).join('+')).join(' '))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+}
+
+test('a subscribe made before a failed first connection calls back with "Connection closed"', async (t) => {
+  const port = await freePort()
+  const traces = await both(t, {}, async (lib, { trace, client }) => {
+    const c = client(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 })
+    c.subscribe('t', (err) => trace.push(`subscribe callback ${err && err.message}`))
+    await until(() => trace.some((e) => e.startsWith('close')))
+    await sleep(20)
+  })
+  const strip = (trace) => trace.map((e) => e.replace(/:\d+ /, ' '))
+  assert.deepEqual(strip(traces['mqtt-native']), strip(traces['MQTT.js']))
+})
+
+test('getLastMessageId returns the id of the last publish, and subscribe and unsubscribe take the next ones', async (t) => {
+  const results = {}
+  await both(t, {}, async (lib, { broker, client }) => {
+    const c = client(broker.url, { reconnectPeriod: 1000 })
+    const conn = await broker.nextConnection()
+    await new Promise((resolve) => c.once('connect', resolve))
+    c.publish('a', 'x', { qos: 1 })
+    const last = c.getLastMessageId()
+    c.subscribe('s')
+    c.unsubscribe('s')
+    const pub = await conn.nextPacket('publish')
+    const sub = await conn.nextPacket('subscribe')
+    const unsub = await conn.nextPacket('unsubscribe')
+    results[lib === mqttjs ? 'MQTT.js' : 'mqtt-native'] = [pub.messageId === last, sub.messageId - last, unsub.messageId - last]
+  })
+  assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
+})
+
+test('reconnectOnConnackError: a refused CONNACK is retried', async (t) => {
+  const traces = await both(t, { autoConnack: { returnCode: 3 } }, async (lib, { broker, trace, client }) => {
+    broker.onConnection((conn) => conn.nextPacket('connect').then(() => setTimeout(() => conn.end(), 10), () => {}))
+    client(broker.url, { reconnectPeriod: 50, reconnectOnConnackError: true })
+    await until(() => trace.filter((e) => e.startsWith('reconnect')).length === 2)
+    trace.splice(trace.findIndex((e, i) => e.startsWith('reconnect') && i > 3) + 1)
+  })
+  assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+})
+
+test('connectAsync with allowRetries false rejects when the first attempt fails', async (t) => {
+  const port = await freePort()
+  const results = {}
+  for (const [name, lib] of LIBS) {
+    const err = await lib.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 100 }, false).then(() => null, (e) => e)
+    results[name] = err && err.code
+  }
+  assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
 })
