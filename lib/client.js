@@ -7,7 +7,7 @@
 
 const { EventEmitter } = require('events')
 const native = require('./native')
-const { normalize, checkSupported, resolveEndpoint } = require('./options')
+const { normalize, checkSupported, resolveEndpoint, isRetryable } = require('./options')
 const { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError } = require('./errors')
 const { validateTopics } = require('./topic')
 const { DefaultMessageIdProvider } = require('./message-id')
@@ -131,6 +131,10 @@ class MqttClient extends EventEmitter {
     this._replay = null
     /** Calls made during the replay, run when it ends (MQTT.js `_storeProcessingQueue`). */
     this._deferred = []
+    /** Reconnect attempts since the last successful CONNACK (for `reconnectBackoff`). */
+    this._failedAttempts = 0
+    /** The last error, to decide whether retrying can help (`reconnectOnUnhealableError`). */
+    this._lastError = null
     /** Calls waiting for a free message id (UniqueMessageIdProvider), oldest first. */
     this._idWaiters = []
     /** Batches from the native side not yet dispatched, and where each one stands. */
@@ -205,7 +209,17 @@ class MqttClient extends EventEmitter {
       this.disconnected = false
     }
     const opts = this.options
-    const endpoint = resolveEndpoint(this)
+    let endpoint
+    try {
+      endpoint = resolveEndpoint(this)
+    } catch (err) {
+      // A bad option (say, transformWsUrl throwing) fails the first connect() at once; on a
+      // reconnect it is one failed attempt, reported like any other.
+      if (!this.reconnecting) throw err
+      this.emit('error', err)
+      this._setupReconnect()
+      return this
+    }
     const connectPacket = {
       cmd: 'connect',
       protocolId: opts.protocolId,
@@ -234,6 +248,7 @@ class MqttClient extends EventEmitter {
     this.log('connect :: %s://%s:%s as %s (protocol %d, clean %s, keepalive %d)', endpoint.protocol, endpoint.host, endpoint.port,
       opts.clientId, opts.protocolVersion, opts.clean, opts.keepalive)
     this.stream = new NativeStream(this)
+    if (endpoint.ws && endpoint.ws.url) this.stream.url = endpoint.ws.url
     // MQTT 5 enhanced authentication: an AUTH packet right after CONNECT (research §3.1).
     this._authenticationMethod = opts.protocolVersion === 5 && opts.properties ? opts.properties.authenticationMethod : undefined
     let authPacket = null
@@ -688,8 +703,30 @@ class MqttClient extends EventEmitter {
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = null
         if (!this.connected && !this.disconnecting) this._reconnect()
-      }, this.options.reconnectPeriod)
+      }, this._reconnectDelay())
+      this._failedAttempts++
     }
+  }
+
+  /**
+   * The wait before the next attempt: MQTT.js's fixed `reconnectPeriod`, or with our opt-in
+   * `reconnectBackoff` an exponential delay with jitter, capped, reset by a successful CONNACK.
+   */
+  _reconnectDelay () {
+    const period = this.options.reconnectPeriod
+    const backoff = this.options.reconnectBackoff
+    if (!backoff) return period
+    const { initialDelay = period, maxDelay = 30000, factor = 2, jitter = 0.5 } = backoff === true ? {} : backoff
+    const delay = Math.min(maxDelay, initialDelay * Math.pow(factor, this._failedAttempts))
+    return Math.max(0, Math.round(delay * (1 - jitter * Math.random())))
+  }
+
+  /**
+   * Whether the last failure is one that retrying cannot heal (a certificate, a wrong port or
+   * scheme, HTTP 4xx on the WebSocket upgrade) and the application asked not to retry those.
+   */
+  _stopRetrying () {
+    return this.options.reconnectOnUnhealableError === false && this._lastError && this._lastError.retryable === false
   }
 
   /** Fails every pending callback with 'Connection closed' (MQTT.js `_flush`). */
@@ -950,6 +987,8 @@ class MqttClient extends EventEmitter {
     }
     this.connected = true
     this.reconnecting = false
+    this._failedAttempts = 0
+    this._lastError = null
     this._clearReconnect()
     this.messageIdProvider.clear()
     // The session resends what was in flight as soon as CONNACK arrives. Like MQTT.js, 'connect'
@@ -1157,6 +1196,8 @@ class MqttClient extends EventEmitter {
 
   _onError (info) {
     const err = fromNative(info)
+    if (info.source === 'transport') err.retryable = isRetryable(err)
+    this._lastError = err
     this.log('error :: %s (%s)', err.message, err.code)
     if (info.code === 'TIMEOUT') {
       // MQTT.js 5.16 cleans up (emitting 'offline') before reporting a keepalive or CONNACK
@@ -1190,7 +1231,8 @@ class MqttClient extends EventEmitter {
       this._finishEnd()
       return
     }
-    if (this._connackRefused) {
+    if (this._connackRefused || this._stopRetrying()) {
+      this.reconnecting = false
       this.emit('close')
       return
     }
