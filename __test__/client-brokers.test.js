@@ -7,6 +7,8 @@ const { once } = require('node:events')
 const mqtt = require('..')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
 const { startAedes } = require('./helpers/aedes')
+const { makeCerts, requireOpenssl, mosquittoTlsListener } = require('./helpers/certs')
+const { freePort } = require('./helpers/ports')
 
 const VERSIONS = [
   { name: 'MQTT 3.1', opts: { protocolId: 'MQIsdp', protocolVersion: 3 } },
@@ -44,11 +46,45 @@ function publish (client, topic, payload, opts) {
   })
 }
 
-for (const { name, opts } of VERSIONS) {
-  test(`against mosquitto over ${name}`, async (t) => {
-    if (!requireBinary(t, 'mosquitto')) return
-    const broker = await startMosquitto()
-    t.after(() => broker.stop())
+let mosquittoPromise = null
+/**
+ * One mosquitto for this file with a listener per transport: tcp, ws, tls and wss (the last two
+ * with a certificate from the test CA).
+ */
+function mosquitto () {
+  if (!mosquittoPromise) {
+    mosquittoPromise = (async () => {
+      const certs = makeCerts()
+      const tls = await freePort()
+      const wss = await freePort()
+      const broker = await startMosquitto({
+        websockets: true,
+        extraConfig: [...mosquittoTlsListener(tls, certs.server), ...mosquittoTlsListener(wss, certs.server, { websockets: true })]
+      })
+      return {
+        broker,
+        transports: {
+          tcp: { url: broker.url, opts: {} },
+          ws: { url: `ws://127.0.0.1:${broker.wsPort}/mqtt`, opts: {} },
+          tls: { url: `mqtts://127.0.0.1:${tls}`, opts: { ca: certs.ca } },
+          wss: { url: `wss://127.0.0.1:${wss}/mqtt`, opts: { ca: certs.ca } }
+        }
+      }
+    })()
+  }
+  return mosquittoPromise
+}
+
+test.after(async () => {
+  if (mosquittoPromise) await (await mosquittoPromise).broker.stop()
+})
+
+for (const transport of ['tcp', 'tls', 'ws', 'wss']) for (const { name, opts: versionOpts } of VERSIONS) {
+  test(`against mosquitto over ${transport} with ${name}`, async (t) => {
+    if (!requireBinary(t, 'mosquitto') || !requireOpenssl(t)) return
+    const { transports } = await mosquitto()
+    const broker = { url: transports[transport].url }
+    const opts = { ...transports[transport].opts, ...versionOpts }
 
     await t.test('connect reports a CONNACK packet shaped as MQTT.js reports it', async (t) => {
       const { client, connack } = await connected(t, broker.url, opts)
