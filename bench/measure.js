@@ -21,15 +21,27 @@ function mainThreadCpuUs () {
   return (ticks * 1e6) / CLK_TCK
 }
 
+/** CPU time (all threads) of another process in µs, e.g. the broker; null when unreadable. */
+function otherProcessCpuUs (pid) {
+  if (!pid) return null
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK
+  } catch {
+    return null
+  }
+}
+
 /** Process CPU (all threads) in µs. */
 function processCpuUs () {
   const u = process.cpuUsage()
   return u.user + u.system
 }
 
-/** A point in time with its CPU counters. */
-function snapshot () {
-  return { t: process.hrtime.bigint(), cpu: processCpuUs(), main: mainThreadCpuUs() }
+/** A point in time with its CPU counters (and those of process `peerPid`: the broker or peer). */
+function snapshot (peerPid) {
+  return { t: process.hrtime.bigint(), cpu: processCpuUs(), main: mainThreadCpuUs(), peer: otherProcessCpuUs(peerPid) }
 }
 
 /**
@@ -45,7 +57,8 @@ function throughput (a, b, count) {
     cpuUsPerMsg: round((b.cpu - a.cpu) / count, 3),
     mainCpuUsPerMsg: a.main === null ? null : round((b.main - a.main) / count, 3),
     cpuPercent: round(((b.cpu - a.cpu) / 1e6 / seconds) * 100, 1),
-    mainCpuPercent: a.main === null ? null : round(((b.main - a.main) / 1e6 / seconds) * 100, 1)
+    mainCpuPercent: a.main === null ? null : round(((b.main - a.main) / 1e6 / seconds) * 100, 1),
+    peerCpuPercent: a.peer === null || b.peer === null ? null : round(((b.peer - a.peer) / 1e6 / seconds) * 100, 1)
   }
 }
 

@@ -156,7 +156,8 @@ function runWorker (lib, caseName, params, { env, timeoutS, nodeArgs = [] }) {
 const THROUGHPUT = [
   { key: 'msgPerSec', label: 'msg/s', better: 'higher' },
   { key: 'cpuUsPerMsg', label: 'process CPU µs/msg', better: 'lower' },
-  { key: 'mainCpuUsPerMsg', label: 'main-thread CPU µs/msg', better: 'lower' }
+  { key: 'mainCpuUsPerMsg', label: 'main-thread CPU µs/msg', better: 'lower' },
+  { key: 'peerCpuPercent', label: 'broker/peer CPU %', better: 'none' }
 ]
 
 /** Every case of the run, in order. `needs`: what must be up ('mosquitto', 'ws', 'peer'). */
@@ -173,7 +174,7 @@ function buildCases (s) {
           label: `${transport} QoS ${qos} ${size} B`,
           worker: 'pubsub',
           needs: transport === 'ws' ? ['mosquitto', 'ws'] : ['mosquitto'],
-          params: (env) => ({ url: transport === 'ws' ? env.wsUrl : env.url, qos, size, inflight: qos === 2 ? 20 : 0, ...win }),
+          params: (env) => ({ url: transport === 'ws' ? env.wsUrl : env.url, qos, size, inflight: qos === 2 ? 20 : 0, window: 2000, peerPid: env.brokerPid(), ...win }),
           metrics: THROUGHPUT,
           targets: transport === 'ws'
             ? { msgPerSec: ['>=', 1.5], cpuUsPerMsg: ['<=', 0.3] }
@@ -188,7 +189,7 @@ function buildCases (s) {
     label: 'tcp QoS 0 64 B',
     worker: 'flood',
     needs: ['mosquitto'],
-    params: (env) => ({ url: env.url, port: env.port, size: 64, ...win }),
+    params: (env) => ({ url: env.url, port: env.port, size: 64, peerPid: env.brokerPid(), ...win }),
     metrics: THROUGHPUT,
     targets: { msgPerSec: ['>=', 1.0], cpuUsPerMsg: ['<=', 0.5] }
   })
@@ -199,7 +200,7 @@ function buildCases (s) {
       label: `publish QoS ${qos} 64 B`,
       worker: 'peerPublish',
       needs: ['peer'],
-      params: (env) => ({ url: env.peerUrl, qos, size: 64, n: small ? 400 : qos === 0 ? 400000 : 150000 }),
+      params: (env) => ({ url: env.peerUrl, qos, size: 64, n: small ? 400 : qos === 0 ? 400000 : 150000, peerPid: env.peerPid }),
       metrics: THROUGHPUT,
       targets: { msgPerSec: ['>=', qos === 0 ? 3 : 4], mainCpuUsPerMsg: ['<=', 0.2] }
     })
@@ -210,7 +211,7 @@ function buildCases (s) {
     label: 'receive QoS 0 64 B',
     worker: 'peerReceive',
     needs: ['peer'],
-    params: (env) => ({ url: env.peerUrl, size: 64, ...win }),
+    params: (env) => ({ url: env.peerUrl, size: 64, peerPid: env.peerPid, ...win }),
     metrics: THROUGHPUT,
     targets: { msgPerSec: ['>=', 5], mainCpuUsPerMsg: ['<=', 0.2] }
   })
@@ -221,7 +222,7 @@ function buildCases (s) {
       label: `tcp QoS ${qos} 64 B`,
       worker: 'rtt',
       needs: ['mosquitto'],
-      params: (env) => ({ url: env.url, qos, size: 64, n: small ? 100 : 2000, warm: small ? 10 : 200 }),
+      params: (env) => ({ url: env.url, qos, size: 64, n: small ? 100 : 2000, warm: small ? 10 : 200, maxMs: small ? 2000 : 4000 }),
       metrics: [
         { key: 'p50Us', label: 'p50 µs', better: 'lower' },
         { key: 'p99Us', label: 'p99 µs', better: 'lower' },
@@ -334,8 +335,8 @@ function printTables (cases, summaries, unavailable, out) {
       push(`### ${group}`)
       push('')
       if (c.metrics === THROUGHPUT) {
-        push('| case | MQTT.js msg/s | mqtt-native msg/s | ratio | MQTT.js CPU µs/msg | mqtt-native CPU µs/msg | ratio | MQTT.js main µs/msg | mqtt-native main µs/msg | ratio |')
-        push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+        push('| case | MQTT.js msg/s | mqtt-native msg/s | ratio | MQTT.js CPU µs/msg | mqtt-native CPU µs/msg | ratio | MQTT.js main µs/msg | mqtt-native main µs/msg | ratio | broker/peer CPU % (MQTT.js, mqtt-native) |')
+        push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
       } else {
         push('| case | metric | MQTT.js | mqtt-native | ratio |')
         push('| --- | --- | ---: | ---: | ---: |')
@@ -343,13 +344,15 @@ function printTables (cases, summaries, unavailable, out) {
     }
     if (unavailable[c.id]) {
       push(c.metrics === THROUGHPUT
-        ? `| ${c.label} | not available: ${unavailable[c.id]} | | | | | | | | |`
+        ? `| ${c.label} | not available: ${unavailable[c.id]} | | | | | | | | | |`
         : `| ${c.label} | not available: ${unavailable[c.id]} | | | |`)
       continue
     }
     const rows = summaries[c.id]
     if (c.metrics === THROUGHPUT) {
-      const cells = rows.map((r) => `${fmt(r.mqtt)} | ${fmt(r.native)} | ${fmtRatio(r.ratio)}${r.met === false ? ' ✗' : r.met ? ' ✓' : ''}`)
+      const cells = rows.map((r) => r.better === 'none'
+        ? `${fmt(r.mqtt)}, ${fmt(r.native)}`
+        : `${fmt(r.mqtt)} | ${fmt(r.native)} | ${fmtRatio(r.ratio)}${r.met === false ? ' ✗' : r.met ? ' ✓' : ''}`)
       push(`| ${c.label} | ${cells.join(' | ')} |`)
     } else {
       for (const r of rows) push(`| ${c.label} | ${r.label} | ${fmt(r.mqtt)} | ${fmt(r.native)} | ${fmtRatio(r.ratio)}${r.met === false ? ' ✗' : r.met ? ' ✓' : ''} |`)
@@ -437,8 +440,10 @@ async function main () {
     const wrapper = mosquittoWrapper(findBinary)
     if (wrapper) process.env.MOSQUITTO_BIN = wrapper
     try {
-      broker = await startMosquitto({ websockets: true, extraConfig: ['max_connections -1'] })
-      Object.assign(services.env, { url: broker.url, port: broker.port, wsUrl: broker.wsUrl })
+      // No limit on queued messages: the runs bound what is in flight themselves, and a dropped
+      // message would stall a run that waits for deliveries.
+      broker = await startMosquitto({ websockets: true, extraConfig: ['max_connections -1', 'max_queued_messages 0'] })
+      Object.assign(services.env, { url: broker.url, port: broker.port, wsUrl: broker.wsUrl, brokerPid: broker.pid })
     } catch (err) {
       unavailableNeeds.mosquitto = `mosquitto did not start: ${err.message.split('\n')[0]}`
       unavailableNeeds.ws = unavailableNeeds.mosquitto
@@ -449,6 +454,7 @@ async function main () {
   }
   const peer = await startPeer()
   services.env.peerUrl = peer.url
+  services.env.peerPid = peer.pid
 
   const cases = buildCases(args).filter((c) => !args.only || args.only.test(c.id))
   // WebSocket: run the ws cases only when both libraries can connect over ws:// (detect by trying).

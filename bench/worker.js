@@ -75,10 +75,10 @@ function subscribe (client, topic, qos) {
 async function window (counter, warmMs, measureMs) {
   await sleep(warmMs)
   const c0 = counter()
-  const a = snapshot()
+  const a = snapshot(params.peerPid)
   await sleep(measureMs)
   const c1 = counter()
-  const b = snapshot()
+  const b = snapshot(params.peerPid)
   if (c1 - c0 <= 0) throw new Error(`nothing was delivered in the ${measureMs} ms window`)
   return throughput(a, b, c1 - c0)
 }
@@ -101,7 +101,7 @@ const cases = {
    */
   async pubsub (mqtt) {
     const { url, qos, size, warmMs, measureMs } = params
-    const win = params.window || 500
+    const win = params.window || 2000
     const cap = qos > 0 ? params.inflight || 0 : 0
     const topic = `bench/${process.pid}/pubsub`
     const sub = await open(mqtt, url, { clientId: `sub-${process.pid}` })
@@ -185,7 +185,7 @@ const cases = {
     const finished = new Promise((resolve) => {
       client.on('message', (topic) => {
         if (topic !== 'bench/done') return
-        marks.push(snapshot())
+        marks.push(snapshot(params.peerPid))
         if (marks.length === 2) resolve()
       })
     })
@@ -204,9 +204,13 @@ const cases = {
     return window(() => received, warmMs, measureMs)
   },
 
-  /** Sequential round trips: publish to self, await the message. */
+  /**
+   * Sequential round trips: publish to self, await the message. Stops after `warm + n` round
+   * trips or `maxMs`, whichever comes first (MQTT.js with Nagle on can take 40 ms per trip).
+   */
   async rtt (mqtt) {
     const { url, qos, n, warm } = params
+    const deadline = Date.now() + (params.maxMs || 4000)
     const topic = `bench/${process.pid}/rtt`
     const client = await open(mqtt, url, { clientId: `rtt-${process.pid}` })
     await subscribe(client, topic, qos)
@@ -222,12 +226,13 @@ const cases = {
         client.publish(topic, payload, { qos })
       })
       if (i >= warm) samples.push(Number(process.hrtime.bigint() - t0) / 1000)
+      if (Date.now() > deadline && samples.length >= 10) break
     }
     const b = snapshot()
     samples.sort((x, y) => x - y)
-    const cpu = throughput(a, b, warm + n)
+    const cpu = throughput(a, b, warm + samples.length)
     return {
-      roundTrips: n,
+      roundTrips: samples.length,
       p50Us: round(percentile(samples, 50), 1),
       p99Us: round(percentile(samples, 99), 1),
       meanUs: round(samples.reduce((s, x) => s + x, 0) / samples.length, 1),
