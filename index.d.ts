@@ -207,6 +207,25 @@ export interface IClientOptions extends ISecureClientOptions {
   forceNativeWebSocket?: boolean
   /** mqtt-native: the most QoS 1/2 publishes in flight when the broker sets no Receive Maximum (default 20). */
   maxInflight?: number
+  /**
+   * mqtt-native: exponential backoff between reconnection attempts instead of the fixed
+   * `reconnectPeriod` (off by default). `true` uses the defaults shown.
+   */
+  reconnectBackoff?: boolean | {
+    /** The first wait in ms (default `reconnectPeriod`). */
+    initialDelay?: number
+    /** The longest wait in ms (default 30000). */
+    maxDelay?: number
+    /** The growth per attempt (default 2). */
+    factor?: number
+    /** The largest random fraction taken off a wait, 0 to 1 (default 0.5). */
+    jitter?: number
+  }
+  /**
+   * mqtt-native: `false` stops reconnecting after a failure retrying cannot heal (an untrusted
+   * certificate, a wrong port or scheme, an HTTP 4xx to the WebSocket upgrade); default `true`.
+   */
+  reconnectOnUnhealableError?: boolean
 }
 
 export interface IClientPublishOptions {

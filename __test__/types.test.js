@@ -5,7 +5,8 @@
 // that they are MQTT.js programs and that both reject the same mistakes.
 //
 // Programs: __test__/types/good/* (must compile cleanly) and __test__/types/bad/* (every line
-// marked `// @error` must fail, and no other line). 'mqtt-native' is resolved through a
+// marked `// @error` must fail, and no other line); __test__/types/native/* use mqtt-native's own
+// options and are compiled against mqtt-native only. 'mqtt-native' is resolved through a
 // node_modules symlink in a temporary project, so the package's `exports`/`types` are used as
 // an installed package's would be.
 
@@ -54,7 +55,7 @@ function compile (t, target, config) {
   fs.symlinkSync(path.join(root, 'node_modules', '@types'), path.join(dir, 'node_modules', '@types'), 'dir')
   fs.cpSync(programs, path.join(dir, 'src'), { recursive: true })
   const files = []
-  for (const group of ['good', 'bad']) {
+  for (const group of target === root ? ['good', 'bad', 'native'] : ['good', 'bad']) {
     for (const file of fs.readdirSync(path.join(dir, 'src', group))) {
       if (config.skipExt && file.endsWith(config.skipExt)) continue
       files.push(`src/${group}/${file}`)
@@ -85,7 +86,7 @@ function compile (t, target, config) {
   let inBad = false
   for (const line of result.stdout.split('\n')) {
     if (!line.trim()) continue
-    const m = /^src\/(good|bad)\/([^(]+)\((\d+),\d+\): error TS\d+/.exec(line)
+    const m = /^src\/(good|bad|native)\/([^(]+)\((\d+),\d+\): error TS\d+/.exec(line)
     // Indented lines continue the diagnostic above them.
     if (!m && /^\s/.test(line) && inBad) continue
     inBad = !!m && m[1] === 'bad'

@@ -27,6 +27,8 @@ const PASS_THROUGH = {
   rejectUnauthorized: 'boolean',
   unixSocket: 'boolean',
   maxInflight: 'int',
+  reconnectBackoff: 'boolean',
+  reconnectOnUnhealableError: 'boolean',
   'properties.sessionExpiryInterval': 'int',
   'properties.receiveMaximum': 'int',
   'properties.maximumPacketSize': 'int',

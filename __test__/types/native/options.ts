@@ -1,0 +1,9 @@
+// mqtt-native's own options (compiled against mqtt-native only: MQTT.js does not have them).
+import { connect, type IClientOptions } from 'mqtt-native'
+
+export const ours: IClientOptions = {
+  maxInflight: 50,
+  reconnectBackoff: { initialDelay: 500, maxDelay: 10_000, factor: 2, jitter: 0.2 },
+  reconnectOnUnhealableError: false
+}
+export const client = connect('mqtt://localhost', { ...ours, reconnectBackoff: true })
