@@ -12,7 +12,11 @@
 //   conn.send({ cmd: 'publish', topic: 'a', payload: 'x', qos: 0 })
 //   const pub = await conn.nextPacket('publish')
 
+const fs = require('node:fs')
+const http = require('node:http')
+const https = require('node:https')
 const net = require('node:net')
+const tls = require('node:tls')
 const { EventEmitter } = require('node:events')
 const mqttPacket = require('mqtt-packet')
 const { generate } = require('./packets.js')
@@ -221,6 +225,8 @@ class ScriptedConnection extends EventEmitter {
  *   PUBREL with PUBCOMP, PUBREC with PUBREL, SUBSCRIBE with a SUBACK granting the requested QoS,
  *   UNSUBSCRIBE with UNSUBACK
  * @param {string} [options.host]
+ * @param {'tcp'|'tls'|'ws'|'wss'} [options.transport] default 'tcp'; secure ones use the test CA's
+ *   certificate for localhost and 127.0.0.1, and `broker.clientOptions` holds the `ca` to trust
  * The options object is kept as `broker.options`; changing it changes later answers.
  */
 async function startScriptedBroker (options = {}) {
@@ -254,15 +260,50 @@ async function startScriptedBroker (options = {}) {
     close: null
   }
 
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true)
+  const accept = (socket) => {
+    if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true)
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
     const conn = new ScriptedConnection(socket, broker)
     connections.push(conn)
     for (const fn of listeners) fn(conn)
     queue.push(conn)
-  })
+  }
+
+  // The transport: plain TCP by default; TLS, WebSocket (path /mqtt, subprotocol mqtt) and
+  // WebSocket over TLS with a certificate from the test CA (clients need `broker.clientOptions`).
+  const transport = opts.transport || 'tcp'
+  const secure = transport === 'tls' || transport === 'wss'
+  let tlsOptions = null
+  if (secure) {
+    const { makeCerts } = require('./certs')
+    const certs = makeCerts()
+    tlsOptions = { cert: fs.readFileSync(certs.server.certFile), key: fs.readFileSync(certs.server.keyFile) }
+    broker.clientOptions = { ca: certs.ca }
+  } else {
+    broker.clientOptions = {}
+  }
+  let server
+  if (transport === 'tcp') {
+    server = net.createServer(accept)
+  } else if (transport === 'tls') {
+    server = tls.createServer(tlsOptions, accept)
+  } else if (transport === 'ws' || transport === 'wss') {
+    const { WebSocketServer, createWebSocketStream } = require('ws')
+    server = transport === 'wss' ? https.createServer(tlsOptions) : http.createServer()
+    const wss = new WebSocketServer({ server, path: '/mqtt', handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false) })
+    wss.on('connection', (ws) => {
+      const stream = createWebSocketStream(ws)
+      stream.on('error', () => {})
+      accept(stream)
+    })
+    server.on('connection', (socket) => {
+      sockets.add(socket)
+      socket.once('close', () => sockets.delete(socket))
+    })
+  } else {
+    throw new Error(`unknown scripted broker transport ${transport}`)
+  }
 
   await new Promise((resolve, reject) => {
     server.once('error', reject)
@@ -272,7 +313,8 @@ async function startScriptedBroker (options = {}) {
     })
   })
   broker.port = server.address().port
-  broker.url = `mqtt://${host}:${broker.port}`
+  const scheme = { tcp: 'mqtt', tls: 'mqtts', ws: 'ws', wss: 'wss' }[transport]
+  broker.url = `${scheme}://${host}:${broker.port}${transport.startsWith('ws') ? '/mqtt' : ''}`
 
   let closing = null
   broker.close = () => {

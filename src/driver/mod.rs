@@ -338,6 +338,9 @@ async fn pump<S: EventSink>(
                         read_buf.reserve(64 * 1024);
                     }
                 }
+                // A TLS peer that closes an established connection without close_notify: Node
+                // reports a plain close, and so does MQTT.js.
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof && !first_read => return None,
                 Err(error) => return Some(transport::stream_error(endpoint, "read", &error, first_read)),
             },
             written = writer.write_buf(&mut write_buf), if !write_buf.is_empty() => {

@@ -354,6 +354,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsIo<S> {
                 // Pings are answered by tungstenite itself; pongs and raw frames carry nothing.
                 Some(Ok(_)) => {}
                 Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => self.eof = true,
+                // The peer dropped the TCP connection without a close frame (RFC 6455 §7.1.5,
+                // code 1006): a close like any other, as the `ws` package reports it to MQTT.js.
+                Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
+                    self.eof = true
+                }
                 Some(Err(e)) => return Poll::Ready(Err(to_io(e))),
             }
         }

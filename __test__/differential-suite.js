@@ -1,0 +1,549 @@
+'use strict'
+// Differential tests: the same scenario against MQTT.js 5.16 (the oracle) and mqtt-native, with a
+// scripted broker each (over the transport the calling test file chooses), comparing the event traces: events in order, with the client's flags
+// [connected reconnecting disconnecting disconnected] sampled inside each listener (research §6).
+// Where mqtt-native deliberately differs, the scenario says so and the expectation is adjusted in
+// one visible place.
+
+const nodeTest = require('node:test')
+const assert = require('node:assert/strict')
+const mqttjs = require('mqtt')
+const native = require('..')
+const { startScriptedBroker } = require('./helpers/scripted-broker')
+const { freePort } = require('./helpers/ports')
+
+const LIBS = [['MQTT.js', mqttjs], ['mqtt-native', native]]
+/** The transport of the scripted broker for this run of the suite. */
+let TRANSPORT = 'tcp'
+/** Registers a test, naming the transport unless it is plain TCP. */
+function test (name, fn) {
+  return nodeTest(TRANSPORT === 'tcp' ? name : `${name} (over ${TRANSPORT})`, fn)
+}
+const EVENTS = ['connect', 'reconnect', 'close', 'offline', 'disconnect', 'error', 'end', 'message', 'outgoingEmpty']
+
+function flags (c) {
+  const f = (v) => (v === undefined ? '-' : v ? '1' : '0')
+  return `[${f(c.connected)}${f(c.reconnecting)}${f(c.disconnecting)}${f(c.disconnected)}]`
+}
+
+/** Records every event of `client` into `trace` as compact strings. */
+function record (client, trace, { packets = false } = {}) {
+  for (const event of EVENTS) {
+    client.on(event, (...args) => {
+      let detail = ''
+      if (event === 'error') detail = ` ${args[0].message}${args[0].code !== undefined ? ` code=${args[0].code}` : ''}`
+      if (event === 'message') detail = ` ${args[0]} ${args[1]}`
+      if (event === 'disconnect') detail = ` rc=${args[0].reasonCode}`
+      if (event === 'connect') detail = ` rc=${args[0].returnCode ?? args[0].reasonCode}`
+      trace.push(`${event}${detail} ${flags(client)}`)
+    })
+  }
+  if (packets) {
+    client.on('packetsend', (p) => trace.push(`>${p.cmd}`))
+    client.on('packetreceive', (p) => trace.push(`<${p.cmd}`))
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits until `predicate()` holds, polling; gives up after `ms`. */
+async function until (predicate, ms = 4000) {
+  const start = Date.now()
+  while (!predicate()) {
+    if (Date.now() - start > ms) return false
+    await sleep(5)
+  }
+  return true
+}
+
+/**
+ * Runs `scenario(lib, ctx)` once per library and returns the traces. `ctx` gives a fresh scripted
+ * broker (`ctx.broker`), the trace and a `client()` factory that records events.
+ */
+async function both (t, brokerOptions, scenario) {
+  const traces = {}
+  for (const [name, lib] of LIBS) {
+    const broker = await startScriptedBroker({ transport: TRANSPORT, autoConnack: true, autoPingresp: true, autoPuback: true, ...brokerOptions })
+    const trace = []
+    const clients = []
+    const ctx = {
+      broker,
+      trace,
+      client (url, opts, recordOpts) {
+        const c = lib.connect(url, { ...broker.clientOptions, ...opts })
+        clients.push(c)
+        record(c, trace, recordOpts)
+        return c
+      }
+    }
+    try {
+      await scenario(lib, ctx)
+      // What happens while the test tears down is not part of the scenario.
+      traces[name] = trace.slice()
+    } finally {
+      for (const c of clients) {
+        try {
+          c.end(true)
+        } catch {
+          // MQTT.js cannot end a client that never had a stream (manualConnect).
+        }
+      }
+      await broker.close()
+    }
+  }
+  return traces
+}
+
+/** Registers every differential test, against a scripted broker over `transport`. */
+function defineDifferentialSuite (transport) {
+  TRANSPORT = transport
+  test('first connect and then end(): connect, then close, end and the callback', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000 })
+      await until(() => trace.length === 1)
+      await new Promise((resolve) => c.end(() => { trace.push(`callback ${flags(c)}`); resolve() }))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('end(true): close, end, then the callback, with no DISCONNECT', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000 })
+      await until(() => trace.length === 1)
+      await new Promise((resolve) => c.end(true, () => { trace.push(`callback ${flags(c)}`); resolve() }))
+      const conn = broker.connections[0]
+      trace.push(conn.packets.map((p) => p.cmd).join(','))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  for (const version of [4, 5]) {
+    test(`a refused CONNACK with the broker closing gives error then close, and no retry (protocol ${version})`, async (t) => {
+      const traces = await both(t, { protocolVersion: version, autoConnack: false }, async (lib, { broker, trace, client }) => {
+        broker.onConnection((conn) => {
+          conn.nextPacket('connect').then(() => {
+            conn.send(version === 5 ? { cmd: 'connack', reasonCode: 135 } : { cmd: 'connack', returnCode: 5 })
+            setTimeout(() => conn.end(), 20)
+          }, () => {})
+        })
+        client(broker.url, { protocolVersion: version, reconnectPeriod: 50 })
+        await until(() => trace.some((e) => e.startsWith('close')))
+        await sleep(200)
+      })
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  test('a broker closing an established connection: offline before close, then reconnect and connect', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      client(broker.url, { reconnectPeriod: 50 })
+      const first = await broker.nextConnection()
+      await until(() => trace.length === 1)
+      first.destroy()
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('an unreachable broker: error, offline once, close, then reconnect attempts', async (t) => {
+    const port = await freePort()
+    const traces = await both(t, {}, async (lib, { trace, client }) => {
+      client(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 100 })
+      await until(() => trace.filter((e) => e.startsWith('close')).length === 3)
+      trace.splice(8)
+    })
+    // Node's own message names the address; ours too. Compare without the port number.
+    const strip = (trace) => trace.map((e) => e.replace(/:\d+ /, ' '))
+    assert.deepEqual(strip(traces['mqtt-native']), strip(traces['MQTT.js']))
+  })
+
+  test('reconnectPeriod 0 and an unreachable broker: error and close, nothing more', async (t) => {
+    const port = await freePort()
+    const traces = await both(t, {}, async (lib, { trace, client }) => {
+      client(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 })
+      await until(() => trace.some((e) => e.startsWith('close')))
+      await sleep(150)
+    })
+    const strip = (trace) => trace.map((e) => e.replace(/:\d+ /, ' '))
+    assert.deepEqual(strip(traces['mqtt-native']), strip(traces['MQTT.js']))
+  })
+
+  test('a broker that never answers PINGREQ: offline, Keepalive timeout, close, reconnect', async (t) => {
+    const traces = await both(t, { autoPingresp: false }, async (lib, { broker, trace, client }) => {
+      client(broker.url, { keepalive: 1, reconnectPeriod: 100 })
+      await until(() => trace.some((e) => e.startsWith('reconnect')), 5000)
+      trace.splice(trace.findIndex((e) => e.startsWith('reconnect')) + 1)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('a CONNACK that never comes: offline, connack timeout, close, reconnect', async (t) => {
+    const traces = await both(t, { autoConnack: false }, async (lib, { broker, trace, client }) => {
+      client(broker.url, { connectTimeout: 200, reconnectPeriod: 100 })
+      await until(() => trace.some((e) => e.startsWith('reconnect')))
+      trace.splice(trace.findIndex((e) => e.startsWith('reconnect')) + 1)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('an MQTT 5 DISCONNECT from the broker, then a close: disconnect, offline, close, reconnect', async (t) => {
+    const traces = await both(t, { protocolVersion: 5 }, async (lib, { broker, trace, client }) => {
+      client(broker.url, { protocolVersion: 5, reconnectPeriod: 100 })
+      const conn = await broker.nextConnection()
+      await until(() => trace.length === 1)
+      conn.send({ cmd: 'disconnect', reasonCode: 139, properties: { reasonString: 'bye' } })
+      setTimeout(() => conn.end(), 20)
+      await until(() => trace.some((e) => e.startsWith('reconnect')))
+      trace.splice(trace.findIndex((e) => e.startsWith('reconnect')) + 1)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('end() with a QoS 1 publish in flight waits for the PUBACK, then disconnects', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000 })
+      const conn = await broker.nextConnection()
+      await until(() => trace.length === 1)
+      c.publish('t', 'x', { qos: 1 }, (err) => trace.push(`publish callback ${err ? err.message : 'ok'}`))
+      const publish = await conn.nextPacket('publish')
+      const ended = new Promise((resolve) => c.end(() => { trace.push('end callback'); resolve() }))
+      await sleep(30)
+      trace.push('broker acks')
+      conn.send({ cmd: 'puback', messageId: publish.messageId })
+      await ended
+      trace.push(conn.packets.map((p) => p.cmd).join(','))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  for (const version of [4, 5]) {
+    test(`inbound QoS 0, 1 and 2 give the same packets and messages in the same order (protocol ${version})`, async (t) => {
+      const traces = await both(t, { protocolVersion: version }, async (lib, { broker, trace, client }) => {
+        client(broker.url, { protocolVersion: version, reconnectPeriod: 1000 }, { packets: true })
+        const conn = await broker.nextConnection()
+        await until(() => trace.some((e) => e.startsWith('connect')))
+        conn.send({ cmd: 'publish', topic: 'q/0', payload: 'a', qos: 0 })
+        conn.send({ cmd: 'publish', topic: 'q/1', payload: 'b', qos: 1, messageId: 5 })
+        conn.send({ cmd: 'publish', topic: 'q/2', payload: 'c', qos: 2, messageId: 6 })
+        await conn.nextPacket('pubrec')
+        conn.send({ cmd: 'pubrel', messageId: 6 })
+        await conn.nextPacket('pubcomp')
+        await until(() => trace.filter((e) => e.startsWith('message')).length === 3)
+        await sleep(20)
+      })
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  test('a failed subscription gives the same callback arguments', async (t) => {
+    const results = {}
+    await both(t, { autoPuback: false }, async (lib, { broker, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000 })
+      const conn = await broker.nextConnection()
+      await new Promise((resolve) => c.once('connect', resolve))
+      const done = new Promise((resolve) => c.subscribe({ ok: { qos: 1 }, bad: { qos: 1 } }, (err, granted, suback) => resolve({ err, granted, suback })))
+      const sub = await conn.nextPacket('subscribe')
+      conn.send({ cmd: 'suback', messageId: sub.messageId, granted: [1, 128] })
+      const { err, granted, suback } = await done
+      results[lib === mqttjs ? 'MQTT.js' : 'mqtt-native'] = {
+        message: err.message,
+        name: err.constructor.name,
+        packetGranted: err.packet && err.packet.granted,
+        granted,
+        subackGranted: suback && suback.granted
+      }
+    })
+    assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
+  })
+
+  test('publishes and subscribes made before the connection are sent after CONNECT, in order', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000, manualConnect: true })
+      c.publish('a', '0', { qos: 0 }, () => trace.push('q0 callback'))
+      c.subscribe('s', { qos: 1 }, (err) => trace.push(`subscribe callback ${err ? err.message : 'ok'}`))
+      c.publish('b', '1', { qos: 1 }, () => trace.push('q1 callback'))
+      c.connect()
+      const conn = await broker.nextConnection()
+      await until(() => trace.filter((e) => e.includes('callback')).length === 3)
+      trace.push(conn.packets.map((p) => p.cmd + (p.topic ? ':' + p.topic : '')).join(','))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('destroying client.stream behaves as a dropped connection: offline, close, reconnect, connect', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 50 })
+      await until(() => trace.length === 1)
+      c.stream.destroy()
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('reconnect() while connected: reconnect, close, end, connect', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000 })
+      await until(() => trace.length === 1)
+      c.reconnect()
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('reconnect() after end(): reconnect, then connect on the same client', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000 })
+      await until(() => trace.length === 1)
+      await new Promise((resolve) => c.end(resolve))
+      c.reconnect()
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('a handleMessage that calls back later holds the PUBACK and the next message until it does', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000 }, { packets: true })
+      const pending = []
+      c.handleMessage = (packet, done) => {
+        trace.push(`handleMessage ${packet.topic}`)
+        pending.push(done)
+      }
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      conn.send({ cmd: 'publish', topic: 'h/1', payload: 'a', qos: 1, messageId: 1 })
+      conn.send({ cmd: 'publish', topic: 'h/2', payload: 'b', qos: 1, messageId: 2 })
+      await until(() => pending.length === 1)
+      await sleep(50)
+      trace.push(`acks before done: ${conn.packets.filter((p) => p.cmd === 'puback').length}`)
+      pending.shift()()
+      await until(() => pending.length === 1)
+      await conn.nextPacket('puback')
+      pending.shift()()
+      await conn.nextPacket('puback')
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('MQTT 5 customHandleAcks chooses the PUBACK reason code and a failure suppresses the message', async (t) => {
+    const traces = await both(t, { protocolVersion: 5 }, async (lib, { broker, trace, client }) => {
+      client(broker.url, {
+        protocolVersion: 5,
+        reconnectPeriod: 1000,
+        customHandleAcks: (topic, payload, packet, done) => done(topic === 'bad' ? 135 : 0)
+      })
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      conn.send({ cmd: 'publish', topic: 'bad', payload: 'x', qos: 1, messageId: 3 })
+      conn.send({ cmd: 'publish', topic: 'good', payload: 'y', qos: 1, messageId: 4 })
+      const acks = [await conn.nextPacket('puback'), await conn.nextPacket('puback')]
+      trace.push(acks.map((a) => `${a.messageId}:${a.reasonCode}`).join(','))
+      await sleep(20)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('MQTT 5 outgoing topic aliases: explicit, automatic and refused ones look the same on the wire', async (t) => {
+    const results = {}
+    await both(t, { protocolVersion: 5, autoConnack: { reasonCode: 0, properties: { topicAliasMaximum: 2 } } }, async (lib, { broker, client }) => {
+      const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 1000, autoAssignTopicAlias: true })
+      const conn = await broker.nextConnection()
+      await new Promise((resolve) => c.once('connect', resolve))
+      const errors = []
+      const pub = (topic, opts) => new Promise((resolve) => c.publish(topic, 'x', opts, (err) => { if (err) errors.push(err.message); resolve() }))
+      await pub('alias/a', { qos: 0 })
+      await pub('alias/a', { qos: 0 })
+      await pub('alias/b', { qos: 0 })
+      await pub('alias/c', { qos: 0 })
+      await pub('alias/c', { qos: 0 })
+      await pub('alias/x', { qos: 0, properties: { topicAlias: 9 } })
+      await pub('', { qos: 0, properties: { topicAlias: 2 } })
+      await sleep(50)
+      results[lib === mqttjs ? 'MQTT.js' : 'mqtt-native'] = {
+        wire: conn.packets.filter((p) => p.cmd === 'publish').map((p) => `${p.topic}|${p.properties && p.properties.topicAlias}`),
+        errors
+      }
+    })
+    assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
+  })
+
+  test('MQTT 5 enhanced authentication: authPacket, a challenge answered by handleAuth, then CONNACK', async (t) => {
+    const traces = await both(t, { protocolVersion: 5, autoConnack: false }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, {
+        protocolVersion: 5,
+        reconnectPeriod: 1000,
+        properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('hello') },
+        authPacket: { properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('first') } }
+      })
+      c.handleAuth = (packet, done) => {
+        trace.push(`handleAuth rc=${packet.reasonCode} ${packet.properties.authenticationData}`)
+        done(null, { cmd: 'auth', reasonCode: 24, properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('answer') } })
+      }
+      const conn = await broker.nextConnection()
+      const connect = await conn.nextPacket('connect')
+      const first = await conn.nextPacket('auth')
+      trace.push(`broker got ${connect.properties.authenticationMethod} ${first.reasonCode} ${first.properties.authenticationData}`)
+      conn.send({ cmd: 'auth', reasonCode: 24, properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('challenge') } })
+      const answer = await conn.nextPacket('auth')
+      trace.push(`broker got ${answer.reasonCode} ${answer.properties.authenticationData}`)
+      conn.send({ cmd: 'connack', reasonCode: 0, properties: { authenticationMethod: 'DEMO' } })
+      await until(() => trace.some((e) => e.startsWith('connect')))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('MQTT 5 AUTH with another method than CONNECT\'s is a protocol error that closes the connection', async (t) => {
+    const traces = await both(t, { protocolVersion: 5, autoConnack: false }, async (lib, { broker, trace, client }) => {
+      client(broker.url, { protocolVersion: 5, reconnectPeriod: 0, properties: { authenticationMethod: 'DEMO' } })
+      const conn = await broker.nextConnection()
+      await conn.nextPacket('connect')
+      conn.send({ cmd: 'auth', reasonCode: 24, properties: { authenticationMethod: 'OTHER' } })
+      await until(() => trace.some((e) => e.startsWith('close')))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('an outgoing store given by the application carries unacknowledged messages to the next client', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const store = new lib.Store({ clean: false })
+      const first = client(broker.url, { reconnectPeriod: 0, clientId: 'store-a', clean: false, outgoingStore: store })
+      const conn1 = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      first.publish('s/1', 'one', { qos: 1 })
+      first.publish('s/2', 'two', { qos: 2 })
+      const p1 = await conn1.nextPacket('publish')
+      const p2 = await conn1.nextPacket('publish')
+      conn1.send({ cmd: 'pubrec', messageId: p2.messageId })
+      await conn1.nextPacket('pubrel')
+      await sleep(20)
+      await new Promise((resolve) => first.end(true, resolve))
+      trace.push('second client')
+      client(broker.url, { reconnectPeriod: 0, clientId: 'store-a', clean: false, outgoingStore: store })
+      const conn2 = await broker.nextConnection()
+      await conn2.nextPacket('connect')
+      // MQTT.js resends one stored packet per round trip: answer each before the next.
+      const resent = await conn2.nextPacket('publish')
+      conn2.send({ cmd: 'puback', messageId: resent.messageId })
+      const rel = await conn2.nextPacket('pubrel')
+      trace.push(`resent ${resent.topic} same id ${resent.messageId === p1.messageId}, pubrel same id ${rel.messageId === p2.messageId}`)
+      conn2.send({ cmd: 'pubcomp', messageId: rel.messageId })
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+      await sleep(20)
+      trace.push(`store holds ${[...store._inflights.keys()].length}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('an incoming store given by the application lets the next client deliver a QoS 2 message released by PUBREL', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const store = new lib.Store({ clean: false })
+      const first = client(broker.url, { reconnectPeriod: 0, clientId: 'store-b', clean: false, incomingStore: store })
+      const conn1 = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      conn1.send({ cmd: 'publish', topic: 'in/q2', payload: 'kept', qos: 2, messageId: 77 })
+      await conn1.nextPacket('pubrec')
+      await new Promise((resolve) => first.end(true, resolve))
+      trace.push('second client')
+      client(broker.url, { reconnectPeriod: 0, clientId: 'store-b', clean: false, incomingStore: store })
+      const conn2 = await broker.nextConnection()
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+      conn2.send({ cmd: 'pubrel', messageId: 77 })
+      const comp = await conn2.nextPacket('pubcomp')
+      trace.push(`pubcomp ${comp.messageId}`)
+      await sleep(20)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('queueQoSZero false: a QoS 0 publish while offline fails with "No connection to broker"', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000, manualConnect: true, queueQoSZero: false })
+      c.publish('q', 'x', { qos: 0 }, (err) => trace.push(`callback ${err && err.message}`))
+      trace.push(`queue ${c.queue.length}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('subscribeBatchSize splits one subscribe into packets of at most N topics and calls back once', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000, subscribeBatchSize: 2 })
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await new Promise((resolve) => c.subscribe(['a', 'b', 'c', 'd', 'e'], { qos: 1 }, (err, granted, suback) => {
+        trace.push(`callback ${err} ${granted.map((g) => g.topic + g.qos).join(',')} ${suback.granted.length}`)
+        resolve()
+      }))
+      trace.push(conn.packets.filter((p) => p.cmd === 'subscribe').map((p) => p.subscriptions.map((s) => s.topic).join('+')).join(' '))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  for (const version of [4, 5]) {
+    test(`after a reconnect without a session, subscriptions are replayed as MQTT.js replays them (protocol ${version})`, async (t) => {
+      const traces = await both(t, { protocolVersion: version }, async (lib, { broker, trace, client }) => {
+        const c = client(broker.url, { protocolVersion: version, reconnectPeriod: 50 })
+        const first = await broker.nextConnection()
+        await until(() => trace.some((e) => e.startsWith('connect')))
+        await new Promise((resolve) => c.subscribe({ x: { qos: 1 }, y: { qos: 0 } }, resolve))
+        first.destroy()
+        const second = await broker.nextConnection()
+        await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+        await sleep(50)
+        trace.push(second.packets.filter((p) => p.cmd === 'subscribe').map((p) => p.subscriptions.map((s) => `${s.topic}:${s.qos}`).join('+')).join(' '))
+      })
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  test('a subscribe made before a failed first connection calls back with "Connection closed"', async (t) => {
+    const port = await freePort()
+    const traces = await both(t, {}, async (lib, { trace, client }) => {
+      const c = client(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 })
+      c.subscribe('t', (err) => trace.push(`subscribe callback ${err && err.message}`))
+      await until(() => trace.some((e) => e.startsWith('close')))
+      await sleep(20)
+    })
+    const strip = (trace) => trace.map((e) => e.replace(/:\d+ /, ' '))
+    assert.deepEqual(strip(traces['mqtt-native']), strip(traces['MQTT.js']))
+  })
+
+  test('getLastMessageId returns the id of the last publish, and subscribe and unsubscribe take the next ones', async (t) => {
+    const results = {}
+    await both(t, {}, async (lib, { broker, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 1000 })
+      const conn = await broker.nextConnection()
+      await new Promise((resolve) => c.once('connect', resolve))
+      c.publish('a', 'x', { qos: 1 })
+      const last = c.getLastMessageId()
+      c.subscribe('s')
+      c.unsubscribe('s')
+      const pub = await conn.nextPacket('publish')
+      const sub = await conn.nextPacket('subscribe')
+      const unsub = await conn.nextPacket('unsubscribe')
+      results[lib === mqttjs ? 'MQTT.js' : 'mqtt-native'] = [pub.messageId === last, sub.messageId - last, unsub.messageId - last]
+    })
+    assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
+  })
+
+  test('reconnectOnConnackError: a refused CONNACK is retried', async (t) => {
+    const traces = await both(t, { autoConnack: { returnCode: 3 } }, async (lib, { broker, trace, client }) => {
+      broker.onConnection((conn) => conn.nextPacket('connect').then(() => setTimeout(() => conn.end(), 10), () => {}))
+      client(broker.url, { reconnectPeriod: 50, reconnectOnConnackError: true })
+      await until(() => trace.filter((e) => e.startsWith('reconnect')).length === 2)
+      trace.splice(trace.findIndex((e, i) => e.startsWith('reconnect') && i > 3) + 1)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('connectAsync with allowRetries false rejects when the first attempt fails', async (t) => {
+    const port = await freePort()
+    const results = {}
+    for (const [name, lib] of LIBS) {
+      const err = await lib.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 100 }, false).then(() => null, (e) => e)
+      results[name] = err && err.code
+    }
+    assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
+  })
+}
+
+module.exports = { defineDifferentialSuite }
