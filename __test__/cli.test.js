@@ -368,12 +368,12 @@ test('a subscription the broker refuses exits with 1 and one line', { timeout: T
 })
 
 // ---------------------------------------------------------------------------------------------
-// TLS (skipped when this build has no mqtts transport, or openssl is missing)
+// TLS and WebSocket (skipped when this build lacks the transport, or openssl is missing)
 
-/** Whether this build opens mqtts:// (the client refuses unsupported transports at once). */
-function tlsSupported () {
+/** Whether this build opens `protocol` (the client refuses unsupported transports at once). */
+function transportSupported (protocol) {
   try {
-    require('..').connect({ protocol: 'mqtts', host: '127.0.0.1', port: 1, manualConnect: true })
+    require('..').connect({ protocol, host: '127.0.0.1', port: 1, manualConnect: true })
     return true
   } catch (err) {
     if (err.code === 'ERR_MQTT_UNSUPPORTED') return false
@@ -400,7 +400,7 @@ function makeCertificates (dir) {
 let tlsBroker = null
 async function startTlsBroker (t) {
   if (!requireBinary(t, 'mosquitto') || !requireBinary(t, 'openssl')) return null
-  if (!tlsSupported()) {
+  if (!transportSupported('mqtts')) {
     t.skip('this build has no mqtts transport yet')
     return null
   }
@@ -460,4 +460,23 @@ test('over TLS: --key and --cert present a client certificate to a broker that r
   const without = await run(t, ['pub', ...common])
   assert.equal(without.code, 1, 'a broker requiring a client certificate must refuse one without')
   assert.ok(oneLine(without.stderr), without.stderr)
+})
+
+test('over WebSocket: -l ws with --path reaches mosquitto\'s websockets listener', { timeout: TEST_TIMEOUT }, async (t) => {
+  if (!requireBinary(t, 'mosquitto')) return
+  if (!transportSupported('ws')) return t.skip('this build has no ws transport yet')
+  const b = await startMosquitto({ websockets: true })
+  t.after(() => b.stop())
+  const common = ['-l', 'ws', '-h', '127.0.0.1', '-p', String(b.wsPort), '--path', '/mqtt']
+  const topic = `cli/ws/${process.pid}`
+  const sub = cli(t, ['sub', ...common, '-t', topic, '-C', '1', '-v', '-q', '1'])
+  const r = await run(t, ['pub', ...common, '-t', topic, '-m', 'over ws', '-r', '-q', '1'])
+  assert.equal(r.code, 0, r.stderr)
+  const done = await sub.done
+  assert.equal(done.code, 0, done.stderr)
+  assert.equal(done.stdout, `${topic} over ws\n`)
+  // A plain MQTT port spoken to as WebSocket: one line, exit 1.
+  const wrong = await run(t, ['pub', '-l', 'ws', '-h', '127.0.0.1', '-p', String(b.port), '-t', topic, '-m', 'x'])
+  assert.equal(wrong.code, 1)
+  assert.ok(oneLine(wrong.stderr), wrong.stderr)
 })
