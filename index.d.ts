@@ -434,7 +434,10 @@ export declare class ErrorWithSubackPacket extends Error {
 }
 
 export declare const ReasonCodes: { [code: number]: string }
+/** The MQTT.js version whose API mqtt-native implements ('5.16.0'). */
 export declare const MQTTJS_VERSION: string
+/** mqtt-native's own version. */
+export declare const NATIVE_VERSION: string
 export declare function validateTopic(topic: string): boolean
 export declare function validateTopics(topics: string[]): string | null
 export declare function connect(brokerUrl: string): MqttClient

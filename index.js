@@ -1,6 +1,6 @@
 'use strict'
 // mqtt-native: a drop-in replacement for MQTT.js (`mqtt` 5.16) with a Rust protocol engine.
-const { MqttClient, normalize, VERSION } = require('./lib/client')
+const { MqttClient, normalize, VERSION, NATIVE_VERSION } = require('./lib/client')
 const { ErrorWithReasonCode, ErrorWithSubackPacket, ReasonCodes } = require('./lib/errors')
 const { validateTopic, validateTopics } = require('./lib/topic')
 const { DefaultMessageIdProvider, UniqueMessageIdProvider } = require('./lib/message-id')
@@ -69,7 +69,9 @@ const mqtt = {
   ReasonCodes,
   validateTopic,
   validateTopics,
-  MQTTJS_VERSION: VERSION
+  MQTTJS_VERSION: VERSION,
+  /** mqtt-native's own version. */
+  NATIVE_VERSION
 }
 mqtt.default = mqtt
 

@@ -14,6 +14,7 @@ export const {
   ReasonCodes,
   validateTopic,
   validateTopics,
-  MQTTJS_VERSION
+  MQTTJS_VERSION,
+  NATIVE_VERSION
 } = mqtt
 export default mqtt

@@ -14,7 +14,9 @@ const { DefaultMessageIdProvider } = require('./message-id')
 const { Store } = require('./store')
 const { toMqttPacket, fromMqttPacket } = require('./packet')
 const { createLogger } = require('./log')
-const { version: VERSION } = require('../package.json')
+const { version: NATIVE_VERSION } = require('../package.json')
+/** The MQTT.js version whose API this package implements (MQTT.js's `MQTTJS_VERSION`). */
+const VERSION = '5.16.0'
 
 const DEFAULTS = {
   keepalive: 60,
@@ -89,6 +91,13 @@ class MqttClient extends EventEmitter {
    */
   constructor (options) {
     super()
+    if (typeof options === 'function') {
+      // MQTT.js's constructor takes (streamBuilder, options); a JavaScript stream cannot carry
+      // the native transport.
+      const err = new TypeError('new MqttClient(streamBuilder, options) is not supported by mqtt-native: pass the options alone, or use mqtt.connect()')
+      err.code = 'ERR_MQTT_UNSUPPORTED'
+      throw err
+    }
     this.options = options || {}
     for (const key of Object.keys(DEFAULTS)) {
       if (typeof this.options[key] === 'undefined') this.options[key] = DEFAULTS[key]
@@ -1266,4 +1275,4 @@ function checkKeepalive (keepalive) {
 
 MqttClient.VERSION = VERSION
 
-module.exports = { MqttClient, normalize, VERSION }
+module.exports = { MqttClient, normalize, VERSION, NATIVE_VERSION }

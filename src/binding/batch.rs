@@ -267,18 +267,18 @@ fn publish_length(publish: &Publish, version: ProtocolVersion) -> u32 {
 
 /// The remaining length of `packet` once encoded.
 fn packet_length(packet: &Packet, version: ProtocolVersion) -> u32 {
-    let mut buf = bytes::BytesMut::new();
-    if codec::encode(packet, version, &mut buf).is_err() || buf.len() < 2 {
+    let Ok(total) = codec::encoded_len(packet, version) else {
         return 0;
-    }
-    // Skip the type byte and the remaining-length varint.
-    let varint_len = buf
-        .iter()
-        .skip(1)
-        .take(4)
-        .position(|b| b & 0x80 == 0)
-        .map_or(4, |i| i + 1);
-    to_u32(buf.len() - 1 - varint_len)
+    };
+    // The whole packet less the type byte and the remaining-length varint (MQTT 5 §2.1.4).
+    let body = total.saturating_sub(1);
+    let varint = match body {
+        0..=128 => 1,
+        129..=16_385 => 2,
+        16_386..=2_097_154 => 3,
+        _ => 4,
+    };
+    to_u32(body.saturating_sub(varint))
 }
 
 /// The JavaScript function that receives batches.
