@@ -33,6 +33,24 @@ function otherProcessCpuUs (pid) {
   }
 }
 
+/** Context switches (voluntary + involuntary) summed over this process's live threads. */
+function contextSwitches () {
+  let total = 0
+  try {
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      try {
+        const status = fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8')
+        const v = status.match(/^voluntary_ctxt_switches:\s+(\d+)/m)
+        const n = status.match(/^nonvoluntary_ctxt_switches:\s+(\d+)/m)
+        total += (v ? Number(v[1]) : 0) + (n ? Number(n[1]) : 0)
+      } catch {}
+    }
+  } catch {
+    return null
+  }
+  return total
+}
+
 /** Process CPU (all threads) in µs. */
 function processCpuUs () {
   const u = process.cpuUsage()
@@ -41,7 +59,7 @@ function processCpuUs () {
 
 /** A point in time with its CPU counters (and those of process `peerPid`: the broker or peer). */
 function snapshot (peerPid) {
-  return { t: process.hrtime.bigint(), cpu: processCpuUs(), main: mainThreadCpuUs(), peer: otherProcessCpuUs(peerPid) }
+  return { t: process.hrtime.bigint(), cpu: processCpuUs(), main: mainThreadCpuUs(), peer: otherProcessCpuUs(peerPid), cs: contextSwitches() }
 }
 
 /**
@@ -58,6 +76,7 @@ function throughput (a, b, count) {
     mainCpuUsPerMsg: a.main === null ? null : round((b.main - a.main) / count, 3),
     cpuPercent: round(((b.cpu - a.cpu) / 1e6 / seconds) * 100, 1),
     mainCpuPercent: a.main === null ? null : round(((b.main - a.main) / 1e6 / seconds) * 100, 1),
+    ctxSwitchesPerMsg: a.cs === null || b.cs === null ? null : round((b.cs - a.cs) / count, 3),
     peerCpuPercent: a.peer === null || b.peer === null ? null : round(((b.peer - a.peer) / 1e6 / seconds) * 100, 1)
   }
 }

@@ -55,7 +55,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 /** Connects and resolves on the first `connect`; rejects on `error` or after `timeoutMs`. */
 function open (mqtt, url, opts = {}, timeoutMs = 10000) {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, ...opts })
+    const client = mqtt.connect(url, { reconnectPeriod: 0, ...params.clientOpts, ...opts })
     const timer = setTimeout(() => { client.end(true); reject(new Error(`no CONNACK from ${url} within ${timeoutMs} ms`)) }, timeoutMs)
     client.once('connect', () => { clearTimeout(timer); resolve(client) })
     client.once('error', (err) => { clearTimeout(timer); client.end(true); reject(err) })
