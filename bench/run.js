@@ -508,7 +508,7 @@ async function main () {
   printTables(cases, summaries, unavailable, (s) => { table += s })
   process.stdout.write(table)
   process.stdout.write(`\n${info.nproc} × ${info.cpu}, Node ${info.node}, MQTT.js ${info.mqttjs}, mosquitto ${info.mosquitto}; ${args.runs} run(s) per case; ${seconds} s in all.\n`)
-  if (!args.smoke) {
+  if (!args.smoke && !args.only) {
     fs.mkdirSync(BUILD_DIR, { recursive: true })
     fs.writeFileSync(path.join(BUILD_DIR, 'last-run.json'), JSON.stringify({ machine: info, seconds, cases: cases.map((c) => ({ id: c.id, group: c.group, label: c.label, unavailable: unavailable[c.id], summary: summaries[c.id] })), results: allResults }, null, 2))
     fs.writeFileSync(path.join(BUILD_DIR, 'last-table.md'), table)
