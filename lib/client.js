@@ -177,6 +177,13 @@ class MqttClient extends EventEmitter {
       autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias
     })
     this._onBatch = this._onBatch.bind(this)
+    // Publishes of one tick leave in one write: the session queues them and the connection is
+    // woken once, after the tick (MQTT.js corks its socket the same way).
+    this._flushScheduled = false
+    this._flushWrites = () => {
+      this._flushScheduled = false
+      native.clientFlush(this._handle)
+    }
     this._packetListeners = 0
     this.on('newListener', (event) => {
       if (event === 'packetsend' || event === 'packetreceive') this._setPacketEvents(1)
@@ -333,6 +340,10 @@ class MqttClient extends EventEmitter {
   _sendPublish (topic, payload, flags, messageId, properties, packet, callback) {
     try {
       native.clientPublish(this._handle, topic, payload, flags, messageId, properties)
+      if (!this._flushScheduled) {
+        this._flushScheduled = true
+        process.nextTick(this._flushWrites)
+      }
     } catch (e) {
       const { code, message } = splitNativeError(e)
       if (code === 'NOT_CONNECTED' && (flags & 3) === 0) {

@@ -282,8 +282,10 @@ fn packet_length(packet: &Packet, version: ProtocolVersion) -> u32 {
 }
 
 /// The JavaScript function that receives batches.
-pub type BatchFunction =
-    ThreadsafeFunction<(), (), FnArgs<(Buffer, Uint32Array, Unknown<'static>)>, Status, false>;
+pub type BatchFunction = ThreadsafeFunction<(), (), BatchArgs, Status, false>;
+
+/// What the JavaScript batch callback receives: `(blob: Buffer, records: Uint32Array, extras)`.
+pub type BatchArgs = FnArgs<(Unknown<'static>, Uint32Array, Unknown<'static>)>;
 
 /// State shared by the driver side and the JavaScript-thread callback.
 #[derive(Default)]
@@ -295,15 +297,18 @@ pub struct Pending {
 impl Pending {
     /// Takes the accumulated batch and allows the next flush to schedule a new delivery.
     /// Runs on the JavaScript thread.
-    pub fn take_as_js(&self, env: &Env) -> Result<FnArgs<(Buffer, Uint32Array, Unknown<'static>)>> {
+    pub fn take_as_js(&self, env: &Env) -> Result<BatchArgs> {
         self.scheduled.store(false, Ordering::Release);
-        let batch = std::mem::take(&mut *self.batch.lock());
+        let mut batch = self.batch.lock();
+        // The blob is copied into memory V8 manages and counts, so that the garbage collector
+        // sees the pressure of a flood (an external buffer's memory is invisible to it, and RSS
+        // grew under a 60 s flood); the Rust buffer keeps its capacity for the next batch.
+        let blob = BufferSlice::copy_from(env, &batch.blob)?.to_unknown();
+        batch.blob.clear();
+        let records = Uint32Array::new(std::mem::take(&mut batch.records));
         let extras: Unknown<'static> = env.to_js_value(&batch.extras)?;
-        Ok(FnArgs::from((
-            Buffer::from(batch.blob),
-            Uint32Array::new(batch.records),
-            extras,
-        )))
+        batch.extras.clear();
+        Ok(FnArgs::from((blob, records, extras)))
     }
 }
 

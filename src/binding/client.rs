@@ -12,7 +12,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde::Deserialize;
 
-use super::batch::{BatchSink, Pending};
+use super::batch::{BatchArgs, BatchSink, Pending};
 use crate::codec::{
     Auth, Connect, Disconnect, Properties, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe,
 };
@@ -99,7 +99,7 @@ pub fn client_connect(
     endpoint: Unknown<'_>,
     connect: Unknown<'_>,
     auth: Option<Unknown<'_>>,
-    on_batch: Function<'_, FnArgs<(Buffer, Uint32Array, Unknown<'static>)>, ()>,
+    on_batch: Function<'_, BatchArgs, ()>,
 ) -> Result<()> {
     let endpoint: Endpoint = env.from_js_value(endpoint)?;
     let connect: Connect = env.from_js_value(connect)?;
@@ -126,6 +126,7 @@ pub fn client_connect(
 }
 
 /// Publishes. `flags`: bits 0–1 QoS, bit 2 retain, bit 3 dup. `messageId` is 0 for QoS 0.
+/// The packet is queued; `clientFlush` sends it.
 /// Throws `NOT_CONNECTED|…` for QoS 0 without a connection (the shim queues it).
 #[napi(
     catch_unwind,
@@ -164,8 +165,15 @@ pub fn client_publish(
         .lock()
         .publish(publish)
         .map_err(error)?;
-    handle.client.wake();
+    // No wake-up here: the shim calls `clientFlush` once per tick, so a burst of publishes
+    // leaves in one write (as MQTT.js corks its socket).
     Ok(())
+}
+
+/// Wakes the connection to write what the session has queued (once per JavaScript tick).
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_flush(handle: &External<Handle>) {
+    handle.client.wake();
 }
 
 /// Sends a SUBSCRIBE packet (codec shape). Throws `NOT_CONNECTED|…` without a connection.

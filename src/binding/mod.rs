@@ -7,3 +7,4 @@
 mod batch;
 mod client;
 mod codec_api;
+mod runtime;

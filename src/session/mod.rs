@@ -24,7 +24,7 @@ mod topic_alias;
 
 pub use event::{AckKind, AppAck, Event, SessionError};
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
@@ -113,6 +113,8 @@ pub struct Session {
     inflight: Inflight,
     /// Outgoing QoS 1/2 publishes waiting for room in the window, in call order.
     waiting: VecDeque<Waiting>,
+    /// The message ids in `waiting`, to refuse a duplicate without a scan.
+    waiting_ids: HashSet<u16>,
     /// Packet identifiers of SUBSCRIBE/UNSUBSCRIBE awaiting SUBACK/UNSUBACK.
     pending_acks: HashMap<u16, AckKind>,
     /// Inbound QoS 2 publishes received (and acknowledged with PUBREC, or about to be), delivered
@@ -152,6 +154,7 @@ impl Session {
             outbox: BytesMut::with_capacity(8 * 1024),
             inflight: Inflight::default(),
             waiting: VecDeque::new(),
+            waiting_ids: HashSet::new(),
             pending_acks: HashMap::new(),
             incoming_qos2: HashMap::new(),
             awaiting_app: HashMap::new(),
@@ -391,7 +394,11 @@ impl Session {
                     return Err(SessionError::not_connected());
                 }
                 publish.message_id = 0;
-                let wire = self.outgoing_aliases.wire(&publish, alias_only);
+                let wire = if self.outgoing_aliases.is_active() {
+                    self.outgoing_aliases.wire(&publish, alias_only)
+                } else {
+                    without_alias(publish)
+                };
                 self.send(Packet::Publish(wire))
             }
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
@@ -401,10 +408,7 @@ impl Session {
                     ));
                 }
                 if self.inflight.contains(publish.message_id)
-                    || self
-                        .waiting
-                        .iter()
-                        .any(|w| w.publish.message_id == publish.message_id)
+                    || self.waiting_ids.contains(&publish.message_id)
                 {
                     return Err(SessionError::invalid(format!(
                         "message id {} is already in use",
@@ -412,8 +416,13 @@ impl Session {
                     )));
                 }
                 // Validate now, so that the caller hears about an unencodable packet at once.
-                codec::encoded_len(&Packet::Publish(publish.clone()), self.version)
+                let packet = Packet::Publish(publish);
+                codec::encoded_len(&packet, self.version)
                     .map_err(|e| SessionError::invalid(e.message().to_string()))?;
+                let Packet::Publish(publish) = packet else {
+                    return Err(SessionError::invalid("not a PUBLISH"));
+                };
+                self.waiting_ids.insert(publish.message_id);
                 self.waiting.push_back(Waiting {
                     publish,
                     alias_only,
@@ -456,10 +465,7 @@ impl Session {
     pub fn restore_pubrel(&mut self, message_id: u16) -> bool {
         if message_id == 0
             || self.inflight.contains(message_id)
-            || self
-                .waiting
-                .iter()
-                .any(|w| w.publish.message_id == message_id)
+            || self.waiting_ids.contains(&message_id)
         {
             return false;
         }
@@ -474,6 +480,7 @@ impl Session {
     pub fn remove_outgoing(&mut self, message_id: u16) -> bool {
         let before = self.waiting.len();
         self.waiting.retain(|w| w.publish.message_id != message_id);
+        self.waiting_ids.remove(&message_id);
         let removed = self.inflight.remove(message_id).is_some() || self.waiting.len() != before;
         if removed {
             self.fill_window();
@@ -486,6 +493,7 @@ impl Session {
     pub fn clear_outgoing(&mut self) -> Vec<u16> {
         let mut ids = self.inflight.drain_ids();
         ids.extend(self.waiting.drain(..).map(|w| w.publish.message_id));
+        self.waiting_ids.clear();
         self.incoming_qos2.clear();
         ids
     }
@@ -822,10 +830,30 @@ impl Session {
             else {
                 break;
             };
-            let packet = Packet::Publish(self.outgoing_aliases.wire(&publish, alias_only));
-            self.inflight.insert(without_alias(publish));
-            let _ = self.send(packet);
+            self.waiting_ids.remove(&publish.message_id);
+            if self.outgoing_aliases.is_active() {
+                let packet = Packet::Publish(self.outgoing_aliases.wire(&publish, alias_only));
+                self.inflight.insert(without_alias(publish));
+                let _ = self.send(packet);
+            } else {
+                // No aliases on this connection: what is sent is what is kept, without a copy.
+                let packet = Packet::Publish(without_alias(publish));
+                let _ = self.send_ref(&packet);
+                if let Packet::Publish(publish) = packet {
+                    self.inflight.insert(publish);
+                }
+            }
         }
+    }
+
+    /// Encodes `packet` into the outbox, reporting a copy when packet events are on.
+    fn send_ref(&mut self, packet: &Packet) -> Result<(), SessionError> {
+        codec::encode(packet, self.version, &mut self.outbox)
+            .map_err(|e| SessionError::invalid(e.message().to_string()))?;
+        if self.options.packet_events {
+            self.events.push_back(Event::PacketSent(packet.clone()));
+        }
+        Ok(())
     }
 
     /// Encodes `packet` into the outbox.

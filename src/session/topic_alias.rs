@@ -45,6 +45,11 @@ impl OutgoingAliases {
         self.last_used.clear();
     }
 
+    /// Whether the broker accepts aliases on this connection.
+    pub(crate) fn is_active(&self) -> bool {
+        self.maximum > 0
+    }
+
     /// Checks the alias a publish asks for and fills in the topic of an alias-only publish.
     /// Called when the application publishes while connected.
     pub(crate) fn resolve(&self, publish: &mut Publish) -> Result<(), SessionError> {
