@@ -300,11 +300,13 @@ impl Pending {
     pub fn take_as_js(&self, env: &Env) -> Result<BatchArgs> {
         self.scheduled.store(false, Ordering::Release);
         let mut batch = self.batch.lock();
-        // The blob is copied into memory V8 manages and counts, so that the garbage collector
-        // sees the pressure of a flood (an external buffer's memory is invisible to it, and RSS
-        // grew under a 60 s flood); the Rust buffer keeps its capacity for the next batch.
-        let blob = BufferSlice::copy_from(env, &batch.blob)?.to_unknown();
-        batch.blob.clear();
+        // The blob becomes an external Buffer; the next batch starts with room for as much.
+        let capacity = batch.blob.len();
+        let blob = BufferSlice::from_data(
+            env,
+            std::mem::replace(&mut batch.blob, Vec::with_capacity(capacity)),
+        )?
+        .to_unknown();
         let records = Uint32Array::new(std::mem::take(&mut batch.records));
         let extras: Unknown<'static> = env.to_js_value(&batch.extras)?;
         batch.extras.clear();
