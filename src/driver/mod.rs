@@ -272,7 +272,7 @@ fn poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
     }
 }
 
-/// Decodes every whole packet in `read_buf` into the session, leaving room for the next read.
+/// Decodes every whole packet in `read_buf` into the session.
 fn feed_session(client: &Client, read_buf: &mut BytesMut) {
     let now = Instant::now();
     let mut session = client.session.lock();
@@ -284,10 +284,26 @@ fn feed_session(client: &Client, read_buf: &mut BytesMut) {
             Err(error) => session.handle_decode_error(&error),
         }
     }
-    if read_buf.capacity() - read_buf.len() < 4096 {
-        read_buf.reserve(64 * 1024);
+}
+
+/// Makes room for the next read: a connection whose reads are small keeps a small buffer; one
+/// whose last read was large gets a large one (fewer reads in a flood).
+fn make_room(read_buf: &mut BytesMut, last_read: usize) {
+    let spare = read_buf.capacity() - read_buf.len();
+    let wanted = if last_read >= READ_BUFFER_MIN / 2 {
+        READ_BUFFER_MAX
+    } else {
+        READ_BUFFER_MIN
+    };
+    if spare < wanted / 2 {
+        read_buf.reserve(wanted);
     }
 }
+
+/// The read buffer of a new connection (most MQTT traffic is small packets).
+const READ_BUFFER_MIN: usize = 4 * 1024;
+/// The read buffer of a connection that fills the small one.
+const READ_BUFFER_MAX: usize = 64 * 1024;
 
 /// Moves bytes between the transport and the session until either side ends the connection.
 /// Returns the transport error that ended it, if any.
@@ -301,8 +317,9 @@ async fn pump<S: EventSink>(
     let (mut reader, mut writer) = tokio::io::split(io);
     // Transport diagnostics look at the broker's first bytes once, before they are decoded.
     let mut first_read = true;
-    let mut read_buf = BytesMut::with_capacity(64 * 1024);
-    let mut write_buf = BytesMut::with_capacity(16 * 1024);
+    // Buffers start small (memory per connection matters with thousands of clients) and grow.
+    let mut read_buf = BytesMut::with_capacity(READ_BUFFER_MIN);
+    let mut write_buf = BytesMut::new();
     loop {
         let close_mode = control.close.load(Ordering::Acquire);
         if close_mode == ABORT {
@@ -339,7 +356,7 @@ async fn pump<S: EventSink>(
                     }
                     return None;
                 }
-                Ok(_) => {
+                Ok(n) => {
                     if first_read {
                         first_read = false;
                         if let Some(error) = transport::diagnose_first_bytes(endpoint, &read_buf) {
@@ -347,6 +364,7 @@ async fn pump<S: EventSink>(
                         }
                     }
                     feed_session(client, &mut read_buf);
+                    make_room(&mut read_buf, n);
                     // Take in what else has already arrived before delivering: one batch (and one
                     // wake-up of the JavaScript thread) for a burst instead of one per read.
                     for _ in 0..EXTRA_READS {
@@ -356,7 +374,10 @@ async fn pump<S: EventSink>(
                         match poll_once(reader.read_buf(&mut read_buf)) {
                             None => break,
                             Some(Ok(0)) => return None,
-                            Some(Ok(_)) => feed_session(client, &mut read_buf),
+                            Some(Ok(n)) => {
+                                feed_session(client, &mut read_buf);
+                                make_room(&mut read_buf, n);
+                            }
                             Some(Err(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => return None,
                             Some(Err(error)) => return Some(transport::stream_error(endpoint, "read", &error, false)),
                         }

@@ -151,7 +151,7 @@ impl Session {
             options,
             version,
             phase: Phase::Offline,
-            outbox: BytesMut::with_capacity(8 * 1024),
+            outbox: BytesMut::new(),
             inflight: Inflight::default(),
             waiting: VecDeque::new(),
             waiting_ids: HashSet::new(),
