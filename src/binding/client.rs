@@ -61,6 +61,16 @@ fn error(e: SessionError) -> Error {
     Error::new(Status::GenericFailure, format!("{}|{}", e.code, e.message))
 }
 
+/// Runs a session command and wakes the connection to send what it queued.
+fn command(
+    handle: &Handle,
+    run: impl FnOnce(&mut Session) -> std::result::Result<(), SessionError>,
+) -> Result<()> {
+    run(&mut handle.client.session.lock()).map_err(error)?;
+    handle.client.wake();
+    Ok(())
+}
+
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, format!("INVALID|{}", message.into()))
 }
@@ -183,14 +193,7 @@ pub fn client_flush(handle: &External<Handle>) {
 )]
 pub fn client_subscribe(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> Result<()> {
     let subscribe: Subscribe = env.from_js_value(packet)?;
-    handle
-        .client
-        .session
-        .lock()
-        .subscribe(subscribe)
-        .map_err(error)?;
-    handle.client.wake();
-    Ok(())
+    command(handle, |session| session.subscribe(subscribe))
 }
 
 /// Sends an UNSUBSCRIBE packet (codec shape). Throws `NOT_CONNECTED|…` without a connection.
@@ -200,14 +203,7 @@ pub fn client_subscribe(env: Env, handle: &External<Handle>, packet: Unknown<'_>
 )]
 pub fn client_unsubscribe(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> Result<()> {
     let unsubscribe: Unsubscribe = env.from_js_value(packet)?;
-    handle
-        .client
-        .session
-        .lock()
-        .unsubscribe(unsubscribe)
-        .map_err(error)?;
-    handle.client.wake();
-    Ok(())
+    command(handle, |session| session.unsubscribe(unsubscribe))
 }
 
 /// Sends an AUTH packet (codec shape).
@@ -217,9 +213,7 @@ pub fn client_unsubscribe(env: Env, handle: &External<Handle>, packet: Unknown<'
 )]
 pub fn client_auth(env: Env, handle: &External<Handle>, packet: Unknown<'_>) -> Result<()> {
     let auth: Auth = env.from_js_value(packet)?;
-    handle.client.session.lock().auth(auth).map_err(error)?;
-    handle.client.wake();
-    Ok(())
+    command(handle, |session| session.auth(auth))
 }
 
 /// Ends the current connection. Without `force`, sends `disconnect` (a DISCONNECT packet in
