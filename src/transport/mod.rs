@@ -1,4 +1,5 @@
-//! Byte streams to the broker: TCP, TLS, WebSocket (plain and over TLS) and unix sockets.
+//! Byte streams to the broker: TCP, TLS, WebSocket (plain and over TLS) and unix sockets, and
+//! TCP through a SOCKS proxy.
 //! Nothing here knows MQTT packets.
 //!
 //! [`connect`] turns an [`Endpoint`] into a boxed [`Io`]; failures are [`TransportError`]s that
@@ -10,6 +11,7 @@ mod der;
 mod error;
 mod keys;
 pub mod sniff;
+pub mod socks;
 pub mod tls;
 pub mod ws;
 
@@ -46,6 +48,9 @@ pub struct Endpoint {
     /// The WebSocket URL, subprotocol and headers, for `ws` and `wss`.
     #[serde(default)]
     pub ws: Option<ws::WsOptions>,
+    /// The SOCKS proxy (`socksProxy`), for `mqtt`/`tcp` and `mqtts`/`ssl`/`tls` over TCP.
+    #[serde(default)]
+    pub socks: Option<socks::SocksOptions>,
 }
 
 impl Endpoint {
@@ -60,10 +65,10 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Box<dyn Io>, TransportError>
     match endpoint.protocol.as_str() {
         "mqtt" | "tcp" => match &endpoint.unix_path {
             Some(path) => connect_unix(path).await,
-            None => Ok(Box::new(connect_tcp(&endpoint.host, endpoint.port).await?)),
+            None => Ok(Box::new(open_tcp(endpoint).await?)),
         },
         "mqtts" | "ssl" | "tls" => {
-            let tcp = connect_tcp(&endpoint.host, endpoint.port).await?;
+            let tcp = open_tcp(endpoint).await?;
             let (tcp, first) = Sniff::new(tcp);
             let options = endpoint.tls.clone().unwrap_or_default();
             let stream =
@@ -214,6 +219,15 @@ pub fn stream_error(
         transport_error.port = Some(endpoint.port);
     }
     transport_error
+}
+
+/// The TCP stream to the broker for `mqtt://` and `mqtts://`: direct, or through the SOCKS
+/// proxy (MQTT.js uses `socksProxy` for these two transports only, not for WebSocket).
+async fn open_tcp(endpoint: &Endpoint) -> Result<TcpStream, TransportError> {
+    match &endpoint.socks {
+        Some(proxy) => socks::connect(proxy, &endpoint.host, endpoint.port).await,
+        None => connect_tcp(&endpoint.host, endpoint.port).await,
+    }
 }
 
 /// Resolves `host` and connects to the first address that accepts, with Nagle off: MQTT
