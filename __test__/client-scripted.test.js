@@ -210,7 +210,6 @@ test('a URL without a scheme throws at once and suggests mqtt:// and ws://', () 
 
 test('a transport this version cannot open is refused with ERR_MQTT_UNSUPPORTED rather than ignored', () => {
   assert.throws(() => mqtt.connect('mqtt://127.0.0.1', { forceNativeWebSocket: true }), { code: 'ERR_MQTT_UNSUPPORTED' })
-  assert.throws(() => mqtt.connect('mqtt://127.0.0.1', { socksProxy: 'socks5://127.0.0.1:1080' }), { code: 'ERR_MQTT_UNSUPPORTED' })
 })
 
 test('the Node process exits by itself after end()', async (t) => {

@@ -135,6 +135,81 @@ function unsupported (message) {
   return urlError(`${message} (see COMPATIBILITY.md).`, 'ERR_MQTT_UNSUPPORTED')
 }
 
+const SOCKS_SCHEMES = {
+  'socks5:': { version: 5, remoteDns: false },
+  'socks5h:': { version: 5, remoteDns: true },
+  'socks4:': { version: 4, remoteDns: false },
+  'socks4a:': { version: 4, remoteDns: true }
+}
+
+function socksError (message) {
+  return urlError(message, 'ERR_MQTT_SOCKS_URL')
+}
+
+/**
+ * The endpoint's `socks` part from `socksProxy` (or MQTTJS_SOCKS_PROXY, which normalize()
+ * copied there) and `socksTimeout`; null without a proxy. MQTT.js's URL rules: one of the four
+ * schemes, an explicit port, no path, query or fragment. Unlike MQTT.js, `user:password@`
+ * (SOCKS5) and `userid@` (SOCKS4) are used rather than dropped.
+ */
+function parseSocksProxy (value, timeout) {
+  if (value === undefined || value === null || value === '' || value === false) return null
+  if (typeof value !== 'string') {
+    throw socksError(`The option "socksProxy" must be a URL string such as "socks5h://127.0.0.1:1080"; received ${typeof value}`)
+  }
+  const schemes = 'socks5://, socks5h://, socks4:// or socks4a://'
+  let parsed
+  try {
+    parsed = new URL(value)
+  } catch {
+    throw socksError(`Invalid SOCKS proxy URL "${value}" (socksProxy or MQTTJS_SOCKS_PROXY): write it as socks5h://host:port (or ${schemes}).`)
+  }
+  const scheme = SOCKS_SCHEMES[parsed.protocol]
+  if (!scheme) {
+    throw socksError(`Unsupported SOCKS proxy scheme "${parsed.protocol.replace(/:$/, '')}" in "${value}" (socksProxy or MQTTJS_SOCKS_PROXY): use ${schemes}. HTTP proxies are not supported, by MQTT.js either.`)
+  }
+  const shown = `${parsed.protocol}//${parsed.host}`
+  if ((parsed.pathname && parsed.pathname !== '/') || parsed.search || parsed.hash) {
+    throw socksError(`The SOCKS proxy URL "${shown}${parsed.pathname}${parsed.search}${parsed.hash}" must not have a path, query or fragment: write ${shown}.`)
+  }
+  if (!parsed.hostname) throw socksError(`The SOCKS proxy URL "${value}" has no host: write ${parsed.protocol}//host:port.`)
+  if (!parsed.port) {
+    throw socksError(`The SOCKS proxy URL "${shown}" has no port: write ${shown}:1080 (or the port the proxy listens on).`)
+  }
+  const socks = {
+    url: shown,
+    version: scheme.version,
+    remoteDns: scheme.remoteDns,
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(parsed.port)
+  }
+  const username = decodeURIComponent(parsed.username)
+  const password = decodeURIComponent(parsed.password)
+  if (scheme.version === 4) {
+    if (password) throw socksError(`SOCKS4 has no password: write ${parsed.protocol}//userid@${parsed.host} (a user id only), or use socks5:// for a user name and password.`)
+    if (username) {
+      if (Buffer.byteLength(username) > 255) throw socksError('The SOCKS4 user id is longer than 255 bytes.')
+      socks.username = username
+    }
+  } else if (username || password) {
+    if (!username || !password) {
+      throw socksError(`SOCKS5 authentication needs both a user name and a password: write ${parsed.protocol}//user:password@${parsed.host}.`)
+    }
+    if (Buffer.byteLength(username) > 255 || Buffer.byteLength(password) > 255) {
+      throw socksError('The SOCKS5 user name and password must each be at most 255 bytes.')
+    }
+    socks.username = username
+    socks.password = password
+  }
+  if (timeout !== undefined && timeout !== null && timeout !== 0) {
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
+      throw urlError(`The option "socksTimeout" must be a positive number of milliseconds; received ${String(timeout)}`, 'ERR_MQTT_SOCKS_OPTIONS')
+    }
+    socks.timeout = Math.ceil(timeout)
+  }
+  return socks
+}
+
 /** Refuses options this build cannot honour, rather than ignoring them. */
 function checkSupported (opts) {
   const protocols = opts.servers ? opts.servers.map((s) => s.protocol || opts.protocol) : [opts.protocol]
@@ -143,7 +218,11 @@ function checkSupported (opts) {
       throw unsupported(`The ${p}:// transport is not supported by mqtt-native; use mqtt://, mqtts://, ws:// or wss://`)
     }
   }
-  const unsupportedOptions = ['socksProxy', 'forceNativeWebSocket', 'createWebsocket']
+  if (protocols.some((p) => !WS.has(p)) && !opts.unixSocket) {
+    // Throws at once on a bad URL (MQTT.js fails every connection attempt instead).
+    parseSocksProxy(opts.socksProxy, opts.socksTimeout)
+  }
+  const unsupportedOptions = ['forceNativeWebSocket', 'createWebsocket']
   for (const key of unsupportedOptions) {
     if (isSet(opts[key])) {
       throw unsupported(`The option "${key}" is not supported by this version of mqtt-native yet`)
@@ -253,7 +332,9 @@ const UNHEALABLE_CODES = new Set([
   'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
   'ERR_MQTT_TLS_OPTIONS', 'ERR_MQTT_WS_UPGRADE_REFUSED', 'ERR_MQTT_WS_SUBPROTOCOL', 'ERR_MQTT_WS_URL',
   'ERR_MQTT_HTTP_PORT', 'ERR_MQTT_TLS_PORT', 'ERR_MQTT_PLAIN_PORT', 'ERR_MQTT_NOT_WEBSOCKET',
-  'ERR_MQTT_UNSUPPORTED', 'ERR_UNSUPPORTED'
+  'ERR_MQTT_UNSUPPORTED', 'ERR_UNSUPPORTED',
+  'ERR_MQTT_SOCKS_URL', 'ERR_MQTT_SOCKS_OPTIONS', 'ERR_SOCKS_INVALID_OPTIONS', 'ERR_SOCKS_AUTH_FAILED',
+  'ERR_SOCKS_AUTH_REQUIRED', 'ERR_SOCKS_PROTOCOL', 'ERR_SOCKS_NOT_ALLOWED', 'ERR_SOCKS_COMMAND_NOT_SUPPORTED'
 ])
 
 /** Whether retrying the connection can fix the failure `err` (by its `code`). */
@@ -316,7 +397,12 @@ function resolveEndpoint (client) {
     opts.rejectUnauthorized = opts.rejectUnauthorized !== false
     endpoint.tls = tlsOptions(opts)
   }
+  // MQTT.js's tcp and tls builders go through socksProxy; its ws builder and unix sockets do not.
+  if (!WS.has(protocol) && !endpoint.unixPath) {
+    const socks = parseSocksProxy(opts.socksProxy, opts.socksTimeout)
+    if (socks) endpoint.socks = socks
+  }
   return endpoint
 }
 
-module.exports = { normalize, checkSupported, resolveEndpoint, isRetryable, UNHEALABLE_CODES, DEFAULT_PORTS }
+module.exports = { normalize, checkSupported, resolveEndpoint, parseSocksProxy, isRetryable, UNHEALABLE_CODES, DEFAULT_PORTS }
