@@ -138,7 +138,13 @@ export interface IClientOptions extends ISecureClientOptions {
   defaultProtocol?: MqttProtocol
   query?: Record<string, string>
   auth?: string
+  /**
+   * SOCKS proxy for `mqtt://` and `mqtts://`: `socks5://`, `socks5h://` (the proxy resolves the
+   * broker's host name), `socks4://` or `socks4a://` URL with a port, optionally with
+   * `user:password@` (SOCKS5) or `userid@` (SOCKS4). Defaults to `MQTTJS_SOCKS_PROXY`.
+   */
   socksProxy?: string
+  /** Milliseconds for reaching the SOCKS proxy and its handshake (default 30000). */
   socksTimeout?: number
   customHandleAcks?: AckHandler
   port?: number
