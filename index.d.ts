@@ -442,6 +442,10 @@ export declare class ErrorWithSubackPacket extends Error {
 export declare const ReasonCodes: { [code: number]: string }
 /** The MQTT.js version whose API mqtt-native implements ('5.16.0'). */
 export declare const MQTTJS_VERSION: string
+/** MQTT.js's helper: copies the methods of `mixin`'s prototype chain onto `target`'s prototype. */
+export declare function applyMixin(target: Function, mixin: Function, includeConstructor?: boolean): void
+/** `process.nextTick`. */
+export declare const nextTick: (callback: (...args: any[]) => void, ...args: any[]) => void
 /** mqtt-native's own version. */
 export declare const NATIVE_VERSION: string
 export declare function validateTopic(topic: string): boolean

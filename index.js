@@ -56,6 +56,22 @@ function connectAsync (brokerUrl, opts, allowRetries = true) {
   })
 }
 
+/**
+ * Copies the methods of `mixin`'s prototype chain onto `target`'s prototype (MQTT.js's helper,
+ * exported by it and kept for code that uses it).
+ */
+function applyMixin (target, mixin, includeConstructor = false) {
+  const chain = [mixin]
+  for (let base = Object.getPrototypeOf(mixin); base && base.prototype; base = Object.getPrototypeOf(base)) chain.unshift(base)
+  for (const ctor of chain) {
+    for (const prop of Object.getOwnPropertyNames(ctor.prototype)) {
+      if (includeConstructor || prop !== 'constructor') {
+        Object.defineProperty(target.prototype, prop, Object.getOwnPropertyDescriptor(ctor.prototype, prop) ?? Object.create(null))
+      }
+    }
+  }
+}
+
 const mqtt = {
   connect,
   connectAsync,
@@ -70,6 +86,8 @@ const mqtt = {
   validateTopic,
   validateTopics,
   MQTTJS_VERSION: VERSION,
+  applyMixin,
+  nextTick: process.nextTick,
   /** mqtt-native's own version. */
   NATIVE_VERSION
 }

@@ -15,6 +15,8 @@ export const {
   validateTopic,
   validateTopics,
   MQTTJS_VERSION,
+  applyMixin,
+  nextTick,
   NATIVE_VERSION
 } = mqtt
 export default mqtt

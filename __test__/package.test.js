@@ -11,7 +11,7 @@ const mqttjs = require('mqtt')
 test('require exposes the runtime exports of MQTT.js that mqtt-native implements', () => {
   for (const key of ['connect', 'connectAsync', 'MqttClient', 'Client', 'Store', 'DefaultMessageIdProvider',
     'UniqueMessageIdProvider', 'ErrorWithReasonCode', 'ErrorWithSubackPacket', 'ReasonCodes', 'validateTopic',
-    'validateTopics', 'MQTTJS_VERSION', 'default']) {
+    'validateTopics', 'MQTTJS_VERSION', 'applyMixin', 'nextTick', 'default']) {
     assert.ok(key in mqtt, `missing export ${key}`)
     assert.equal(typeof mqtt[key], typeof mqttjs[key], `export ${key} has another type than MQTT.js's`)
   }
