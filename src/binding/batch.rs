@@ -43,9 +43,6 @@ mod kind {
 }
 
 /// An object that travels beside the records.
-// Packets embed `Properties` by value (about 800 bytes, mostly empty Options); boxing them in
-// the codec would shrink every packet and event. Left for the performance work.
-#[allow(clippy::large_enum_variant)]
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Extra {

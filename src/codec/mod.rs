@@ -127,13 +127,14 @@ impl Default for Limits {
     }
 }
 
-/// The MQTT 5 properties of any packet, in one table (MQTT 5 §2.2.2.2).
+/// The values of the MQTT 5 properties of a packet, in one table (MQTT 5 §2.2.2.2).
 ///
 /// Which properties a packet may carry is checked by the codec for each packet type; a property
-/// that is absent is `None` (or empty, for the repeatable ones).
+/// that is absent is `None` (or empty, for the repeatable ones). Packets hold them through
+/// [`Properties`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Properties {
+pub struct PropertyValues {
     /// 0x01, PUBLISH and will: `true` means the payload is UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_format_indicator: Option<bool>,
@@ -217,10 +218,106 @@ pub struct Properties {
     pub shared_subscription_available: Option<bool>,
 }
 
+impl PropertyValues {
+    /// Whether no property is set.
+    pub fn is_empty(&self) -> bool {
+        *self == EMPTY_PROPERTIES
+    }
+}
+
+/// What an absent property table reads as.
+static EMPTY_PROPERTIES: PropertyValues = PropertyValues {
+    payload_format_indicator: None,
+    message_expiry_interval: None,
+    content_type: None,
+    response_topic: None,
+    correlation_data: None,
+    subscription_identifiers: Vec::new(),
+    session_expiry_interval: None,
+    assigned_client_identifier: None,
+    server_keep_alive: None,
+    authentication_method: None,
+    authentication_data: None,
+    request_problem_information: None,
+    will_delay_interval: None,
+    request_response_information: None,
+    response_information: None,
+    server_reference: None,
+    reason_string: None,
+    receive_maximum: None,
+    topic_alias_maximum: None,
+    topic_alias: None,
+    maximum_qos: None,
+    retain_available: None,
+    user_properties: Vec::new(),
+    maximum_packet_size: None,
+    wildcard_subscription_available: None,
+    subscription_identifiers_available: None,
+    shared_subscription_available: None,
+};
+
+/// The MQTT 5 properties of a packet, stored out of line: most packets carry none, and a table
+/// of every property inside each packet made every packet (and every event holding one) about
+/// 350 bytes larger, bytes that were moved several times per message.
+///
+/// Reads go through to [`PropertyValues`] (an absent table reads as empty); the first write
+/// allocates it. Two tables are equal when their values are, however they are stored.
+#[derive(Clone, Default)]
+pub struct Properties(Option<Box<PropertyValues>>);
+
 impl Properties {
     /// Whether no property is set.
     pub fn is_empty(&self) -> bool {
-        *self == Properties::default()
+        self.0.as_ref().is_none_or(|values| values.is_empty())
+    }
+}
+
+impl std::ops::Deref for Properties {
+    type Target = PropertyValues;
+    fn deref(&self) -> &PropertyValues {
+        self.0.as_deref().unwrap_or(&EMPTY_PROPERTIES)
+    }
+}
+
+impl std::ops::DerefMut for Properties {
+    fn deref_mut(&mut self) -> &mut PropertyValues {
+        self.0.get_or_insert_with(Default::default)
+    }
+}
+
+impl From<PropertyValues> for Properties {
+    fn from(values: PropertyValues) -> Self {
+        if values.is_empty() {
+            Properties(None)
+        } else {
+            Properties(Some(Box::new(values)))
+        }
+    }
+}
+
+impl PartialEq for Properties {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Properties {}
+
+impl std::fmt::Debug for Properties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl Serialize for Properties {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Properties {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        PropertyValues::deserialize(deserializer).map(Properties::from)
     }
 }
 
@@ -423,9 +520,6 @@ pub struct Auth {
 /// Any MQTT control packet. Serialised with a `cmd` tag named as `mqtt-packet` names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "lowercase")]
-// CONNECT carries two property sets and is larger than the rest; it is sent once per connection,
-// so boxing it would cost every other packet an indirection for no gain.
-#[allow(clippy::large_enum_variant)]
 pub enum Packet {
     /// CONNECT (type 1).
     Connect(Connect),

@@ -739,6 +739,7 @@ pub(crate) fn refuse_before_v5(props: &Properties, what: &'static str) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::PropertyValues;
     use bytes::BytesMut;
 
     fn encode_to_vec(props: &Properties, carrier: Carrier) -> Result<Vec<u8>, CodecError> {
@@ -767,11 +768,11 @@ mod tests {
 
     #[test]
     fn properties_are_written_in_ascending_identifier_order() {
-        let props = Properties {
+        let props = Properties::from(PropertyValues {
             user_properties: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
             reason_string: Some("r".into()),
-            ..Properties::default()
-        };
+            ..PropertyValues::default()
+        });
         let bytes = encode_to_vec(&props, Carrier::PubAck).unwrap();
         assert_eq!(
             bytes,
@@ -906,21 +907,21 @@ mod tests {
 
     #[test]
     fn properties_not_allowed_for_the_packet_are_unencodable() {
-        let props = Properties {
+        let props = Properties::from(PropertyValues {
             topic_alias: Some(1),
-            ..Properties::default()
-        };
+            ..PropertyValues::default()
+        });
         assert!(encode_to_vec(&props, Carrier::ConnAck).is_err());
-        let props = Properties {
+        let props = Properties::from(PropertyValues {
             subscription_identifiers: vec![1, 2],
-            ..Properties::default()
-        };
+            ..PropertyValues::default()
+        });
         assert!(encode_to_vec(&props, Carrier::Subscribe).is_err());
         assert!(encode_to_vec(&props, Carrier::Publish).is_ok());
-        let props = Properties {
+        let props = Properties::from(PropertyValues {
             maximum_qos: Some(2),
-            ..Properties::default()
-        };
+            ..PropertyValues::default()
+        });
         assert!(encode_to_vec(&props, Carrier::ConnAck).is_err());
     }
 }

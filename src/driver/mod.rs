@@ -29,9 +29,6 @@ use crate::session::{Event, Session, SessionError};
 use crate::transport::{self, Endpoint, TransportError};
 
 /// What the driver reports, in order.
-// Packets embed `Properties` by value (about 800 bytes, mostly empty Options); boxing them in
-// the codec would shrink every packet and event. Left for the performance work.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum DriverEvent {
     /// Something the session reported.

@@ -5,9 +5,6 @@ use std::collections::VecDeque;
 use crate::codec::{Ack, Packet, Publish};
 
 /// One outgoing exchange awaiting an ack.
-// Packets embed `Properties` by value (about 800 bytes, mostly empty Options); boxing them in
-// the codec would shrink every packet and event. Left for the performance work.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum Outgoing {
     /// A PUBLISH awaiting PUBACK (QoS 1) or PUBREC (QoS 2).

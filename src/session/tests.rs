@@ -1,5 +1,6 @@
 //! Deterministic session tests: a fake clock and a scripted broker made of decoded packets.
 
+use crate::codec::PropertyValues;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -227,10 +228,10 @@ fn the_brokers_receive_maximum_sets_the_window_in_mqtt_5() {
     );
     s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
         .unwrap();
-    let props = Properties {
+    let props = Properties::from(PropertyValues {
         receive_maximum: Some(1),
-        ..Properties::default()
-    };
+        ..PropertyValues::default()
+    });
     s.handle_packet(
         Packet::Connack(ConnAck {
             session_present: false,
@@ -500,10 +501,10 @@ fn connected_v5_with_alias_maximum(options: SessionOptions, maximum: u16, t0: In
     let mut s = Session::new(ProtocolVersion::V5, options);
     s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
         .unwrap();
-    let properties = Properties {
+    let properties = Properties::from(PropertyValues {
         topic_alias_maximum: Some(maximum),
-        ..Properties::default()
-    };
+        ..PropertyValues::default()
+    });
     s.handle_packet(
         Packet::Connack(ConnAck {
             session_present: false,

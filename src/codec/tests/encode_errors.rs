@@ -1,6 +1,7 @@
 //! What `encode` refuses: packets that cannot be represented, or that would break a rule the
 //! decoder enforces. A refused encoding leaves the output buffer unchanged.
 
+use crate::codec::PropertyValues;
 use bytes::Bytes;
 
 use super::{assert_unencodable, b, encode_vec};
@@ -42,10 +43,10 @@ fn connect(version: ProtocolVersion) -> Connect {
 }
 
 fn with_user_property() -> Properties {
-    Properties {
+    Properties::from(PropertyValues {
         user_properties: vec![("k".into(), "v".into())],
-        ..Properties::default()
-    }
+        ..PropertyValues::default()
+    })
 }
 
 #[test]

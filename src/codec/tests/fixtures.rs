@@ -3,6 +3,7 @@
 //! checked as decode, encode and round trip.
 
 use super::{b, cat, decode_all, encode_vec, packet, props, s, Fixture};
+use crate::codec::PropertyValues;
 use crate::codec::{
     Ack, Auth, ConnAck, Connect, Disconnect, LastWill, Packet, Properties, ProtocolVersion,
     Publish, QoS, SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe,
@@ -353,7 +354,7 @@ pub(crate) fn v5() -> Vec<Fixture> {
                     payload: b("bye"),
                     qos: QoS::ExactlyOnce,
                     retain: false,
-                    properties: Properties {
+                    properties: Properties::from(PropertyValues {
                         payload_format_indicator: Some(true),
                         message_expiry_interval: Some(60),
                         content_type: Some("text/plain".into()),
@@ -361,12 +362,12 @@ pub(crate) fn v5() -> Vec<Fixture> {
                         correlation_data: Some(Bytes::from_static(&[1, 2])),
                         will_delay_interval: Some(5),
                         user_properties: user("a", "b"),
-                        ..Properties::default()
-                    },
+                        ..PropertyValues::default()
+                    }),
                 }),
                 username: Some("user".into()),
                 password: Some(b("pwd")),
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     session_expiry_interval: Some(3600),
                     authentication_method: Some("SCRM".into()),
                     authentication_data: Some(Bytes::from_static(&[0xAA, 0xBB])),
@@ -376,8 +377,8 @@ pub(crate) fn v5() -> Vec<Fixture> {
                     topic_alias_maximum: Some(5),
                     user_properties: user("k", "v"),
                     maximum_packet_size: Some(65_536),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(
                 0x10,
@@ -447,7 +448,7 @@ pub(crate) fn v5() -> Vec<Fixture> {
             Packet::Connack(ConnAck {
                 session_present: true,
                 reason_code: 0,
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     session_expiry_interval: Some(0xFFFF_FFFF),
                     assigned_client_identifier: Some("auto-1".into()),
                     server_keep_alive: Some(30),
@@ -465,8 +466,8 @@ pub(crate) fn v5() -> Vec<Fixture> {
                     wildcard_subscription_available: Some(true),
                     subscription_identifiers_available: Some(false),
                     shared_subscription_available: Some(true),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(
                 0x20,
@@ -534,7 +535,7 @@ pub(crate) fn v5() -> Vec<Fixture> {
                 topic: "a/b".into(),
                 message_id: 7,
                 payload: b("{}"),
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     payload_format_indicator: Some(true),
                     message_expiry_interval: Some(0),
                     content_type: Some("application/json".into()),
@@ -543,8 +544,8 @@ pub(crate) fn v5() -> Vec<Fixture> {
                     subscription_identifiers: vec![1, 268_435_455, 128],
                     topic_alias: Some(3),
                     user_properties: user("", ""),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(
                 0x33,
@@ -579,10 +580,10 @@ pub(crate) fn v5() -> Vec<Fixture> {
                 topic: String::new(),
                 message_id: 0,
                 payload: b("x"),
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     topic_alias: Some(0xFFFF),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             vec![0x30, 7, 0, 0, 3, 0x23, 0xFF, 0xFF, b'x'],
         ),
@@ -622,10 +623,10 @@ pub(crate) fn v5() -> Vec<Fixture> {
             Packet::Puback(Ack {
                 message_id: 2,
                 reason_code: 0,
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     reason_string: Some("r".into()),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             vec![0x40, 8, 0, 2, 0, 4, 0x1F, 0, 1, b'r'],
         ),
@@ -635,10 +636,10 @@ pub(crate) fn v5() -> Vec<Fixture> {
             Packet::Pubrec(Ack {
                 message_id: 3,
                 reason_code: 0x97,
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     user_properties: user("k", "v"),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(
                 0x50,
@@ -667,10 +668,10 @@ pub(crate) fn v5() -> Vec<Fixture> {
             Packet::Pubcomp(Ack {
                 message_id: 5,
                 reason_code: 0x92,
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     reason_string: Some("gone".into()),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(0x70, &cat(&[&[0, 5, 0x92], &props(&[&[0x1F], &s("gone")])])),
         ),
@@ -695,11 +696,11 @@ pub(crate) fn v5() -> Vec<Fixture> {
                         rh: 1,
                     },
                 ],
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     subscription_identifiers: vec![300],
                     user_properties: user("k", "v"),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(
                 0x82,
@@ -719,10 +720,10 @@ pub(crate) fn v5() -> Vec<Fixture> {
             Packet::Suback(SubAck {
                 message_id: 10,
                 granted: vec![2, 0x8F, 0xA2],
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     reason_string: Some("no".into()),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(
                 0x90,
@@ -735,10 +736,10 @@ pub(crate) fn v5() -> Vec<Fixture> {
             Packet::Unsubscribe(Unsubscribe {
                 message_id: 11,
                 unsubscriptions: vec!["a/+".into()],
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     user_properties: user("k", "v"),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(
                 0xA2,
@@ -768,12 +769,12 @@ pub(crate) fn v5() -> Vec<Fixture> {
             V5,
             Packet::Disconnect(Disconnect {
                 reason_code: 0x9C,
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     session_expiry_interval: Some(0),
                     server_reference: Some("b2".into()),
                     reason_string: Some("move".into()),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(
                 0xE0,
@@ -788,13 +789,13 @@ pub(crate) fn v5() -> Vec<Fixture> {
             V5,
             Packet::Auth(Auth {
                 reason_code: 0x18,
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     authentication_method: Some("SCRAM-SHA-1".into()),
                     authentication_data: Some(Bytes::from_static(&[9, 8, 7])),
                     reason_string: Some("more".into()),
                     user_properties: user("k", "v"),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
             packet(
                 0xF0,

@@ -121,3 +121,24 @@ pub(crate) fn assert_unencodable(packet: &Packet, version: ProtocolVersion) -> C
 pub(crate) fn b(text: &'static str) -> Bytes {
     Bytes::from_static(text.as_bytes())
 }
+
+/// Packets move several times between the socket and JavaScript; their MQTT 5 properties are
+/// stored out of line so that those moves stay cheap (a table inline made `Packet` 864 bytes).
+#[test]
+fn packets_stay_small_so_that_moving_them_is_cheap() {
+    use crate::codec::{Packet, Properties, Publish};
+    assert_eq!(
+        std::mem::size_of::<Properties>(),
+        std::mem::size_of::<usize>()
+    );
+    assert!(
+        std::mem::size_of::<Publish>() <= 96,
+        "Publish is {} bytes",
+        std::mem::size_of::<Publish>()
+    );
+    assert!(
+        std::mem::size_of::<Packet>() <= 200,
+        "Packet is {} bytes",
+        std::mem::size_of::<Packet>()
+    );
+}

@@ -1,5 +1,6 @@
 //! Property-based tests: no input panics the decoder, and valid publishes round-trip.
 
+use crate::codec::PropertyValues;
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
@@ -80,7 +81,7 @@ prop_compose! {
         alias in proptest::option::of(1u16..),
         user in proptest::collection::vec((text(), text()), 0..3),
     ) -> Properties {
-        Properties {
+        Properties::from(PropertyValues {
             payload_format_indicator: pfi,
             message_expiry_interval: expiry,
             content_type,
@@ -89,8 +90,8 @@ prop_compose! {
             subscription_identifiers: sub_ids,
             topic_alias: alias,
             user_properties: user,
-            ..Properties::default()
-        }
+            ..PropertyValues::default()
+        })
     }
 }
 
