@@ -55,6 +55,7 @@ const ACK_PUBCOMP = 3
 const VALID_ACK_CODES = [0, 16, 128, 131, 135, 144, 145, 151, 153]
 
 function noop () {}
+const NO_OPTIONS = Object.freeze({})
 
 function defaultId () {
   return 'mqttjs_' + Math.random().toString(16).substr(2, 8)
@@ -291,8 +292,13 @@ class MqttClient extends EventEmitter {
       this._deferred.push(() => this.publish(topic, message, opts, callback))
       return this
     }
-    opts = { qos: 0, retain: false, dup: false, ...opts }
-    const { qos, retain, dup, properties, cbStorePut } = opts
+    // MQTT.js merges opts over { qos: 0, retain: false, dup: false }; read them the same way
+    // without building the merged object on every publish.
+    const o = opts || NO_OPTIONS
+    const qos = o.qos === undefined ? 0 : o.qos
+    const retain = o.retain === undefined ? false : o.retain
+    const dup = o.dup === undefined ? false : o.dup
+    const { properties, cbStorePut } = o
     if (this._checkDisconnecting(callback)) return this
     if (qos !== 0 && qos !== 1 && qos !== 2) {
       throw new TypeError(`Invalid QoS ${qos}: use 0, 1 or 2`)
@@ -308,10 +314,17 @@ class MqttClient extends EventEmitter {
         return this
       }
     }
-    const packet = { cmd: 'publish', topic, payload: message, qos, retain, messageId, dup }
-    if (this.options.protocolVersion === 5) packet.properties = properties
-    const nativeProps = this.options.protocolVersion === 5 && properties ? fromMqttPacket({ cmd: 'publish', topic, payload, properties }, 5).properties : null
     const flags = qos | (retain ? 4 : 0) | (dup ? 8 : 0)
+    const v5 = this.options.protocolVersion === 5
+    if (qos === 0 && this.connected && !(v5 && properties) && !this._wantsPacketSend()) {
+      // The common case: no packet object is needed (nobody listens to packetsend, nothing is
+      // queued or stored), so none is built.
+      if (this._sendPublish(topic, payload, flags, 0, null, null, callback, message) && callback) callback()
+      return this
+    }
+    const packet = { cmd: 'publish', topic, payload: message, qos, retain, messageId, dup }
+    if (v5) packet.properties = properties
+    const nativeProps = v5 && properties ? fromMqttPacket({ cmd: 'publish', topic, payload, properties }, 5).properties : null
     if (qos === 0) {
       if (!this.connected) {
         this._queueOrFail(packet, callback, payload, flags, nativeProps)
@@ -336,8 +349,12 @@ class MqttClient extends EventEmitter {
     return this
   }
 
-  /** Hands one publish to the native session; reports a synchronous failure to `callback`. */
-  _sendPublish (topic, payload, flags, messageId, properties, packet, callback) {
+  /**
+   * Hands one publish to the native session; reports a synchronous failure to `callback`.
+   * `packet` may be null for a QoS 0 publish nobody observes; `message` is then the original
+   * message, for the packet built if it must be queued after all.
+   */
+  _sendPublish (topic, payload, flags, messageId, properties, packet, callback, message) {
     try {
       native.clientPublish(this._handle, topic, payload, flags, messageId, properties)
       if (!this._flushScheduled) {
@@ -348,6 +365,7 @@ class MqttClient extends EventEmitter {
       const { code, message } = splitNativeError(e)
       if (code === 'NOT_CONNECTED' && (flags & 3) === 0) {
         // The connection dropped under us; MQTT.js would have queued this publish.
+        if (!packet) packet = { cmd: 'publish', topic, payload: message, qos: 0, retain: (flags & 4) !== 0, messageId: 0, dup: (flags & 8) !== 0 }
         this._queueOrFail(packet, callback, payload, flags, properties)
         return false
       }
@@ -357,7 +375,7 @@ class MqttClient extends EventEmitter {
       else this.emit('error', err)
       return false
     }
-    if (this._wantsPacketSend()) this.emit('packetsend', packet)
+    if (packet && this._wantsPacketSend()) this.emit('packetsend', packet)
     return true
   }
 
