@@ -160,21 +160,26 @@ pub fn client_publish(
         }
         _ => Properties::default(),
     };
+    let (retain, dup) = (flags & 0b100 != 0, flags & 0b1000 != 0);
+    let mut session = handle.client.session.lock();
+    if qos == QoS::AtMostOnce
+        && properties.is_empty()
+        && session
+            .publish_qos0(&topic, payload, retain, dup)
+            .map_err(error)?
+    {
+        return Ok(());
+    }
     let publish = Publish {
-        dup: flags & 0b1000 != 0,
+        dup,
         qos,
-        retain: flags & 0b100 != 0,
+        retain,
         topic,
         message_id,
         payload: Bytes::copy_from_slice(payload),
         properties,
     };
-    handle
-        .client
-        .session
-        .lock()
-        .publish(publish)
-        .map_err(error)?;
+    session.publish(publish).map_err(error)?;
     // No wake-up here: the shim calls `clientFlush` once per tick, so a burst of publishes
     // leaves in one write (as MQTT.js corks its socket).
     Ok(())

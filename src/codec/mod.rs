@@ -406,6 +406,40 @@ pub struct Publish {
     pub properties: Properties,
 }
 
+/// A PUBLISH to encode that borrows its topic, payload and properties: the application's publish
+/// goes into the output buffer without first being copied into a [`Publish`].
+#[derive(Debug, Clone, Copy)]
+pub struct PublishRef<'a> {
+    /// Duplicate delivery flag.
+    pub dup: bool,
+    /// QoS of this delivery.
+    pub qos: QoS,
+    /// Retain flag.
+    pub retain: bool,
+    /// Topic name.
+    pub topic: &'a str,
+    /// Packet identifier (0 for QoS 0).
+    pub message_id: u16,
+    /// Application message.
+    pub payload: &'a [u8],
+    /// PUBLISH properties (MQTT 5 only).
+    pub properties: &'a Properties,
+}
+
+impl<'a> From<&'a Publish> for PublishRef<'a> {
+    fn from(p: &'a Publish) -> Self {
+        PublishRef {
+            dup: p.dup,
+            qos: p.qos,
+            retain: p.retain,
+            topic: &p.topic,
+            message_id: p.message_id,
+            payload: &p.payload,
+            properties: &p.properties,
+        }
+    }
+}
+
 /// PUBACK, PUBREC, PUBREL and PUBCOMP share this body (MQTT 5 §3.4–3.7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -641,6 +675,21 @@ pub fn encode(
 ) -> Result<(), CodecError> {
     let start = out.len();
     let result = encode_into(packet, version, &mut header::Output::Buffer(out));
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Appends a PUBLISH given by reference, exactly as [`encode`] would append the same
+/// [`Publish`]; fails the same way, leaving `out` unchanged.
+pub fn encode_publish(
+    publish: &PublishRef<'_>,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), CodecError> {
+    let start = out.len();
+    let result = publish::encode_ref(publish, version, &mut header::Output::Buffer(out));
     if result.is_err() {
         out.truncate(start);
     }

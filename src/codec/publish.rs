@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::header::{write_packet, Output};
 use super::primitives::{Reader, Writer};
 use super::properties::{self, Carrier};
-use super::{CodecError, ProtocolVersion, Publish, QoS};
+use super::{CodecError, ProtocolVersion, Publish, PublishRef, QoS};
 
 const DUP: u8 = 0x08;
 const RETAIN: u8 = 0x01;
@@ -73,6 +73,14 @@ pub(crate) fn encode(
     version: ProtocolVersion,
     out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
+    encode_ref(&PublishRef::from(p), version, out)
+}
+
+pub(crate) fn encode_ref(
+    p: &PublishRef<'_>,
+    version: ProtocolVersion,
+    out: &mut Output<'_>,
+) -> Result<(), CodecError> {
     // QoS 1 and 2 need a non-zero packet identifier (MQTT 5 §2.2.1 [MQTT-2.2.1-3]).
     if p.qos != QoS::AtMostOnce && p.message_id == 0 {
         return Err(CodecError::unencodable(
@@ -86,9 +94,9 @@ pub(crate) fn encode(
         ));
     }
     if !version.is_v5() {
-        properties::refuse_before_v5(&p.properties, "PUBLISH")?;
+        properties::refuse_before_v5(p.properties, "PUBLISH")?;
     }
-    if let Some(problem) = topic_problem(&p.topic, p.properties.topic_alias.is_some(), version) {
+    if let Some(problem) = topic_problem(p.topic, p.properties.topic_alias.is_some(), version) {
         return Err(CodecError::unencodable(problem));
     }
     let mut first = 0x30 | (u8::from(p.qos) << 1);
@@ -99,14 +107,14 @@ pub(crate) fn encode(
         first |= RETAIN;
     }
     write_packet(first, out, |w: &mut Writer<'_>| {
-        w.put_string(&p.topic, "topic name")?;
+        w.put_string(p.topic, "topic name")?;
         if p.qos != QoS::AtMostOnce {
             w.put_u16(p.message_id);
         }
         if version.is_v5() {
-            properties::encode(&p.properties, Carrier::Publish, w)?;
+            properties::encode(p.properties, Carrier::Publish, w)?;
         }
-        w.put_slice(&p.payload);
+        w.put_slice(p.payload);
         Ok(())
     })
 }

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 
 use crate::codec::{
-    self, Ack, ConnAck, Connect, Disconnect, Limits, Packet, ProtocolVersion, Publish, QoS,
-    Subscribe, Unsubscribe,
+    self, Ack, ConnAck, Connect, Disconnect, Limits, Packet, Properties, ProtocolVersion, Publish,
+    QoS, Subscribe, Unsubscribe,
 };
 use inflight::{Inflight, Outgoing};
 use keepalive::Keepalive;
@@ -431,6 +431,37 @@ impl Session {
                 Ok(())
             }
         }
+    }
+
+    /// The fast path of a QoS 0 publish without properties: encoded straight from the caller's
+    /// topic and payload into the outbox. Returns `Ok(false)` when this path does not apply
+    /// (packet events on, topic aliases in use) and [`Session::publish`] must be used.
+    pub fn publish_qos0(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        retain: bool,
+        dup: bool,
+    ) -> Result<bool, SessionError> {
+        if !self.is_connected() {
+            return Err(SessionError::not_connected());
+        }
+        if self.options.packet_events || self.outgoing_aliases.is_active() {
+            return Ok(false);
+        }
+        let no_properties = Properties::default();
+        let publish = codec::PublishRef {
+            dup,
+            qos: QoS::AtMostOnce,
+            retain,
+            topic,
+            message_id: 0,
+            payload,
+            properties: &no_properties,
+        };
+        codec::encode_publish(&publish, self.version, &mut self.outbox)
+            .map_err(|e| SessionError::invalid(e.message().to_string()))?;
+        Ok(true)
     }
 
     /// Sends SUBSCRIBE; needs a connection.

@@ -615,3 +615,30 @@ fn more_inbound_qos2_than_our_receive_maximum_closes_with_0x93() {
     let reported = events(&mut s);
     assert!(matches!(reported.last(), Some(Event::Error(e)) if e.reason_code == Some(0x93)));
 }
+
+#[test]
+fn the_qos0_fast_path_writes_the_same_bytes_as_the_owned_path() {
+    let t0 = Instant::now();
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let mut fast = connected(version, SessionOptions::default(), t0);
+        assert!(fast.publish_qos0("a/b", b"hi", true, false).unwrap());
+        let mut owned = connected(version, SessionOptions::default(), t0);
+        let mut p = publish(QoS::AtMostOnce, 0, "a/b");
+        p.retain = true;
+        owned.publish(p).unwrap();
+        assert_eq!(sent(&mut fast), sent(&mut owned));
+    }
+}
+
+#[test]
+fn the_qos0_fast_path_steps_aside_for_packet_events_and_needs_a_connection() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        packet_events: true,
+        ..SessionOptions::default()
+    };
+    let mut s = connected(ProtocolVersion::V3_1_1, options, t0);
+    assert!(!s.publish_qos0("a", b"", false, false).unwrap());
+    let mut offline = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    assert!(offline.publish_qos0("a", b"", false, false).is_err());
+}
