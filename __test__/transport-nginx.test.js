@@ -8,22 +8,9 @@ const fs = require('node:fs')
 const path = require('node:path')
 const mqtt = require('..')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
+const { attempt } = require('./helpers/attempt')
 const { startNginx } = require('./helpers/nginx')
 const { makeCerts, requireOpenssl } = require('./helpers/certs')
-
-function attempt (url, opts = {}) {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
-    const errors = []
-    let connected = false
-    client.on('error', (err) => errors.push(err))
-    client.on('connect', () => {
-      connected = true
-      client.end()
-    })
-    client.on('close', () => resolve({ errors, connected }))
-  })
-}
 
 async function setup (t) {
   if (!requireBinary(t, 'mosquitto') || !requireBinary(t, 'nginx') || !requireOpenssl(t)) return null

@@ -10,6 +10,7 @@ const path = require('node:path')
 const { execFile } = require('node:child_process')
 const mqtt = require('..')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
+const { attempt } = require('./helpers/attempt')
 const { freePort, waitForPort } = require('./helpers/ports')
 const { makeCerts, requireOpenssl, mosquittoTlsListener } = require('./helpers/certs')
 const { startSocksProxy } = require('./helpers/socks-proxy')
@@ -59,21 +60,6 @@ async function roundTrip (url, opts) {
   } finally {
     await client.endAsync()
   }
-}
-
-/** One attempt without reconnects: the errors emitted and whether it connected, once closed. */
-function attempt (url, opts = {}) {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
-    const errors = []
-    let connected = false
-    client.on('error', (err) => errors.push(err))
-    client.on('connect', () => {
-      connected = true
-      client.end()
-    })
-    client.on('close', () => resolve({ errors, connected }))
-  })
 }
 
 test('mqtt:// through socks5://: the host name is resolved here, the proxy gets an IP address', async (t) => {

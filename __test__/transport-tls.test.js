@@ -9,6 +9,7 @@ const { spawnSync } = require('node:child_process')
 const path = require('node:path')
 const mqtt = require('..')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
+const { attempt } = require('./helpers/attempt')
 const { freePort } = require('./helpers/ports')
 const { makeCerts, requireOpenssl, mosquittoTlsListener } = require('./helpers/certs')
 
@@ -38,24 +39,6 @@ async function broker (t) {
 test.after(async () => {
   if (brokerPromise) await (await brokerPromise).stop()
 })
-
-/**
- * One connection attempt without reconnects: resolves with the errors emitted and whether it
- * connected, once the client has closed.
- */
-function attempt (url, opts = {}) {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
-    const errors = []
-    let connected = false
-    client.on('error', (err) => errors.push(err))
-    client.on('connect', () => {
-      connected = true
-      client.end()
-    })
-    client.on('close', () => resolve({ errors, connected, client }))
-  })
-}
 
 /** Connects, subscribes, publishes QoS 1 and receives it back. */
 async function roundTrip (url, opts) {

@@ -7,23 +7,10 @@ const assert = require('node:assert/strict')
 const http = require('node:http')
 const mqtt = require('..')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
+const { attempt } = require('./helpers/attempt')
 const { startAedes } = require('./helpers/aedes')
 const { freePort, waitForPort } = require('./helpers/ports')
 const { makeCerts, requireOpenssl, mosquittoTlsListener } = require('./helpers/certs')
-
-function attempt (url, opts = {}) {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
-    const errors = []
-    let connected = false
-    client.on('error', (err) => errors.push(err))
-    client.on('connect', () => {
-      connected = true
-      client.end()
-    })
-    client.on('close', () => resolve({ errors, connected, client }))
-  })
-}
 
 /** Connects, subscribes, publishes QoS 1 and 2 and receives both back. */
 async function roundTrip (url, opts) {
