@@ -544,6 +544,19 @@ function defineDifferentialSuite (transport) {
     }
     assert.deepEqual(results['mqtt-native'], results['MQTT.js'])
   })
+
+  test('end() with an MQTT 5 reason code and properties sends them in DISCONNECT; endAsync resolves after end', async (t) => {
+    const traces = await both(t, { protocolVersion: 5 }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 1000 })
+      const conn = await broker.nextConnection()
+      await until(() => trace.length === 1)
+      await c.endAsync(false, { reasonCode: 4, properties: { reasonString: 'bye', sessionExpiryInterval: 5 } })
+      trace.push('endAsync resolved')
+      const d = await conn.nextPacket('disconnect')
+      trace.push(`disconnect rc=${d.reasonCode} ${d.properties.reasonString} ${d.properties.sessionExpiryInterval}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
 }
 
 module.exports = { defineDifferentialSuite }
