@@ -287,3 +287,32 @@ test('with every message id in flight, a publish waits for an id instead of fail
   await new Promise((resolve) => { const check = () => (done.length === 3 ? resolve() : setTimeout(check, 5)); check() })
   assert.deepEqual(done, ['a', 'b', 'c'])
 })
+
+test('end() while waiting for CONNACK closes the socket at once and emits end (MQTT.js keeps it open until connectTimeout)', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4, autoConnack: false })
+  const c = mqtt.connect(broker.url, { reconnectPeriod: 1000, connectTimeout: 30000 })
+  const conn = await broker.nextConnection()
+  await conn.nextPacket('connect')
+  const events = []
+  c.on('error', (err) => events.push(`error ${err.message}`))
+  c.on('close', () => events.push('close'))
+  const ended = new Promise((resolve) => c.end(() => { events.push('end callback'); resolve() }))
+  await ended
+  await conn.closed
+  assert.deepEqual(events, ['close', 'end callback'])
+  assert.equal(c.disconnected, true)
+})
+
+test('end() while offline with a QoS 1 publish in flight completes instead of hanging', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4, autoPuback: false })
+  const c = mqtt.connect(broker.url, { reconnectPeriod: 60000 })
+  const conn = await broker.nextConnection()
+  await once(c, 'connect')
+  c.publish('t', 'x', { qos: 1 })
+  await conn.nextPacket('publish')
+  const offline = next(c, 'close')
+  conn.destroy()
+  await offline
+  await new Promise((resolve) => c.end(resolve))
+  assert.equal(c.disconnected, true)
+})
