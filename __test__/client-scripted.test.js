@@ -316,3 +316,21 @@ test('end() while offline with a QoS 1 publish in flight completes instead of ha
   await new Promise((resolve) => c.end(resolve))
   assert.equal(c.disconnected, true)
 })
+
+test('end() while offline leaves no stale DISCONNECT to be sent after a later reconnect()', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4 })
+  const c = mqtt.connect(broker.url, { reconnectPeriod: 60000 })
+  t.after(() => c.end(true))
+  const first = await broker.nextConnection()
+  await once(c, 'connect')
+  const offline = next(c, 'close')
+  first.destroy()
+  await offline
+  await new Promise((resolve) => c.end(resolve))
+  assert.equal(c.queue.length, 0)
+  c.reconnect()
+  const second = await broker.nextConnection()
+  await once(c, 'connect')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.deepEqual(second.packets.map((p) => p.cmd), ['connect'])
+})
