@@ -214,6 +214,12 @@ export interface IClientOptions extends ISecureClientOptions {
   /** mqtt-native: the most QoS 1/2 publishes in flight when the broker sets no Receive Maximum (default 20). */
   maxInflight?: number
   /**
+   * mqtt-native: the most entries in the offline queue (`client.queue`: QoS 0 publishes,
+   * subscribes and unsubscribes made while offline). A call beyond it fails with
+   * `ERR_MQTT_QUEUE_FULL`. Unbounded by default, as in MQTT.js.
+   */
+  queueLimit?: number
+  /**
    * mqtt-native: exponential backoff between reconnection attempts instead of the fixed
    * `reconnectPeriod` (off by default). `true` uses the defaults shown.
    */

@@ -334,3 +334,19 @@ test('end() while offline leaves no stale DISCONNECT to be sent after a later re
   await new Promise((resolve) => setTimeout(resolve, 50))
   assert.deepEqual(second.packets.map((p) => p.cmd), ['connect'])
 })
+
+test('queueLimit bounds the offline queue: the call beyond it fails with ERR_MQTT_QUEUE_FULL and the rest are sent', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4 })
+  const c = mqtt.connect(broker.url, { reconnectPeriod: 0, manualConnect: true, queueLimit: 2 })
+  t.after(() => c.end(true))
+  const results = []
+  for (const text of ['a', 'b', 'c']) c.publish('q', text, (err) => results.push(err ? err.code : text))
+  assert.deepEqual(results, ['ERR_MQTT_QUEUE_FULL'])
+  assert.equal(c.queue.length, 2)
+  c.connect()
+  const conn = await broker.nextConnection()
+  const first = await conn.nextPacket('publish')
+  const second = await conn.nextPacket('publish')
+  assert.deepEqual([first.payload.toString(), second.payload.toString()], ['a', 'b'])
+  assert.deepEqual(results, ['ERR_MQTT_QUEUE_FULL', 'a', 'b'])
+})

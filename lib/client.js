@@ -384,7 +384,23 @@ class MqttClient extends EventEmitter {
       if (callback) callback(new Error('No connection to broker'))
       return
     }
+    if (this._queueFull(callback)) return
     this.queue.push({ packet, cb: callback, send: () => this._sendPublish(packet.topic, payload, flags, 0, properties, packet, callback) })
+  }
+
+  /**
+   * Our opt-in `queueLimit`: the offline queue holds at most that many entries; a call that
+   * would add one more fails with ERR_MQTT_QUEUE_FULL (to its callback, or as an 'error'),
+   * so nothing is dropped without a word. Unbounded by default, as in MQTT.js.
+   */
+  _queueFull (callback) {
+    const limit = this.options.queueLimit
+    if (limit === undefined || limit === null || this.queue.length < limit) return false
+    const err = new Error(`The offline queue is full (queueLimit ${limit}): the message was not queued`)
+    err.code = 'ERR_MQTT_QUEUE_FULL'
+    if (callback && callback !== noop) callback(err)
+    else this.emit('error', err)
+    return true
   }
 
   publishAsync (topic, message, opts) {
@@ -601,6 +617,12 @@ class MqttClient extends EventEmitter {
   /** Sends a SUBSCRIBE/UNSUBSCRIBE now, or queues it for the next connection (MQTT.js §7.1). */
   _sendOrQueue (packet) {
     if (!this.connected) {
+      const entry = this.outgoing[packet.messageId]
+      if (this._queueFull(entry && entry.cb)) {
+        delete this.outgoing[packet.messageId]
+        this._releaseId(packet.messageId)
+        return
+      }
       this.queue.push({ packet, send: () => this._sendRequest(packet) })
       return
     }
