@@ -68,15 +68,8 @@ async function publish (argv, { prog = 'mqtt publish' } = {}) {
     }
   }
 
-  const mqtt = require('../../index.js')
-  let client
-  try {
-    client = run.client = mqtt.connect(options)
-  } catch (err) {
-    run.fail(err)
-    return
-  }
-  client.on('error', (err) => run.fail(err))
+  const client = run.connect(options)
+  if (!client) return
 
   if (args.multiline) {
     client.once('connect', () => {

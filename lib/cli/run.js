@@ -43,6 +43,22 @@ function createRun (prog, helpCommand) {
       run.finish(1)
     },
 
+    /**
+     * Connects with `options`, reporting a refused option or any client error as the command's
+     * failure. Returns the client, or null when `connect()` threw.
+     */
+    connect (options) {
+      const mqtt = require('../../index.js')
+      try {
+        run.client = mqtt.connect(options)
+      } catch (err) {
+        run.fail(err)
+        return null
+      }
+      run.client.on('error', (err) => run.fail(err))
+      return run.client
+    },
+
     /** Ends the client cleanly on SIGINT / SIGTERM and exits with 0. */
     endOnSignals () {
       const onSignal = () => {

@@ -53,16 +53,9 @@ function subscribe (argv, { prog = 'mqtt subscribe' } = {}) {
     return
   }
 
-  const mqtt = require('../../index.js')
-  let client
-  try {
-    client = run.client = mqtt.connect(options)
-  } catch (err) {
-    run.fail(err)
-    return
-  }
+  const client = run.connect(options)
+  if (!client) return
   run.endOnSignals()
-  client.on('error', (err) => run.fail(err))
 
   let received = 0
   client.on('message', (topic, payload) => {
