@@ -10,7 +10,10 @@ const path = require('node:path')
 const { execFile } = require('node:child_process')
 const mqtt = require('..')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
-const { attempt } = require('./helpers/attempt')
+const { attempt, roundTrip: echo } = require('./helpers/attempt')
+
+/** The QoS 1 round trip of these tests. */
+const roundTrip = (url, opts) => echo(url, opts, 'socks/echo', 'through the proxy')
 const { freePort, waitForPort } = require('./helpers/ports')
 const { makeCerts, requireOpenssl, mosquittoTlsListener } = require('./helpers/certs')
 const { startSocksProxy } = require('./helpers/socks-proxy')
@@ -43,23 +46,6 @@ async function proxy (t, opts) {
   const p = await startSocksProxy(opts)
   t.after(() => p.stop())
   return p
-}
-
-/** Connects, subscribes, publishes QoS 1 and receives it back, then ends the client. */
-async function roundTrip (url, opts) {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
-  try {
-    await new Promise((resolve, reject) => {
-      client.once('connect', resolve)
-      client.once('error', reject)
-    })
-    await client.subscribeAsync('socks/echo', { qos: 1 })
-    const received = new Promise((resolve) => client.once('message', (topic, payload) => resolve(payload.toString())))
-    await client.publishAsync('socks/echo', 'through the proxy', { qos: 1 })
-    assert.equal(await received, 'through the proxy')
-  } finally {
-    await client.endAsync()
-  }
 }
 
 test('mqtt:// through socks5://: the host name is resolved here, the proxy gets an IP address', async (t) => {

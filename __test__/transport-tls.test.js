@@ -9,7 +9,10 @@ const { spawnSync } = require('node:child_process')
 const path = require('node:path')
 const mqtt = require('..')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
-const { attempt } = require('./helpers/attempt')
+const { attempt, roundTrip: echo } = require('./helpers/attempt')
+
+/** The QoS 1 round trip of these tests. */
+const roundTrip = (url, opts) => echo(url, opts, 'tls/echo', 'over tls')
 const { freePort } = require('./helpers/ports')
 const { makeCerts, requireOpenssl, mosquittoTlsListener } = require('./helpers/certs')
 
@@ -39,23 +42,6 @@ async function broker (t) {
 test.after(async () => {
   if (brokerPromise) await (await brokerPromise).stop()
 })
-
-/** Connects, subscribes, publishes QoS 1 and receives it back. */
-async function roundTrip (url, opts) {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
-  try {
-    await new Promise((resolve, reject) => {
-      client.once('connect', resolve)
-      client.once('error', reject)
-    })
-    await client.subscribeAsync('tls/echo', { qos: 1 })
-    const received = new Promise((resolve) => client.once('message', (topic, payload) => resolve(payload.toString())))
-    await client.publishAsync('tls/echo', 'over tls', { qos: 1 })
-    assert.equal(await received, 'over tls')
-  } finally {
-    await client.endAsync()
-  }
-}
 
 test('mqtts:// with the issuing CA as `ca` connects, subscribes and receives its own message', async (t) => {
   const b = await broker(t)

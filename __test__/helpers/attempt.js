@@ -1,5 +1,6 @@
 'use strict'
-// One connection attempt of mqtt-native, for the transport tests.
+// One connection attempt, and one round trip, of mqtt-native, for the transport tests.
+const assert = require('node:assert/strict')
 const mqtt = require('../..')
 
 /**
@@ -22,4 +23,24 @@ function attempt (url, opts = {}) {
   })
 }
 
-module.exports = { attempt }
+/**
+ * Connects, subscribes to `topic`, publishes `text` at QoS 1, asserts it comes back, then ends
+ * the client (also when something failed).
+ */
+async function roundTrip (url, opts, topic = 'transport/echo', text = 'round trip') {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
+  try {
+    await new Promise((resolve, reject) => {
+      client.once('connect', resolve)
+      client.once('error', reject)
+    })
+    await client.subscribeAsync(topic, { qos: 1 })
+    const received = new Promise((resolve) => client.once('message', (t, payload) => resolve(payload.toString())))
+    await client.publishAsync(topic, text, { qos: 1 })
+    assert.equal(await received, text)
+  } finally {
+    await client.endAsync()
+  }
+}
+
+module.exports = { attempt, roundTrip }
