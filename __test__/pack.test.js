@@ -1,10 +1,13 @@
 'use strict'
-// The package as users get it: `npm pack`, install the tarball into an empty project (offline:
-// the package has no runtime dependencies), and use it there, by its own name and as `mqtt`
-// (the drop-in route, `npm install mqtt@npm:mqtt-native`, tested here with a file: tarball).
+// The package as users get it. `npm run package` (scripts/package.js) writes the main tarball
+// (JavaScript only, with the platform packages as optionalDependencies) and this machine's
+// platform tarball (with the prebuilt addon); both are installed into an empty project, offline
+// and with no Rust on PATH, and used there by their own name and as `mqtt` (the drop-in route,
+// `npm install mqtt@npm:mqtt-native`, tested here with file: tarballs). Installing the main
+// tarball without the platform package must give the loader's clear error.
 //
-// Needs the native addon built first (`npm run build:debug` or `npm run build`): the tarball
-// carries the `.node` file that is in the package folder.
+// Needs the native addon built first (`npm run build:debug` or `npm run build`): the platform
+// tarball carries the `.node` file found at the package root.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -13,13 +16,25 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
+const { hostSuffix, suffixOfTriple } = require('../lib/platform')
 
 const root = path.join(__dirname, '..')
 const pkg = require('../package.json')
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+const suffix = hostSuffix()
+const platformPackage = `mqtt-native-${suffix}`
 
-function sh (t, cmd, args, opts = {}) {
-  const result = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60000, ...opts })
+/** PATH without the directories that hold cargo or rustc: a machine without Rust. */
+const rustlessPath = (process.env.PATH || '').split(path.delimiter)
+  .filter((dir) => dir && !['cargo', 'rustc', 'rustup'].some((bin) => fs.existsSync(path.join(dir, bin))))
+  .join(path.delimiter)
+const rustlessEnv = { ...process.env, PATH: rustlessPath }
+for (const key of Object.keys(rustlessEnv)) {
+  if (/^(CARGO|RUSTUP|RUSTC)/.test(key)) delete rustlessEnv[key]
+}
+
+function sh (cmd, args, opts = {}) {
+  const result = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120000, ...opts })
   assert.equal(result.error, undefined, `${cmd} ${args.join(' ')}: ${result.error}`)
   assert.equal(result.status, 0, `${cmd} ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`)
   return result.stdout
@@ -31,6 +46,16 @@ function emptyProject (t, name) {
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true }))
   return dir
+}
+
+/** `npm install` offline, with no Rust on PATH, and scripts allowed (there must be none to run). */
+function install (app, specs) {
+  return sh(npm, ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...specs], { cwd: app, env: rustlessEnv })
+}
+
+/** Runs node in the project, with no Rust on PATH. */
+function node (app, args) {
+  return sh(process.execPath, args, { cwd: app, env: rustlessEnv })
 }
 
 /** The code of an MQTT.js user: subscribe, publish, print the message, end. */
@@ -54,79 +79,200 @@ client.on('message', (topic, payload) => {
 `
 }
 
-let tarball = null
-/** Packs the repository once (without running `prepare`, which would start a release build). */
-function packOnce (t) {
-  if (tarball) return tarball
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqtt-native-pack-'))
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
-  const out = sh(t, npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: root })
-  const [info] = JSON.parse(out)
-  tarball = { file: path.join(dir, info.filename), files: info.files.map((f) => f.path) }
-  return tarball
-}
-
 function addonBuilt () {
-  return fs.readdirSync(root).some((f) => f.endsWith('.node'))
+  return fs.existsSync(path.join(root, `mqtt-native.${suffix}.node`))
 }
 
-test('the package has no runtime dependencies, so it installs offline', () => {
+/** Lists a tarball's files (paths inside `package/`). */
+function tarList (file) {
+  return sh('tar', ['tzf', file]).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''))
+}
+
+/** Reads package/package.json from a tarball. */
+function tarManifest (file) {
+  return JSON.parse(sh('tar', ['xzOf', file, 'package/package.json']))
+}
+
+let packaged = null
+/** Runs `npm run package --no-build` once, into a temporary directory. */
+function packageOnce () {
+  if (packaged) return packaged
+  assert.ok(addonBuilt(), 'build the addon first: npm run build:debug')
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mqtt-native-dist-'))
+  process.on('exit', () => fs.rmSync(out, { recursive: true, force: true }))
+  sh(process.execPath, [path.join(root, 'scripts', 'package.js'), '--no-build', '--out', out], { cwd: root })
+  const files = fs.readdirSync(out).sort()
+  const main = files.find((f) => f === `mqtt-native-${pkg.version}.tgz`)
+  const platform = files.find((f) => f === `${platformPackage}-${pkg.version}.tgz`)
+  assert.deepEqual(files, [main, platform].sort(), `npm run package wrote ${files.join(', ')}`)
+  packaged = { main: path.join(out, main), platform: path.join(out, platform) }
+  return packaged
+}
+
+test('the checkout has no runtime dependencies and no optionalDependencies, so a fresh clone installs from the registry as it is', () => {
   assert.equal(pkg.dependencies, undefined)
   assert.equal(pkg.peerDependencies, undefined)
-  assert.equal(pkg.optionalDependencies === undefined || Object.keys(pkg.optionalDependencies).every((d) => d.startsWith('mqtt-native-')), true)
+  // The platform packages are added to the published package.json only (scripts/package.js).
+  assert.equal(pkg.optionalDependencies, undefined)
 })
 
-test('npm pack ships the entry points, the CLI, the typings and the addon, and no sources or tests', { timeout: 60000 }, (t) => {
-  assert.ok(addonBuilt(), 'build the addon first: npm run build:debug')
-  const { files } = packOnce(t)
-  for (const f of ['package.json', 'index.js', 'index.mjs', 'index.d.ts', 'native.js', 'lib/client.js', 'lib/cli/main.js',
-    'bin/mqtt.js', 'bin/pub.js', 'bin/sub.js', 'README.md']) {
-    assert.ok(files.includes(f), `${f} is missing from the tarball`)
-  }
-  assert.ok(files.some((f) => /^[^/]+\.node$/.test(f)), 'the .node addon is missing from the tarball')
-  for (const f of files) {
-    assert.doesNotMatch(f, /^(src|__test__|target|fuzz|npm|scripts|examples|bench)\//, `${f} should not be published`)
+test('each target in package.json has a platform package under npm/ with its name, version, os, cpu and addon file', () => {
+  const dirs = fs.readdirSync(path.join(root, 'npm')).sort()
+  const suffixes = pkg.napi.targets.map(suffixOfTriple)
+  assert.deepEqual(dirs, [...suffixes].sort())
+  for (const s of suffixes) {
+    const m = JSON.parse(fs.readFileSync(path.join(root, 'npm', s, 'package.json'), 'utf8'))
+    assert.equal(m.name, `mqtt-native-${s}`)
+    assert.equal(m.version, pkg.version, `npm/${s} has another version than package.json (run npx napi version)`)
+    assert.equal(m.main, `mqtt-native.${s}.node`)
+    assert.deepEqual(m.files, [m.main])
+    const [platform, arch, abi] = s.split('-')
+    assert.deepEqual(m.os, [platform])
+    assert.deepEqual(m.cpu, [arch])
+    if (platform === 'linux') assert.deepEqual(m.libc, [abi === 'musl' ? 'musl' : 'glibc'])
   }
 })
 
-test('the packed tarball installs into an empty project and exchanges a message with mosquitto (require, import, bin)', { timeout: 60000 }, async (t) => {
+test('platform names follow napi-rs for every target triple and for this machine', () => {
+  assert.equal(suffixOfTriple('x86_64-unknown-linux-gnu'), 'linux-x64-gnu')
+  assert.equal(suffixOfTriple('aarch64-unknown-linux-gnu'), 'linux-arm64-gnu')
+  assert.equal(suffixOfTriple('x86_64-unknown-linux-musl'), 'linux-x64-musl')
+  assert.equal(suffixOfTriple('x86_64-apple-darwin'), 'darwin-x64')
+  assert.equal(suffixOfTriple('aarch64-apple-darwin'), 'darwin-arm64')
+  assert.equal(suffixOfTriple('x86_64-pc-windows-msvc'), 'win32-x64-msvc')
+  assert.throws(() => suffixOfTriple('pdp11-dec-unix'), /unknown target triple "pdp11-dec-unix"/)
+  if (process.platform === 'linux' && process.arch === 'x64') assert.match(suffix, /^linux-x64-(gnu|musl)$/)
+})
+
+test('npm run package refuses an unknown target or argument with a clear message', () => {
+  for (const [args, message] of [[['--target', 'pdp11-dec-unix'], /--target pdp11-dec-unix is not one of package\.json's napi\.targets: x86_64-unknown-linux-gnu/],
+    [['--target', 'riscv64gc-unknown-linux-gnu'], /not one of package\.json's napi\.targets/],
+    [['--frobnicate'], /unknown argument "--frobnicate"/], [['--out'], /--out needs a value/]]) {
+    const result = spawnSync(process.execPath, [path.join(root, 'scripts', 'package.js'), '--no-build', ...args], { cwd: root, encoding: 'utf8' })
+    assert.equal(result.status, 1, result.stderr)
+    assert.match(result.stderr, message)
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'a stack trace instead of a message')
+  }
+})
+
+test('npm publish from the checkout is refused (the tarballs in dist/ are what gets published)', () => {
+  const result = spawnSync(process.execPath, [path.join(root, 'scripts', 'package.js'), '--refuse-publish'], { cwd: root, encoding: 'utf8' })
+  assert.equal(result.status, 1)
+  assert.match(result.stderr, /publish the tarballs that `npm run package` writes to dist\//)
+  assert.equal(pkg.scripts.prepublishOnly, 'node scripts/package.js --refuse-publish')
+})
+
+test('npm run package writes a main tarball with no addon and no install scripts, and the platform tarball with the addon', { timeout: 180000 }, () => {
+  const { main, platform } = packageOnce()
+  const mainFiles = tarList(main)
+  for (const f of ['package.json', 'index.js', 'index.mjs', 'index.d.ts', 'lib/native.js', 'lib/platform.js', 'lib/client.js',
+    'lib/cli/main.js', 'bin/mqtt.js', 'bin/pub.js', 'bin/sub.js', 'README.md', 'COMPATIBILITY.md']) {
+    assert.ok(mainFiles.includes(f), `${f} is missing from the main tarball`)
+  }
+  for (const f of mainFiles) {
+    assert.doesNotMatch(f, /\.node$/, 'the main tarball must not hold an addon')
+    assert.doesNotMatch(f, /^(src|__test__|target|fuzz|npm|scripts|examples|bench|dist)\/|^native\.(js|d\.ts)$|^Cargo/, `${f} should not be published`)
+  }
+  const manifest = tarManifest(main)
+  assert.equal(manifest.scripts, undefined, 'the published package.json must have no scripts (no prepare, no install)')
+  assert.equal(manifest.devDependencies, undefined)
+  assert.deepEqual(manifest.optionalDependencies,
+    Object.fromEntries(pkg.napi.targets.map((t) => [`mqtt-native-${suffixOfTriple(t)}`, pkg.version])))
+  assert.deepEqual(manifest.napi, pkg.napi)
+
+  assert.deepEqual(tarList(platform).sort(), ['README.md', `mqtt-native.${suffix}.node`, 'package.json'])
+  const platformManifest = tarManifest(platform)
+  assert.equal(platformManifest.name, platformPackage)
+  assert.equal(platformManifest.version, pkg.version)
+  assert.equal(platformManifest.scripts, undefined)
+})
+
+test('installed from the tarballs with no Rust on PATH, require, import and the mqtt command work against mosquitto', { timeout: 180000 }, async (t) => {
   if (!requireBinary(t, 'mosquitto')) return
-  assert.ok(addonBuilt(), 'build the addon first: npm run build:debug')
+  // The install must not be able to build anything: no cargo in the PATH it runs with.
+  const cargo = spawnSync('cargo', ['--version'], { env: rustlessEnv })
+  assert.equal(cargo.error && cargo.error.code, 'ENOENT', 'cargo is still reachable from the Rust-less PATH')
+  const { main, platform } = packageOnce()
   const broker = await startMosquitto()
   t.after(() => broker.stop())
-  const { file } = packOnce(t)
   const app = emptyProject(t, 'app')
-  sh(t, npm, ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', file], { cwd: app })
-  assert.ok(fs.existsSync(path.join(app, 'node_modules', 'mqtt-native', 'package.json')))
+  install(app, [main, platform])
+  const modules = path.join(app, 'node_modules')
+  assert.ok(fs.existsSync(path.join(modules, platformPackage, `mqtt-native.${suffix}.node`)))
+  assert.equal(fs.readdirSync(path.join(modules, 'mqtt-native')).some((f) => f.endsWith('.node')), false,
+    'an addon next to the loader would be used instead of the platform package')
 
   fs.writeFileSync(path.join(app, 'app.js'), exchangeScript('mqtt-native', broker.url))
-  assert.equal(sh(t, process.execPath, ['app.js'], { cwd: app }), 'pack/test hello from mqtt-native\n')
+  assert.equal(node(app, ['app.js']), 'pack/test hello from mqtt-native\n')
 
   fs.writeFileSync(path.join(app, 'app.mjs'), `import mqtt, { connectAsync } from 'mqtt-native'
 const client = await connectAsync(${JSON.stringify(broker.url)}, { reconnectPeriod: 0 })
 console.log(typeof mqtt.connect, client.connected)
 await client.endAsync()
 `)
-  assert.equal(sh(t, process.execPath, ['app.mjs'], { cwd: app }), 'function true\n')
+  assert.equal(node(app, ['app.mjs']), 'function true\n')
 
-  const version = sh(t, path.join(app, 'node_modules', '.bin', 'mqtt'), ['version'], { cwd: app })
-  assert.match(version, new RegExp(`^mqtt-native ${pkg.version.replace(/\./g, '\\.')}`))
-  sh(t, path.join(app, 'node_modules', '.bin', 'mqtt_pub'), ['-h', broker.host, '-p', String(broker.port), '-t', 'pack/cli', '-m', 'x'], { cwd: app })
+  const bin = path.join(modules, '.bin')
+  assert.match(sh(path.join(bin, 'mqtt'), ['version'], { cwd: app, env: rustlessEnv }), new RegExp(`^mqtt-native ${pkg.version.replace(/\./g, '\\.')}`))
+  sh(path.join(bin, 'mqtt_pub'), ['-h', broker.host, '-p', String(broker.port), '-t', 'pack/cli', '-m', 'x'], { cwd: app, env: rustlessEnv })
+  // A retained message published with the installed CLI is what the installed subscriber gets.
+  sh(path.join(bin, 'mqtt'), ['pub', '-h', broker.host, '-p', String(broker.port), '-t', 'pack/retained', '-m', 'kept', '-r'], { cwd: app, env: rustlessEnv })
+  assert.equal(sh(path.join(bin, 'mqtt'), ['sub', '-h', broker.host, '-p', String(broker.port), '-t', 'pack/retained', '-C', '1', '-v'],
+    { cwd: app, env: rustlessEnv, timeout: 20000 }), 'pack/retained kept\n')
+
+  // A platform package of another version than the main package is refused by name.
+  const platformManifestFile = path.join(modules, platformPackage, 'package.json')
+  const platformManifest = JSON.parse(fs.readFileSync(platformManifestFile, 'utf8'))
+  fs.writeFileSync(platformManifestFile, JSON.stringify({ ...platformManifest, version: '0.0.1-other' }))
+  const mismatch = spawnSync(process.execPath, ['-e', 'require("mqtt-native")'], { cwd: app, env: rustlessEnv, encoding: 'utf8' })
+  assert.notEqual(mismatch.status, 0)
+  assert.match(mismatch.stderr, new RegExp(`${platformPackage} is version 0\\.0\\.1-other`))
+  assert.match(mismatch.stderr, /code: 'ERR_MQTT_NATIVE_VERSION'/)
 })
 
-test('installed as `mqtt`, unchanged require(\'mqtt\') code runs on mqtt-native (the drop-in route)', { timeout: 60000 }, async (t) => {
+test('installed as `mqtt` with the platform package, unchanged require(\'mqtt\') code runs on mqtt-native (the drop-in route)', { timeout: 180000 }, async (t) => {
   if (!requireBinary(t, 'mosquitto')) return
-  assert.ok(addonBuilt(), 'build the addon first: npm run build:debug')
+  const { main, platform } = packageOnce()
   const broker = await startMosquitto()
   t.after(() => broker.stop())
-  const { file } = packOnce(t)
   const app = emptyProject(t, 'dropin')
-  sh(t, npm, ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', `mqtt@file:${file}`], { cwd: app })
+  install(app, [`mqtt@file:${main}`, platform])
   const installed = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'mqtt', 'package.json'), 'utf8'))
   assert.equal(installed.name, 'mqtt-native')
 
   fs.writeFileSync(path.join(app, 'app.js'), exchangeScript('mqtt', broker.url))
-  assert.equal(sh(t, process.execPath, ['app.js'], { cwd: app }), 'pack/test hello from mqtt\n')
+  assert.equal(node(app, ['app.js']), 'pack/test hello from mqtt\n')
   // The same tools too: `npx mqtt` is now ours.
-  assert.match(sh(t, path.join(app, 'node_modules', '.bin', 'mqtt'), ['version'], { cwd: app }), /^mqtt-native /)
+  assert.match(sh(path.join(app, 'node_modules', '.bin', 'mqtt'), ['version'], { cwd: app, env: rustlessEnv }), /^mqtt-native /)
+})
+
+test('installed without its platform package, require names the platform, the packages and how to build, and the CLI says so in one line', { timeout: 180000 }, (t) => {
+  const { main } = packageOnce()
+  const app = emptyProject(t, 'noaddon')
+  // Offline, the optional platform packages cannot be fetched: npm skips them, as it does on a
+  // platform no package matches.
+  install(app, [main])
+  assert.equal(fs.existsSync(path.join(app, 'node_modules', platformPackage)), false)
+
+  const result = spawnSync(process.execPath, ['-e', `try { require('mqtt-native') } catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message })) }`],
+    { cwd: app, env: rustlessEnv, encoding: 'utf8' })
+  assert.equal(result.status, 0, result.stderr)
+  const err = JSON.parse(result.stdout)
+  assert.equal(err.code, 'ERR_MQTT_NATIVE_MISSING')
+  assert.match(err.message, new RegExp(`this platform \\(${suffix}\\)`))
+  for (const s of pkg.napi.targets.map(suffixOfTriple)) assert.ok(err.message.includes(`mqtt-native-${s}`), `the message does not list mqtt-native-${s}`)
+  assert.match(err.message, new RegExp(`npm install ${platformPackage}@${pkg.version.replace(/\./g, '\\.')}`))
+  assert.match(err.message, /build it from source you need Rust \(cargo/)
+  assert.doesNotMatch(err.message, /Cannot find module/)
+
+  const esm = spawnSync(process.execPath, ['--input-type=module', '-e', 'import("mqtt-native").catch((err) => { console.log(err.code); process.exit(3) })'],
+    { cwd: app, env: rustlessEnv, encoding: 'utf8' })
+  assert.equal(esm.status, 3, esm.stderr)
+  assert.equal(esm.stdout, 'ERR_MQTT_NATIVE_MISSING\n')
+
+  const cli = spawnSync(path.join(app, 'node_modules', '.bin', 'mqtt'), ['pub', '-h', '127.0.0.1', '-p', '1', '-t', 'a', '-m', 'b'],
+    { cwd: app, env: rustlessEnv, encoding: 'utf8', timeout: 20000 })
+  assert.equal(cli.status, 1)
+  assert.equal(cli.stderr.trim().split('\n').length, 1, `more than one line:\n${cli.stderr}`)
+  assert.match(cli.stderr, /^mqtt publish: mqtt-native: the native addon for this platform/)
 })

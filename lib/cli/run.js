@@ -48,9 +48,10 @@ function createRun (prog, helpCommand) {
      * failure. Returns the client, or null when `connect()` threw.
      */
     connect (options) {
-      const mqtt = require('../../index.js')
       try {
-        run.client = mqtt.connect(options)
+        // Inside the try: without the native addon, loading the package throws a clear error
+        // (ERR_MQTT_NATIVE_MISSING), reported in one line like any other failure.
+        run.client = require('../../index.js').connect(options)
       } catch (err) {
         run.fail(err)
         return null
