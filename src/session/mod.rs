@@ -728,7 +728,10 @@ impl Session {
 
     fn handle_puback(&mut self, ack: Ack) {
         match self.inflight.get(ack.message_id) {
-            Some(Outgoing::Publish { publish, .. }) if publish.qos == QoS::AtLeastOnce => {
+            // A PUBACK also completes a QoS 2 publish, as in MQTT.js 5.16: brokers that do not
+            // support QoS 2 (RabbitMQ's MQTT plugin before 3.12 and others) downgrade it to QoS 1
+            // and answer with PUBACK. Treating that as a mismatch left the publish pending forever.
+            Some(Outgoing::Publish { .. }) => {
                 self.inflight.remove(ack.message_id);
                 self.events.push_back(Event::Ack {
                     kind: AckKind::PubAck,

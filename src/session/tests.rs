@@ -414,12 +414,32 @@ fn an_ack_of_the_wrong_type_is_reported_and_ignored() {
     let t0 = Instant::now();
     let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
     s.publish(publish(QoS::ExactlyOnce, 20, "x")).unwrap();
+    s.handle_packet(Packet::Pubrec(ack(20)), t0);
     sent(&mut s);
+    events(&mut s);
     s.handle_packet(Packet::Puback(ack(20)), t0);
     assert!(
-        matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message.contains("puback does not answer the publish"))
+        matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message.contains("puback does not answer the pubrel"))
     );
     assert_eq!(s.outgoing_len(), 1);
+}
+
+#[test]
+fn a_puback_completes_a_qos_2_publish_that_the_broker_downgraded() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.publish(publish(QoS::ExactlyOnce, 21, "x")).unwrap();
+    sent(&mut s);
+    s.handle_packet(Packet::Puback(ack(21)), t0);
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Ack {
+            kind: AckKind::PubAck,
+            ..
+        }]
+    ));
+    assert_eq!(s.outgoing_len(), 0);
+    assert!(sent(&mut s).is_empty(), "no PUBREL follows a PUBACK");
 }
 
 #[test]
