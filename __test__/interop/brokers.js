@@ -140,9 +140,15 @@ function tempDir (name) {
 // The brokers. Each entry:
 //   id, title           name in test names and in the table
 //   versions            the MQTT protocol versions it speaks (3 = 3.1 MQIsdp, 4 = 3.1.1, 5)
-//   ws                  whether it serves MQTT over WebSocket (with `wsPath`)
+//   wsVersions          the versions it serves over WebSocket (at `wsPath`), [] for none
 //   grantedQos2         the QoS a QoS 2 subscription is granted
 //   publishQos2         what a QoS 2 publish gets: 'pubrec' (real QoS 2) or 'puback' (downgraded)
+//   deliveredQos        'min': a message arrives at the lower of its QoS and the subscription's
+//                       (MQTT 3.1.1 and 5 §3.8.4); 'subscription': always at the subscription's
+//   offlineQueue        whether a persistent session gets the messages published while away
+//   retainedWildcard    whether a retained message is sent to a wildcard subscription
+//   notes               per scenario (keys of SCENARIOS), the broker's departure in words, for
+//                       INTEROP.md; a scenario with a note asserts that departure
 //   startTimeoutMs      how long it may take to accept connections
 //   find()              the binary, or null when not installed
 //   install             how to install it (for the skip message)
@@ -153,10 +159,14 @@ const mosquitto = {
   id: 'mosquitto',
   title: 'mosquitto 2.0 (Debian)',
   versions: [3, 4, 5],
-  ws: true,
+  wsVersions: [3, 4, 5],
   wsPath: '',
   grantedQos2: 2,
   publishQos2: 'pubrec',
+  deliveredQos: 'min',
+  offlineQueue: true,
+  retainedWildcard: true,
+  notes: {},
   startTimeoutMs: 10000,
   install: 'apt-get install mosquitto',
   find: () => findBinary('mosquitto'),
@@ -183,10 +193,16 @@ const aedes = {
   id: 'aedes',
   title: 'aedes 1.2 (npm)',
   versions: [3, 4],
-  ws: true,
+  wsVersions: [3, 4],
   wsPath: '/mqtt',
   grantedQos2: 2,
   publishQos2: 'pubrec',
+  deliveredQos: 'min',
+  offlineQueue: true,
+  retainedWildcard: true,
+  notes: {
+    versions: 'no MQTT 5 (aedes 1.x speaks 3.1 and 3.1.1)'
+  },
   startTimeoutMs: 10000,
   install: 'npm install (a devDependency)',
   find: () => {
@@ -210,10 +226,18 @@ const rabbitmq = {
   id: 'rabbitmq',
   title: 'RabbitMQ 3.10 + rabbitmq_mqtt (Debian)',
   versions: [3, 4],
-  ws: true,
+  wsVersions: [3, 4],
   wsPath: '/ws',
   grantedQos2: 1,
   publishQos2: 'puback',
+  deliveredQos: 'min',
+  offlineQueue: true,
+  retainedWildcard: false,
+  notes: {
+    versions: 'no MQTT 5 (added in RabbitMQ 3.13; Debian 12 has 3.10)',
+    qos: 'no QoS 2, as documented: a QoS 2 subscription is granted QoS 1 and a QoS 2 publish is answered with PUBACK (completes the publish, as in MQTT.js)',
+    retained: 'exact topics ✓; retained messages are not sent to wildcard subscriptions (documented)'
+  },
   startTimeoutMs: 90000,
   install: 'apt-get install rabbitmq-server (the tests start their own node; stop the system service)',
   find: () => locate('rabbitmq-server', ['/usr/lib/rabbitmq/bin/rabbitmq-server']),
@@ -274,15 +298,23 @@ const rumqttd = {
   id: 'rumqttd',
   title: 'rumqttd 0.20 (crates.io)',
   versions: [4, 5],
-  ws: false,
+  wsVersions: [4],
+  wsPath: '/mqtt',
   grantedQos2: 2,
   publishQos2: 'pubrec',
+  deliveredQos: 'subscription',
+  offlineQueue: true,
+  retainedWildcard: true,
+  notes: {
+    versions: 'no MQTT 3.1; its WebSocket listener speaks 3.1.1 only',
+    qos: 'delivers every message at the subscription\'s QoS (a QoS 0 or 1 publish arrives as QoS 2), against §3.8.4 of MQTT 3.1.1 and 5; MQTT.js 5.16 sees the same'
+  },
   startTimeoutMs: 10000,
   install: 'cargo install rumqttd --version 0.20.0',
   find: () => locate('rumqttd', [process.env.RUMQTTD_BIN, path.join(os.homedir(), '.cargo', 'bin', 'rumqttd')]),
   async launch () {
     const dir = tempDir('rumqttd')
-    const [v4, v5, consolePort] = [await freePort(), await freePort(), await freePort()]
+    const [v4, v5, wsPort, consolePort] = [await freePort(), await freePort(), await freePort(), await freePort()]
     // rumqttd's own limits are small by default (20 KiB payloads in its example configuration);
     // these are raised so that the matrix's 1 MiB payload and 1,000-message burst fit.
     const connections = [
@@ -299,11 +331,13 @@ const rumqttd = {
       '[v4.1.connections]', ...connections,
       '[v5.1]', 'name = "v5-1"', `listen = "127.0.0.1:${v5}"`, 'next_connection_delay_ms = 1',
       '[v5.1.connections]', ...connections,
+      '[ws.1]', 'name = "ws-1"', `listen = "127.0.0.1:${wsPort}"`, 'next_connection_delay_ms = 1',
+      '[ws.1.connections]', ...connections, 'max_client_id_len = 256', 'throttle_delay_ms = 0', 'max_inflight_size = 1024',
       '[console]', `listen = "127.0.0.1:${consolePort}"`
     ].join('\n') + '\n')
-    const proc = await startProcess({ name: 'rumqttd', bin: this.find(), args: ['-q', '-c', path.join(dir, 'rumqttd.toml')], cwd: dir, ports: [v4, v5], startTimeoutMs: this.startTimeoutMs })
+    const proc = await startProcess({ name: 'rumqttd', bin: this.find(), args: ['-q', '-c', path.join(dir, 'rumqttd.toml')], cwd: dir, ports: [v4, v5, wsPort], startTimeoutMs: this.startTimeoutMs })
     // One listener per protocol version: the matrix asks for the port of a version.
-    return { ...proc, host: '127.0.0.1', port: v4, portFor: (version) => (version === 5 ? v5 : v4) }
+    return { ...proc, host: '127.0.0.1', port: v4, wsPort, portFor: (version) => (version === 5 ? v5 : v4) }
   }
 }
 
@@ -311,10 +345,18 @@ const amqtt = {
   id: 'amqtt',
   title: 'amqtt 0.12 (PyPI)',
   versions: [4],
-  ws: true,
+  wsVersions: [4],
   wsPath: '/',
   grantedQos2: 2,
   publishQos2: 'pubrec',
+  deliveredQos: 'subscription',
+  offlineQueue: false,
+  retainedWildcard: true,
+  notes: {
+    versions: 'MQTT 3.1.1 only (amqtt is a 3.1.1 broker)',
+    qos: 'delivers every message at the subscription\'s QoS (a QoS 0 or 1 publish arrives as QoS 2), against §3.8.4 of MQTT 3.1.1; MQTT.js 5.16 sees the same',
+    session: 'answers a resumed session with Session Present but does not deliver the QoS 1 messages published while the client was away; MQTT.js 5.16 sees the same'
+  },
   startTimeoutMs: 30000,
   install: 'python3 -m venv ~/.cache/mqtt-native-ci/amqtt-venv && ~/.cache/mqtt-native-ci/amqtt-venv/bin/pip install amqtt==0.12.1',
   find: () => locate('amqtt', [process.env.AMQTT_BIN, path.join(cacheDir, 'amqtt-venv', 'bin', 'amqtt')]),
@@ -341,6 +383,20 @@ const amqtt = {
 
 const BROKERS = [mosquitto, aedes, rabbitmq, rumqttd, amqtt]
 
+/** The columns of the matrix: the scenario keys used in `notes` and in the matrix's tests. */
+const SCENARIOS = [
+  { key: 'tcp', title: 'connect, tcp' },
+  { key: 'ws', title: 'connect, ws' },
+  { key: 'qos', title: 'QoS 0/1/2' },
+  { key: 'retained', title: 'retained' },
+  { key: 'will', title: 'will on abrupt close' },
+  { key: 'session', title: 'persistent session resumed' },
+  { key: 'unsubscribe', title: 'unsubscribe' },
+  { key: 'large', title: '1 MiB payload' },
+  { key: 'burst', title: '1,000 QoS 1 burst' },
+  { key: 'restart', title: 'broker crash, restart, resend' }
+]
+
 /**
  * Brokers that are not in the matrix, and why (shown in the table and by the suite).
  */
@@ -349,7 +405,8 @@ const NOT_HERE = [
   { name: 'HiveMQ CE', why: 'a Java distribution from its own download site or Docker Hub; neither is reachable here' },
   { name: 'VerneMQ', why: 'built from source with rebar3 or downloaded from its own site; not in the reachable registries' },
   { name: 'NanoMQ', why: 'not packaged in Debian 12; released as binaries on GitHub and Docker Hub' },
+  { name: 'ejabberd (mod_mqtt)', why: 'in Debian 12 (MQTT 3.1.1 and 5), not added to the matrix yet' },
   { name: 'cloud brokers (AWS IoT, Azure Event Grid, HiveMQ Cloud, …)', why: 'need the network and accounts; tests talk to loopback only' }
 ]
 
-module.exports = { BROKERS, NOT_HERE, cacheDir }
+module.exports = { BROKERS, SCENARIOS, NOT_HERE, cacheDir }

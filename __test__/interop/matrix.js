@@ -167,11 +167,14 @@ for (const broker of BROKERS.filter((b) => !only || only.includes(b.id))) {
 
       run('connects over tcp and exchanges a message', (t) => connectScenario(t, tcpUrl()))
 
-      if (broker.ws) {
+      if (broker.wsVersions.includes(version)) {
         run(`connects over ws (path "${broker.wsPath || '/'}") and exchanges a message`, (t) => connectScenario(t, wsUrl()))
       }
 
-      run(`publishes and receives at QoS 0, 1 and 2 (a QoS 2 subscription is granted QoS ${broker.grantedQos2}, a QoS 2 publish is answered with ${broker.publishQos2.toUpperCase()})`, async (t) => {
+      const qosTitle = `publishes and receives at QoS 0, 1 and 2 (a QoS 2 subscription is granted QoS ${broker.grantedQos2}, ` +
+        `a QoS 2 publish is answered with ${broker.publishQos2.toUpperCase()}, messages arrive at ` +
+        `${broker.deliveredQos === 'min' ? 'the lower of their QoS and the subscription\'s' : 'the subscription\'s QoS'})`
+      run(qosTitle, async (t) => {
         const { client } = await open(t)
         const messages = collect(client)
         const acks = []
@@ -191,7 +194,7 @@ for (const broker of BROKERS.filter((b) => !only || only.includes(b.id))) {
         }
         await waitUntil(() => messages.length === 3, 'three messages')
         assert.deepEqual(messages.map((m) => [m.payload.toString(), m.qos]),
-          [0, 1, 2].map((qos) => [`qos${qos}`, Math.min(qos, broker.grantedQos2)]))
+          [0, 1, 2].map((qos) => [`qos${qos}`, broker.deliveredQos === 'min' ? Math.min(qos, broker.grantedQos2) : broker.grantedQos2]))
       })
 
       run('keeps a retained message for a later subscriber', async (t) => {
@@ -204,6 +207,19 @@ for (const broker of BROKERS.filter((b) => !only || only.includes(b.id))) {
         await waitUntil(() => messages.length === 1, 'the retained message')
         assert.equal(messages[0].payload.toString(), 'kept')
         assert.equal(messages[0].retain, true)
+        // A wildcard subscription matching the topic gets it too, except where the broker is
+        // documented not to send retained messages to wildcard subscriptions.
+        const { client: wild } = await open(t)
+        const wildMessages = collect(wild)
+        await wild.subscribeAsync(topic.replace(/[^/]+$/, '+'), { qos: 1 })
+        if (broker.retainedWildcard) {
+          await waitUntil(() => wildMessages.length === 1, 'the retained message on the wildcard subscription')
+          assert.equal(wildMessages[0].topic, topic)
+          assert.equal(wildMessages[0].retain, true)
+        } else {
+          await sleep(1000)
+          assert.deepEqual(wildMessages.map((m) => m.topic), [], `${broker.id} now sends retained messages to wildcard subscriptions: update its notes`)
+        }
         // An empty retained message clears it.
         await publisher.publishAsync(topic, '', { qos: 1, retain: true })
         const { client: late } = await open(t)
@@ -240,7 +256,10 @@ for (const broker of BROKERS.filter((b) => !only || only.includes(b.id))) {
         assert.equal(messages[0].payload.toString(), 'gone')
       })
 
-      run('resumes a persistent session: messages published while the client was away arrive after it reconnects', async (t) => {
+      const sessionTitle = broker.offlineQueue
+        ? 'resumes a persistent session: messages published while the client was away arrive after it reconnects'
+        : 'resumes a persistent session, but the broker does not deliver what was published while the client was away'
+      run(sessionTitle, async (t) => {
         const topic = topicFor('session')
         const id = clientId('ps')
         const first = await open(t, { clientId: id, clean: false })
@@ -254,8 +273,15 @@ for (const broker of BROKERS.filter((b) => !only || only.includes(b.id))) {
         const [connack] = await Promise.race([once(again, 'connect'), once(again, 'error').then(([err]) => { throw err })])
         // MQTT 3.1 has no Session Present flag (the CONNACK byte is reserved): only the messages tell.
         if (version !== 3) assert.equal(connack.sessionPresent, true, 'the broker did not keep the session')
-        await waitUntil(() => messages.length >= 3, 'the three queued messages')
-        assert.deepEqual([...new Set(messages.map((m) => m.payload.toString()))], [0, 1, 2].map((i) => `while away ${i}`))
+        if (broker.offlineQueue) {
+          await waitUntil(() => messages.length >= 3, 'the three queued messages')
+          assert.deepEqual([...new Set(messages.map((m) => m.payload.toString()))], [0, 1, 2].map((i) => `while away ${i}`))
+        } else {
+          // The broker's documented departure (brokers.js notes.session); the day it delivers
+          // them, this fails and the note and INTEROP.md are updated.
+          await sleep(2000)
+          assert.deepEqual(messages.map((m) => m.payload.toString()), [], `${broker.id} now delivers queued messages: update its notes`)
+        }
         // End the session for good.
         again.end(true)
         const cleanup = await open(t, { clientId: id, clean: true, properties: version === 5 ? { sessionExpiryInterval: 0 } : undefined })
@@ -312,6 +338,35 @@ for (const broker of BROKERS.filter((b) => !only || only.includes(b.id))) {
           throw new Error(`${err.message}: ${seen.size} arrived, missing e.g. ${missing.join(', ')}`)
         })
       })
+
+      if (broker.id === 'mosquitto' && version === 4) {
+        // Found by this matrix; a known difference from MQTT.js, kept here as its reproduction.
+        run('a client subscribed to its own topic gets back the QoS 1 publishes it resends after a broker restart, because it subscribes again first as MQTT.js does', async (t) => {
+          const topic = topicFor('restart-self')
+          let down = false
+          t.after(async () => { if (down) await b.start() })
+          const client = mqtt.connect(tcpUrl(), options({ reconnectPeriod: 300 }))
+          t.after(() => client.end(true))
+          client.on('error', () => {})
+          await Promise.race([once(client, 'connect'), sleep(WAIT_MS).then(() => { throw new Error('no CONNACK') })])
+          const seen = new Set()
+          client.on('message', (_topic, payload) => seen.add(payload.toString()))
+          await client.subscribeAsync(topic, { qos: 1 })
+          const order = []
+          client.on('packetsend', (packet) => order.push(packet.cmd))
+          b.freeze()
+          for (let i = 0; i < 3; i++) client.publish(topic, `self ${i}`, { qos: 1 })
+          await waitUntil(() => order.length === 3, 'the 3 publishes to be written')
+          down = true
+          await b.kill()
+          await b.start()
+          down = false
+          await waitUntil(() => order.includes('subscribe'), 'the resubscription', 30000)
+          assert.deepEqual(order.slice(3, order.indexOf('subscribe') + 1).filter((c) => c !== 'connect'), ['subscribe'],
+            `sent after the reconnect: ${order.slice(3).join(', ')}`)
+          await waitUntil(() => seen.size === 3, 'the 3 messages back', 10000)
+        }, { todo: 'mqtt-native resends in-flight publishes as it reads the CONNACK (src/session handle_connack), before lib/client.js resubscribes; MQTT.js resubscribes first. Fixing the order needs src/session, src/binding and lib/client.js' })
+      }
 
       run('resends unacknowledged QoS 1 publishes after the broker crashes and restarts', async (t) => {
         const topic = topicFor('restart')
