@@ -276,3 +276,27 @@ test('installed without its platform package, require names the platform, the pa
   assert.equal(cli.stderr.trim().split('\n').length, 1, `more than one line:\n${cli.stderr}`)
   assert.match(cli.stderr, /^mqtt publish: mqtt-native: the native addon for this platform/)
 })
+
+test('the release workflow\'s install check passes on the tarballs npm run package wrote', { timeout: 180000 }, () => {
+  const { main } = packageOnce()
+  const out = sh(process.execPath, [path.join(root, 'scripts', 'smoke-install.js'), path.dirname(main)], { cwd: root, env: rustlessEnv })
+  assert.match(out, new RegExp(`mqtt-native ${pkg.version.replace(/\./g, '\\.')} installs and loads its addon from ${platformPackage}-`))
+  const wrong = spawnSync(process.execPath, [path.join(root, 'scripts', 'smoke-install.js'), main], { cwd: root, encoding: 'utf8' })
+  assert.equal(wrong.status, 1)
+  assert.match(wrong.stderr, /^smoke-install: usage:/)
+})
+
+test('the release workflow builds every target in package.json with npm run package and publishes with provenance', () => {
+  const workflow = fs.readFileSync(path.join(root, '.github', 'workflows', 'release.yml'), 'utf8')
+  const targets = [...workflow.matchAll(/^\s+- target: (\S+)/gm)].map((m) => m[1])
+  assert.deepEqual([...targets].sort(), [...pkg.napi.targets].sort())
+  assert.match(workflow, /npm run package -- --target \$\{\{ matrix\.target \}\}/)
+  assert.match(workflow, /npm ci --ignore-scripts/)
+  assert.match(workflow, /node scripts\/smoke-install\.js dist/)
+  assert.match(workflow, /id-token: write/)
+  // Platform packages first, so the main package's optionalDependencies exist when it appears.
+  const platformPublish = workflow.indexOf('npm publish "$f" --provenance --access public')
+  const mainPublish = workflow.indexOf('npm publish "dist/mqtt-native-$version.tgz" --provenance --access public')
+  assert.ok(platformPublish > 0 && mainPublish > platformPublish)
+  assert.doesNotMatch(workflow, /NPM_TOKEN|NODE_AUTH_TOKEN/, 'trusted publishing needs no token')
+})
