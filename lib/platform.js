@@ -27,21 +27,21 @@ function suffixOfTriple (triple) {
 }
 
 /**
- * Whether this Linux process runs on musl libc rather than glibc. Node's diagnostic report names
- * the glibc version it runs on, and has no such field on musl.
+ * Whether this Linux process runs on musl libc rather than glibc: first from /usr/bin/ldd (a
+ * script that names its libc; quick to read), else from Node's diagnostic report, which names
+ * the glibc version it runs on and has no such field on musl (about 4 ms, so second).
  * @returns {boolean}
  */
 function isMusl () {
   if (process.platform !== 'linux') return false
   try {
+    return require('node:fs').readFileSync('/usr/bin/ldd', 'utf8').includes('musl')
+  } catch {}
+  try {
     const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null
     if (report && report.header) return !report.header.glibcVersionRuntime
   } catch {}
-  try {
-    return require('node:fs').readFileSync('/usr/bin/ldd', 'utf8').includes('musl')
-  } catch {
-    return false
-  }
+  return false
 }
 
 /**
