@@ -270,6 +270,15 @@ test('installed without its platform package, require names the platform, the pa
   assert.equal(esm.status, 3, esm.stderr)
   assert.equal(esm.stdout, 'ERR_MQTT_NATIVE_MISSING\n')
 
+  // NAPI_RS_NATIVE_LIBRARY_PATH names an addon to use instead (here the checkout's build).
+  const addon = path.join(root, `mqtt-native.${suffix}.node`)
+  const pointed = spawnSync(process.execPath, ['-e', "console.log(typeof require('mqtt-native').connect)"],
+    { cwd: app, env: { ...rustlessEnv, NAPI_RS_NATIVE_LIBRARY_PATH: addon }, encoding: 'utf8' })
+  assert.equal(pointed.stdout, 'function\n', pointed.stderr)
+  const missing = spawnSync(process.execPath, ['-e', "try { require('mqtt-native') } catch (err) { console.log(err.code, err.message) }"],
+    { cwd: app, env: { ...rustlessEnv, NAPI_RS_NATIVE_LIBRARY_PATH: path.join(app, 'nothing.node') }, encoding: 'utf8' })
+  assert.match(missing.stdout, /^ERR_MQTT_NATIVE_LOAD mqtt-native: cannot load the addon named by NAPI_RS_NATIVE_LIBRARY_PATH \(.*nothing\.node\)/)
+
   const cli = spawnSync(path.join(app, 'node_modules', '.bin', 'mqtt'), ['pub', '-h', '127.0.0.1', '-p', '1', '-t', 'a', '-m', 'b'],
     { cwd: app, env: rustlessEnv, encoding: 'utf8', timeout: 20000 })
   assert.equal(cli.status, 1)
