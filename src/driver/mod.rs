@@ -76,6 +76,9 @@ const CLOSE_AFTER_FLUSH: u8 = 1;
 /// Close at once without writing anything more.
 const ABORT: u8 = 2;
 
+/// How long a graceful end waits for the broker to close the connection after DISCONNECT.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How many socket reads one readable event may take before delivering (so one busy connection
 /// cannot hold the loop for long; level-triggered polling brings the rest on the next turn).
 const MAX_READS: usize = 16;
@@ -260,6 +263,8 @@ struct Slot {
 enum Phase {
     Opening,
     Open,
+    /// DISCONNECT written and our side shut: waiting (briefly) for the broker to close its.
+    Draining,
     Closed,
 }
 
@@ -370,12 +375,19 @@ impl Conn {
                 }
             }
             Phase::Open => self.process(),
+            Phase::Draining if self.close.get() == ABORT => self.teardown(None, true),
+            Phase::Draining => {}
         }
     }
 
     fn on_timer(&self) {
-        if self.phase.get() != Phase::Open {
-            return;
+        match self.phase.get() {
+            Phase::Open => {}
+            Phase::Draining => {
+                self.teardown(None, true);
+                return;
+            }
+            Phase::Opening | Phase::Closed => return,
         }
         self.deadline.set(None);
         self.client.session.lock().handle_timeout(Instant::now());
@@ -383,20 +395,50 @@ impl Conn {
     }
 
     fn on_poll(&self, status: c_int, events: c_int) {
-        if self.phase.get() != Phase::Open {
-            return;
+        match self.phase.get() {
+            Phase::Open => {}
+            Phase::Draining => {
+                self.drain();
+                return;
+            }
+            Phase::Opening | Phase::Closed => return,
         }
         if status < 0 {
-            let error = uv::error_message(status);
-            let first = self.io.borrow().first_read;
-            let failure = transport::stream_error(&self.endpoint, "read", &error, first);
-            self.teardown(Some(failure), true);
+            // libuv stopped the handle and reports a bare status (an error condition on the
+            // socket); reading gets the socket's own error (ECONNRESET, a TLS alert, …).
+            self.interest.set(0);
+            if self.read_available() {
+                let error = uv::error_message(status);
+                let first = self.io.borrow().first_read;
+                let failure = transport::stream_error(&self.endpoint, "read", &error, first);
+                self.teardown(Some(failure), true);
+            }
             return;
         }
         if events & uv::READABLE != 0 && !self.read_available() {
             return;
         }
         self.process();
+    }
+
+    /// After our DISCONNECT and half-close: reads and discards until the broker closes its
+    /// side (MQTT 5 §3.14.4: it closes the connection on DISCONNECT), as Node's socket does
+    /// after `end()` for MQTT.js, so that the broker has read everything before `close`.
+    fn drain(&self) {
+        let mut scratch = BytesMut::new();
+        for _ in 0..MAX_READS {
+            let status = match self.io.borrow_mut().wire.as_mut() {
+                Some(wire) => wire.read(&mut scratch),
+                None => return,
+            };
+            scratch.clear();
+            match status {
+                Ok(ReadStatus::Data(_)) => {}
+                Ok(ReadStatus::WouldBlock) => return,
+                Ok(ReadStatus::Eof) | Err(_) => break,
+            }
+        }
+        self.teardown(None, true);
     }
 
     /// The transport is open: poll its socket, send CONNECT.
@@ -558,16 +600,33 @@ impl Conn {
                 return;
             }
             if mode == CLOSE_AFTER_FLUSH && !self.wants_write() {
-                if let Some(wire) = self.io.borrow_mut().wire.as_mut() {
-                    wire.close();
-                }
-                self.teardown(None, true);
+                self.start_draining();
                 return;
             }
             self.update_interest();
             self.arm_timer();
             return;
         }
+    }
+
+    /// Half-closes the connection after a graceful end and waits for the broker's close, at
+    /// most [`DRAIN_TIMEOUT`].
+    fn start_draining(&self) {
+        if let Some(wire) = self.io.borrow_mut().wire.as_mut() {
+            wire.close();
+        }
+        self.phase.set(Phase::Draining);
+        let poll = self.poll.get();
+        // SAFETY: live handles of this thread's loop (not Closed).
+        unsafe {
+            self.uv.poll_start(poll, uv::READABLE, on_poll);
+            self.uv.timer_start(
+                self.timer.get(),
+                on_timer,
+                u64::try_from(DRAIN_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+            );
+        }
+        self.interest.set(uv::READABLE);
     }
 
     /// Writes the session's queued packets from a JavaScript call: never calls JavaScript;
