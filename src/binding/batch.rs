@@ -74,6 +74,9 @@ pub struct Batch {
     extras: Vec<Extra>,
 }
 
+/// Blobs up to this size are copied into a V8-owned Buffer; larger ones are handed over.
+const COPY_LIMIT: usize = 64 * 1024;
+
 /// Batches larger than this are delivered before reading more, so that one callback cannot
 /// hold the event loop for long.
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
@@ -335,19 +338,80 @@ impl JsSink {
     /// The JavaScript arguments for the pending batch, which is emptied.
     fn take_args(&self, env: &Env) -> Result<[sys::napi_value; 3]> {
         let mut batch = self.batch.borrow_mut();
-        // The blob becomes an external Buffer; the next batch starts with room for as much.
-        let capacity = batch.blob.len();
-        let blob = BufferSlice::from_data(
-            env,
-            std::mem::replace(&mut batch.blob, Vec::with_capacity(capacity)),
-        )?
-        .raw();
-        let records = Uint32Array::new(std::mem::take(&mut batch.records));
-        // SAFETY: converting an owned typed array in this environment.
-        let records = unsafe { Uint32Array::to_napi_value(self.env, records) }?;
-        let extras = env.to_js_value(&batch.extras)?.raw();
+        let blob = if batch.blob.len() <= COPY_LIMIT {
+            // Small (the common case: a few messages): a copy into memory V8 owns costs less
+            // than an external buffer, whose finalizer and weak handle V8 must track; the Vec
+            // keeps its capacity for the next batch.
+            let mut data = std::ptr::null_mut();
+            let mut value = std::ptr::null_mut();
+            // SAFETY: copies `blob.len()` bytes from the Vec into a new Buffer.
+            check(unsafe {
+                sys::napi_create_buffer_copy(
+                    self.env,
+                    batch.blob.len(),
+                    batch.blob.as_ptr().cast(),
+                    &mut data,
+                    &mut value,
+                )
+            })?;
+            batch.blob.clear();
+            value
+        } else {
+            // Large: hand the bytes over without copying; the next batch starts with room for
+            // as much.
+            let capacity = batch.blob.len();
+            BufferSlice::from_data(
+                env,
+                std::mem::replace(&mut batch.blob, Vec::with_capacity(capacity)),
+            )?
+            .raw()
+        };
+        let records = self.records_array(&batch.records)?;
+        batch.records.clear();
+        let extras = if batch.extras.is_empty() {
+            let mut array = std::ptr::null_mut();
+            // SAFETY: a plain N-API call in this environment.
+            check(unsafe { sys::napi_create_array(self.env, &mut array) })?;
+            array
+        } else {
+            env.to_js_value(&batch.extras)?.raw()
+        };
         batch.extras.clear();
         Ok([blob, records, extras])
+    }
+
+    /// A `Uint32Array` holding a copy of `records` (a few dozen bytes per event).
+    fn records_array(&self, records: &[u32]) -> Result<sys::napi_value> {
+        let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
+        let mut buffer = std::ptr::null_mut();
+        let mut array = std::ptr::null_mut();
+        let bytes = std::mem::size_of_val(records);
+        // SAFETY: a new ArrayBuffer of `bytes` bytes, filled from `records` before any other
+        // N-API call, then viewed as `records.len()` u32s.
+        unsafe {
+            check(sys::napi_create_arraybuffer(
+                self.env,
+                bytes,
+                &mut data,
+                &mut buffer,
+            ))?;
+            if bytes > 0 && !data.is_null() {
+                std::ptr::copy_nonoverlapping(
+                    records.as_ptr().cast::<u8>(),
+                    data.cast::<u8>(),
+                    bytes,
+                );
+            }
+            check(sys::napi_create_typedarray(
+                self.env,
+                sys::TypedarrayType::uint32_array,
+                records.len(),
+                buffer,
+                0,
+                &mut array,
+            ))?;
+        }
+        Ok(array)
     }
 
     fn call(&self) -> Result<()> {

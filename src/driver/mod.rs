@@ -225,6 +225,10 @@ impl Client {
 thread_local! {
     /// The connections of this thread's loop, for [`shutdown_thread`].
     static LIVE: RefCell<Vec<Weak<Conn>>> = const { RefCell::new(Vec::new()) };
+    /// The read buffer shared by this thread's connections while none holds a partial packet:
+    /// reads go here, are decoded at once, and the buffer comes back (payloads decoded from it
+    /// are copied into the batch, so its allocation is free again by the next read).
+    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
     /// Set once this thread's JavaScript environment is being torn down.
     static SHUTTING_DOWN: Cell<bool> = const { Cell::new(false) };
 }
@@ -495,6 +499,7 @@ impl Conn {
             match status {
                 Ok(ReadStatus::Data(0)) => {}
                 Ok(ReadStatus::Data(_)) => {
+                    let drained = self.io.borrow().wire.as_ref().is_some_and(Wire::is_drained);
                     if first_read {
                         let mut io = self.io.borrow_mut();
                         io.first_read = false;
@@ -508,6 +513,10 @@ impl Conn {
                     }
                     let wants_close = self.feed_session();
                     if wants_close {
+                        break;
+                    }
+                    if drained {
+                        // Level-triggered polling calls again if more arrives meanwhile.
                         break;
                     }
                     if self.sink.is_full() {
@@ -560,8 +569,10 @@ impl Conn {
             }
         }
         if io.read_buf.is_empty() && io.read_buf.capacity() > 0 {
-            // An idle connection holds no read buffer.
-            io.read_buf = BytesMut::new();
+            // Every whole packet is decoded: the buffer goes back to the thread (an idle
+            // connection holds none); a partial packet keeps it with the connection.
+            let buffer = std::mem::take(&mut io.read_buf);
+            SCRATCH.with(|s| *s.borrow_mut() = buffer);
         }
         drain_events(&mut session, self.sink.as_ref());
         session.wants_close()

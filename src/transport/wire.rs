@@ -120,6 +120,8 @@ pub struct Wire {
     eof: bool,
     /// Size of the next socket read: small until a read fills it.
     read_size: usize,
+    /// The last read returned less than it asked for: the socket is probably empty now.
+    drained: bool,
 }
 
 /// The first read size of a connection: most MQTT traffic is small packets.
@@ -157,6 +159,7 @@ impl Wire {
             out: BytesMut::new(),
             eof: false,
             read_size: READ_MIN,
+            drained: false,
         }
     }
 
@@ -170,6 +173,13 @@ impl Wire {
         !self.out.is_empty()
             || self.tls.as_ref().is_some_and(|t| t.wants_write())
             || self.ws.as_ref().is_some_and(|w| w.has_replies())
+    }
+
+    /// Whether the last read found the socket emptied (it returned less than it asked for), so
+    /// that another read now would most likely only say "would block". libuv's own stream
+    /// reads stop on the same sign.
+    pub fn is_drained(&self) -> bool {
+        self.drained
     }
 
     /// Reads from the socket once and appends the MQTT bytes that arrived to `mqtt`.
@@ -272,7 +282,25 @@ impl Wire {
                     ws.encode_binary(mqtt, &mut self.out);
                     mqtt.clear();
                 }
-                None if self.out.is_empty() => self.out = mqtt.split(),
+                None if self.out.is_empty() && self.tls.is_none() => {
+                    // The common case: straight from the caller's buffer, which keeps its
+                    // capacity for the next packets; only what the socket refuses is kept.
+                    let mut written = 0;
+                    while written < mqtt.len() {
+                        match self.socket.write(&mqtt[written..]) {
+                            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                            Ok(n) => written += n,
+                            Err(e) if would_block(&e) => break,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    if written < mqtt.len() {
+                        self.out.extend_from_slice(&mqtt[written..]);
+                    }
+                    mqtt.clear();
+                    return Ok(());
+                }
                 None => {
                     self.out.extend_from_slice(mqtt);
                     mqtt.clear();
