@@ -382,3 +382,37 @@ test('reconnectJitter adds 0 to reconnectJitter ms to the first attempt only, wi
   const d = b._reconnectDelay()
   assert.ok(d >= 100 && d <= 150, `delay ${d}`)
 })
+
+test('against three mosquitto brokers, the clients of a stopped one come back spread over the other two and over the jitter window', async (t) => {
+  const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
+  if (!requireBinary(t, 'mosquitto')) return
+  const brokers = []
+  for (let i = 0; i < 3; i++) {
+    const b = await startMosquitto()
+    t.after(() => b.stop())
+    brokers.push(b)
+  }
+  const servers = brokers.map((b) => ({ host: '127.0.0.1', port: b.port }))
+  const clients = []
+  t.after(() => Promise.all(clients.map((c) => c.endAsync(true))))
+  for (let i = 0; i < 60; i++) {
+    const c = mqtt.connect({ servers, serverSelection: 'shuffle', reconnectJitter: 1500, reconnectPeriod: 100, keepalive: 0 })
+    c.on('error', () => {})
+    clients.push(c)
+  }
+  await Promise.all(clients.map((c) => waitFor(c, 'connect')))
+  const on = (c) => servers.findIndex((s) => s.port === Number(c.options.port))
+  const start = clients.map(on)
+  assert.ok([0, 1, 2].every((k) => start.filter((s) => s === k).length > 0), `start per broker: ${start}`)
+  const moved = clients.filter((c, i) => start[i] === 0)
+  const back = moved.map((c) => waitFor(c, 'connect', 5000).then(() => ({ ms: Date.now() - stopped, node: on(c) })))
+  const stopped = Date.now()
+  await brokers[0].stop()
+  const results = await Promise.all(back)
+  const perNode = [0, 1, 2].map((k) => results.filter((r) => r.node === k).length)
+  const times = results.map((r) => r.ms).sort((x, y) => x - y)
+  assert.equal(perNode[0], 0)
+  if (moved.length >= 8) assert.ok(perNode[1] > 0 && perNode[2] > 0, `moved to ${perNode}`)
+  assert.ok(times.at(-1) - times[0] > 400, `came back within ${times[0]}..${times.at(-1)} ms`)
+  assert.ok(times.at(-1) < 100 + 1500 + 1500, `came back within ${times[0]}..${times.at(-1)} ms`)
+})
