@@ -118,9 +118,10 @@ async function takeover (cluster, { intervalMs = 5, beforeKillMs = 1500, afterKi
     const timer = setInterval(tick, intervalMs)
     await sleep(beforeKillMs)
     t0.kill = Date.now()
+    const sentAtKill = n
     const inFlightAtKill = new Set(published.map((r, i) => (r.ackedMs === null ? i : -1)).filter((i) => i >= 0))
     await cluster.kill(0)
-    events.push(`${now()} ms: node 0 killed (SIGKILL) after ${n} messages, ${inFlightAtKill.size} unacknowledged`)
+    events.push(`${now()} ms: node 0 killed (SIGKILL); ${sentAtKill} messages published before, ${inFlightAtKill.size} of them unacknowledged`)
     await until(() => pubBack && subs.clean.resubscribedMs !== undefined && subs.durable.back, 'the clients to move to a surviving node', timeoutMs)
     await sleep(afterKillMs)
     stopped = true
