@@ -173,7 +173,8 @@ async function takeover (cluster, { intervalMs = 5, beforeKillMs = 1500, afterKi
 /**
  * `count` clients connect through `servers` with `options`; once all are connected, node
  * `victim` is killed. Returns, for the clients that were on it, where and when (ms after the
- * kill) they connected again, and where every client started.
+ * kill, and ms after their successful attempt began) they connected again, and where every
+ * client started.
  */
 async function fleet (cluster, { count = 1000, victim = 0, options = {}, batch = 50, timeoutMs = 120000 } = {}) {
   const servers = serversOf(cluster)
@@ -196,9 +197,15 @@ async function fleet (cluster, { count = 1000, victim = 0, options = {}, batch =
     const back = new Array(moved.length).fill(null)
     const attempts = new Array(moved.length).fill(0)
     const killedAt = { t: 0 }
+    const attemptAt = new Array(moved.length).fill(0)
     moved.forEach((c, i) => {
-      c.on('reconnect', () => { attempts[i]++ })
-      c.once('connect', () => { back[i] = { ms: Date.now() - killedAt.t, node: nodeOf(cluster, c) } })
+      c.on('reconnect', () => {
+        attempts[i]++
+        attemptAt[i] = Date.now()
+      })
+      // ms: since the kill; waitMs: since the attempt that succeeded began (what the broker
+      // made the client wait).
+      c.once('connect', () => { back[i] = { ms: Date.now() - killedAt.t, waitMs: Date.now() - attemptAt[i], node: nodeOf(cluster, c) } })
     })
     killedAt.t = Date.now()
     await cluster.kill(victim)
