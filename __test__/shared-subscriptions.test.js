@@ -96,6 +96,31 @@ for (const protocolVersion of [4, 5]) {
   })
 }
 
+test('when a member drops off without a DISCONNECT, the rest of the group takes over everything published after', async (t) => {
+  if (!requireBinary(t, 'mosquitto')) return
+  const broker = await mosquitto(t)
+  const filter = '$share/g/jobs/#'
+  const members = []
+  for (const name of ['d1', 'd2', 'd3']) members.push(await member(t, broker.url, 5, filter, name))
+  const pub = mqtt.connect(broker.url, { protocolVersion: 5 })
+  t.after(() => pub.end(true))
+  await waitFor(pub, 'connect')
+  await publishRange(pub, 0, 150)
+  await until(() => members.reduce((k, m) => k + m.got.length, 0) >= 150, 'the first 150 messages')
+  // The connection is cut (no DISCONNECT) and the member stays away.
+  const gone = members[0].c
+  gone.options.reconnectPeriod = 0
+  const closed = waitFor(gone, 'close')
+  gone.stream.destroy()
+  await closed
+  await publishRange(pub, 150, 450)
+  await until(() => members[1].got.length + members[2].got.length >= 450 - members[0].got.length, 'the next 300 messages')
+  await sleep(100)
+  assertExactlyOnce(members, 0, 450)
+  assert.ok(members[0].got.every((n) => n < 150))
+  for (const m of members.slice(1)) assert.ok(m.got.some((n) => n >= 150), `${m.name} took no share`)
+})
+
 test('a member whose connection drops resubscribes to its shared subscription and gets its share again', async (t) => {
   if (!requireBinary(t, 'mosquitto')) return
   const broker = await mosquitto(t)
