@@ -199,6 +199,7 @@ impl Wire {
             None => match read_into(&mut self.socket, target, self.read_size) {
                 Ok(0) => ReadStatus::Eof,
                 Ok(n) => {
+                    self.drained = n < self.read_size;
                     self.read_size = if n == self.read_size {
                         READ_MAX
                     } else {
@@ -415,6 +416,7 @@ mod tests {
         assert_eq!(wire.read(&mut mqtt).unwrap(), ReadStatus::WouldBlock);
         peer.write_all(b"\x20\x02\x00\x00").unwrap();
         assert_eq!(wire.read(&mut mqtt).unwrap(), ReadStatus::Data(4));
+        assert!(wire.is_drained(), "a short read says the socket is empty");
         drop(peer);
         assert_eq!(wire.read(&mut mqtt).unwrap(), ReadStatus::Eof);
         assert_eq!(&mqtt[..], b"\x20\x02\x00\x00");
