@@ -1,4 +1,5 @@
 'use strict'
+require('./runtime').assertSupportedRuntime()
 // Finds and loads the native addon, in this order:
 //
 //   1. `NAPI_RS_NATIVE_LIBRARY_PATH`, when set (as napi-rs's generated loader: point it at any

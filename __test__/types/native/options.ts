@@ -4,6 +4,10 @@ import { connect, type IClientOptions } from 'mqtt-native'
 export const ours: IClientOptions = {
   maxInflight: 50,
   reconnectBackoff: { initialDelay: 500, maxDelay: 10_000, factor: 2, jitter: 0.2 },
-  reconnectOnUnhealableError: false
+  reconnectOnUnhealableError: false,
+  servers: [{ host: 'node1', port: 1883 }, { host: 'node2', port: 1883 }],
+  serverSelection: 'shuffle',
+  reconnectJitter: 5000,
+  serverRedirection: false
 }
 export const client = connect('mqtt://localhost', { ...ours, reconnectBackoff: true })
