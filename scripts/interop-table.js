@@ -34,6 +34,7 @@ function table () {
         const all = b.wsVersions.length === b.versions.length
         return `✓ (\`${b.wsPath || '/'}\`${all ? '' : `; ${b.wsVersions.map((v) => VERSION_NAME[v]).join(', ')} only`})`
       }
+      if (key === 'willDelay' && !b.versions.includes(5)) return '– (no MQTT 5)'
       return b.notes[key] || '✓'
     })
     rows.push([b.title, versions, ...cells])

@@ -147,6 +147,7 @@ function tempDir (name) {
 //                       (MQTT 3.1.1 and 5 §3.8.4); 'subscription': always at the subscription's
 //   offlineQueue        whether a persistent session gets the messages published while away
 //   retainedWildcard    whether a retained message is sent to a wildcard subscription
+//   willDelay           (MQTT 5 brokers) whether the will waits for its Will Delay Interval
 //   notes               per scenario (keys of SCENARIOS), the broker's departure in words, for
 //                       INTEROP.md; a scenario with a note asserts that departure
 //   startTimeoutMs      how long it may take to accept connections
@@ -166,6 +167,7 @@ const mosquitto = {
   deliveredQos: 'min',
   offlineQueue: true,
   retainedWildcard: true,
+  willDelay: true,
   notes: {},
   startTimeoutMs: 10000,
   install: 'apt-get install mosquitto',
@@ -200,6 +202,7 @@ const aedes = {
   deliveredQos: 'min',
   offlineQueue: true,
   retainedWildcard: true,
+  willDelay: true,
   notes: {
     versions: 'no MQTT 5 (aedes 1.x speaks 3.1 and 3.1.1)'
   },
@@ -233,6 +236,7 @@ const rabbitmq = {
   deliveredQos: 'min',
   offlineQueue: true,
   retainedWildcard: false,
+  willDelay: true,
   notes: {
     versions: 'no MQTT 5 (added in RabbitMQ 3.13; Debian 12 has 3.10)',
     qos: 'no QoS 2, as documented: a QoS 2 subscription is granted QoS 1 and a QoS 2 publish is answered with PUBACK (completes the publish, as in MQTT.js)',
@@ -305,6 +309,7 @@ const rumqttd = {
   deliveredQos: 'subscription',
   offlineQueue: true,
   retainedWildcard: true,
+  willDelay: true,
   notes: {
     versions: 'no MQTT 3.1; its WebSocket listener speaks 3.1.1 only',
     qos: 'delivers every message at the subscription\'s QoS (a QoS 0 or 1 publish arrives as QoS 2), against §3.8.4 of MQTT 3.1.1 and 5; MQTT.js 5.16 sees the same'
@@ -352,6 +357,7 @@ const amqtt = {
   deliveredQos: 'subscription',
   offlineQueue: false,
   retainedWildcard: true,
+  willDelay: true,
   notes: {
     versions: 'MQTT 3.1.1 only (amqtt is a 3.1.1 broker)',
     qos: 'delivers every message at the subscription\'s QoS (a QoS 0 or 1 publish arrives as QoS 2), against §3.8.4 of MQTT 3.1.1; MQTT.js 5.16 sees the same',
@@ -390,6 +396,7 @@ const SCENARIOS = [
   { key: 'qos', title: 'QoS 0/1/2' },
   { key: 'retained', title: 'retained' },
   { key: 'will', title: 'will on abrupt close' },
+  { key: 'willDelay', title: 'will delay (MQTT 5)' },
   { key: 'session', title: 'persistent session resumed' },
   { key: 'unsubscribe', title: 'unsubscribe' },
   { key: 'large', title: '1 MiB payload' },

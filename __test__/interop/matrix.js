@@ -230,12 +230,9 @@ for (const broker of BROKERS.filter((b) => !only || only.includes(b.id))) {
         assert.deepEqual(lateMessages.map((m) => m.payload.toString()), ['live'], 'the cleared retained message was delivered')
       })
 
-      run('publishes the will when the client process dies without DISCONNECT', async (t) => {
-        const topic = topicFor('will')
-        const { client: observer } = await open(t)
-        const messages = collect(observer)
-        await observer.subscribeAsync(topic, { qos: 1 })
-        const opts = options({ will: { topic, payload: 'gone', qos: 1, retain: false } })
+      /** Starts a client process with a will, waits for its CONNACK, and returns it. */
+      async function willClient (t, willOptions, extra = {}) {
+        const opts = options({ will: willOptions, ...extra })
         const script = `
           const mqtt = require(${JSON.stringify(root)})
           const client = mqtt.connect(${JSON.stringify(tcpUrl())}, ${JSON.stringify(opts)})
@@ -249,12 +246,43 @@ for (const broker of BROKERS.filter((b) => !only || only.includes(b.id))) {
           once(child.stdout, 'data'),
           once(child, 'exit').then(() => { throw new Error(`the will client exited: ${stderr}`) })
         ])
+        return child
+      }
+
+      run('publishes the will when the client process dies without DISCONNECT', async (t) => {
+        const topic = topicFor('will')
+        const { client: observer } = await open(t)
+        const messages = collect(observer)
+        await observer.subscribeAsync(topic, { qos: 1 })
+        const child = await willClient(t, { topic, payload: 'gone', qos: 1, retain: false })
         await sleep(100)
         assert.equal(messages.length, 0, 'the will was published before the client went away')
         child.kill('SIGKILL')
         await waitUntil(() => messages.length === 1, 'the will message')
         assert.equal(messages[0].payload.toString(), 'gone')
       })
+
+      if (version === 5) {
+        const delayTitle = broker.willDelay
+          ? 'holds the will for its Will Delay Interval after the client process dies'
+          : 'publishes the will at once, without waiting for its Will Delay Interval'
+        run(delayTitle, async (t) => {
+          const topic = topicFor('will-delay')
+          const { client: observer } = await open(t)
+          const messages = collect(observer)
+          await observer.subscribeAsync(topic, { qos: 1 })
+          // The session outlives the connection (Session Expiry 10 s), so the 2 s delay governs.
+          const child = await willClient(t, { topic, payload: 'late', qos: 1, retain: false, properties: { willDelayInterval: 2 } },
+            { properties: { sessionExpiryInterval: 10 } })
+          const killedAt = Date.now()
+          child.kill('SIGKILL')
+          await waitUntil(() => messages.length === 1, 'the will message', 10000)
+          const after = Date.now() - killedAt
+          if (broker.willDelay) assert.ok(after >= 1500, `the will came ${after} ms after the client died, before its 2 s delay`)
+          else assert.ok(after < 1500, `${broker.id} now honours the Will Delay Interval (${after} ms): update its notes`)
+          assert.equal(messages[0].payload.toString(), 'late')
+        })
+      }
 
       const sessionTitle = broker.offlineQueue
         ? 'resumes a persistent session: messages published while the client was away arrive after it reconnects'
