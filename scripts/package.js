@@ -145,7 +145,8 @@ function main () {
     const stray = mainTarball.files.filter((f) => f.endsWith('.node'))
     if (stray.length) fail(`the main tarball holds ${stray.join(', ')}`)
 
-    console.log(`${path.relative(process.cwd(), mainTarball.file)}\n${path.relative(process.cwd(), platformTarball.file)}`)
+    const shown = (f) => (path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f))
+    console.log(`${shown(mainTarball.file)}\n${shown(platformTarball.file)}`)
   } finally {
     fs.rmSync(stageRoot, { recursive: true, force: true })
   }
