@@ -13,6 +13,7 @@ const { validateTopics } = require('./topic')
 const { DefaultMessageIdProvider } = require('./message-id')
 const { Store } = require('./store')
 const { toMqttPacket, fromMqttPacket } = require('./packet')
+const { KIND, ACK, APP_ACK, ACK_CMDS, APP_ACK_CMDS, record, BatchReader } = require('./batch')
 const { createLogger } = require('./log')
 const { version: NATIVE_VERSION } = require('../package.json')
 /** The MQTT.js version whose API this package implements (MQTT.js's `MQTTJS_VERSION`). */
@@ -32,25 +33,8 @@ const DEFAULTS = {
   timerVariant: 'auto'
 }
 
-// Record layout of a native batch (src/binding/batch.rs).
-const WIDTH = 9
-const NO_EXTRA = 0xffffffff
-const K_MESSAGE = 1
-const K_CONNACK = 2
-const K_ACK = 3
-const K_PACKET_RECEIVE = 4
-const K_PACKET_SEND = 5
-const K_DISCONNECT = 6
-const K_AUTH = 7
-const K_ERROR = 8
-const K_CLOSE = 9
-const K_RELEASED = 10
-const ACK_CMDS = [null, 'puback', 'pubrec', 'pubcomp', 'suback', 'unsuback']
-// The ack the application owes for a message record (flags bits 4-5), as src/session/event.rs.
-const ACK_NONE = 0
-const ACK_PUBACK = 1
-const ACK_PUBREC = 2
-const ACK_PUBCOMP = 3
+// What a message record says the application owes (src/session/event.rs `AppAck`).
+const { NONE: ACK_NONE, PUBACK: ACK_PUBACK, PUBREC: ACK_PUBREC, PUBCOMP: ACK_PUBCOMP } = APP_ACK
 // Reason codes customHandleAcks may choose (MQTT.js handlers/publish.ts).
 const VALID_ACK_CODES = [0, 16, 128, 131, 135, 144, 145, 151, 153]
 
@@ -147,13 +131,10 @@ class MqttClient extends EventEmitter {
     this._lastError = null
     /** Calls waiting for a free message id (UniqueMessageIdProvider), oldest first. */
     this._idWaiters = []
-    /** Batches from the native side not yet dispatched, and where each one stands. */
-    this._inbox = []
-    /** Whether dispatching waits for a `handleMessage` callback. */
-    this._blocked = false
     /** Acks owed to the broker, as kind, messageId, reasonCode triples. */
     this._acks = []
-    this._draining = false
+    /** Dispatches the native event batches, in order, pausing for `handleMessage`. */
+    this._reader = new BatchReader((blob, records, extras, r) => this._dispatch(blob, records, extras, r), () => this._flushAcks())
     // `handleMessage` may be replaced on the instance at any time (MQTT.js reads it per message);
     // a replacement switches acks to wait for it.
     let handleMessage = this.handleMessage
@@ -819,42 +800,7 @@ class MqttClient extends EventEmitter {
   // Events from the native driver
 
   _onBatch (blob, records, extras) {
-    this._inbox.push({ blob, records, extras, next: 0 })
-    if (!this._blocked) this._drain()
-  }
-
-  /**
-   * Dispatches queued records in order. Like MQTT.js, which handles one inbound packet at a time,
-   * dispatching stops while a `handleMessage` has not called back; reading from the connection
-   * stops too, so the broker feels the back-pressure.
-   */
-  _drain () {
-    this._draining = true
-    try {
-      this._drainInbox()
-    } finally {
-      this._draining = false
-    }
-    this._flushAcks()
-  }
-
-  _drainInbox () {
-    while (this._inbox.length && !this._blocked) {
-      const batch = this._inbox[0]
-      const { blob, records, extras } = batch
-      while (batch.next < records.length && !this._blocked) {
-        const r = batch.next
-        batch.next += WIDTH
-        try {
-          this._dispatch(blob, records, extras, r)
-        } catch (err) {
-          // A throwing listener must not drop the rest of the batch; rethrow it afterwards, as
-          // the socket 'data' handler of MQTT.js would have thrown it.
-          process.nextTick(() => { throw err })
-        }
-      }
-      if (batch.next >= records.length) this._inbox.shift()
-    }
+    this._reader.push(blob, records, extras)
   }
 
   /**
@@ -864,13 +810,13 @@ class MqttClient extends EventEmitter {
    */
   _ack (kind, messageId, reasonCode, acked) {
     if (this._wantsPacketSend()) {
-      const packet = { cmd: ACK_CMDS[kind], messageId }
+      const packet = { cmd: APP_ACK_CMDS[kind], messageId }
       if (kind === ACK_PUBACK || reasonCode) packet.reasonCode = reasonCode
       this.emit('packetsend', packet)
     }
     if (acked) return
     this._acks.push(kind, messageId, reasonCode)
-    if (!this._draining) this._flushAcks()
+    if (!this._reader.draining) this._flushAcks()
   }
 
   /** Whether acks wait for the application: `customHandleAcks`, or a `handleMessage` of its own. */
@@ -896,7 +842,7 @@ class MqttClient extends EventEmitter {
 
   /**
    * Runs `handleMessage(packet, done)`; `then(err)` follows when it calls back. Dispatching waits
-   * meanwhile (see `_drain`).
+   * meanwhile (see `BatchReader`).
    */
   _handleMessage (packet, then) {
     let sync = true
@@ -906,41 +852,39 @@ class MqttClient extends EventEmitter {
       finished = true
       then(err)
       if (!sync) {
-        this._blocked = false
         native.clientSetReading(this._handle, true)
-        this._drain()
+        this._reader.unblock()
       }
     })
     sync = false
     if (!finished) {
-      this._blocked = true
+      this._reader.block()
       native.clientSetReading(this._handle, false)
     }
   }
 
   _dispatch (blob, rec, extras, r) {
-    const kind = rec[r]
-    const extra = rec[r + 8] === NO_EXTRA ? undefined : extras[rec[r + 8]]
-    switch (kind) {
-      case K_MESSAGE: return this._onMessage(blob, rec, r, extra)
-      case K_CONNACK: return this._onConnack(this._packet(extra, rec[r + 3]))
-      case K_ACK: return this._onAck(rec, r, extra)
-      case K_PACKET_RECEIVE: return this.emit('packetreceive', this._packet(extra, rec[r + 3]))
-      case K_PACKET_SEND: {
+    const extra = record.extra(rec, extras, r)
+    switch (record.kind(rec, r)) {
+      case KIND.MESSAGE: return this._onMessage(blob, rec, r, extra)
+      case KIND.CONNACK: return this._onConnack(this._packet(extra, record.length(rec, r)))
+      case KIND.ACK: return this._onAck(rec, r, extra)
+      case KIND.PACKET_RECEIVE: return this.emit('packetreceive', this._packet(extra, record.length(rec, r)))
+      case KIND.PACKET_SEND: {
         // Packets the client writes itself (CONNECT, PUBLISH, SUBSCRIBE, …) are reported by the
         // shim synchronously, as MQTT.js does; the driver reports the ones it writes on its own.
         const cmd = extra.cmd
         if (cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubrel' || cmd === 'pubcomp' || cmd === 'pingreq' || cmd === 'auth' ||
           (cmd === 'publish' && extra.dup)) {
-          return this.emit('packetsend', this._packet(extra, rec[r + 3]))
+          return this.emit('packetsend', this._packet(extra, record.length(rec, r)))
         }
         return
       }
-      case K_DISCONNECT: return this.emit('disconnect', this._packet(extra, rec[r + 3]))
-      case K_AUTH: return this._onAuth(this._packet(extra, rec[r + 3]))
-      case K_ERROR: return this._onError(extra)
-      case K_CLOSE: return this._onClose()
-      case K_RELEASED: return this._onReleased(rec[r + 2])
+      case KIND.DISCONNECT: return this.emit('disconnect', this._packet(extra, record.length(rec, r)))
+      case KIND.AUTH: return this._onAuth(this._packet(extra, record.length(rec, r)))
+      case KIND.ERROR: return this._onError(extra)
+      case KIND.CLOSE: return this._onClose()
+      case KIND.RELEASED: return this._onReleased(record.messageId(rec, r))
     }
   }
 
@@ -949,22 +893,21 @@ class MqttClient extends EventEmitter {
   }
 
   _onMessage (blob, rec, r, properties) {
-    const flags = rec[r + 1]
-    const qos = flags & 3
-    const owed = (flags >> 4) & 3
-    const acked = (flags & 64) !== 0
-    const topic = blob.toString('utf8', rec[r + 4], rec[r + 4] + rec[r + 5])
-    const payload = blob.subarray(rec[r + 6], rec[r + 6] + rec[r + 7])
+    const qos = record.qos(rec, r)
+    const owed = record.owed(rec, r)
+    const acked = record.acked(rec, r)
+    const topic = record.topic(blob, rec, r)
+    const payload = record.payload(blob, rec, r)
     const packet = {
       cmd: 'publish',
-      retain: (flags & 4) !== 0,
+      retain: record.retain(rec, r),
       qos,
-      dup: (flags & 8) !== 0,
-      length: rec[r + 3],
+      dup: record.dup(rec, r),
+      length: record.length(rec, r),
       topic,
       payload
     }
-    const messageId = rec[r + 2]
+    const messageId = record.messageId(rec, r)
     if (qos > 0) packet.messageId = messageId
     if (properties) packet.properties = toMqttPacket({ cmd: 'publish', topic, payload, qos, messageId: 0, properties }, 5, 0).properties
     switch (owed) {
@@ -1156,18 +1099,18 @@ class MqttClient extends EventEmitter {
   }
 
   _onAck (rec, r, extra) {
-    const kind = rec[r + 1]
-    const messageId = rec[r + 2]
-    const reasonCode = rec[r + 4]
+    const kind = record.ackCode(rec, r)
+    const messageId = record.messageId(rec, r)
+    const reasonCode = record.reasonCode(rec, r)
     const entry = this.outgoing[messageId]
     if (!entry) return
     const ackPacket = () => extra
-      ? this._packet(extra, rec[r + 3])
-      : { cmd: ACK_CMDS[kind], retain: false, qos: 0, dup: false, length: rec[r + 3], topic: null, payload: null, messageId, ...(this.options.protocolVersion === 5 ? { reasonCode } : {}) }
+      ? this._packet(extra, record.length(rec, r))
+      : { cmd: ACK_CMDS[kind], retain: false, qos: 0, dup: false, length: record.length(rec, r), topic: null, payload: null, messageId, ...(this.options.protocolVersion === 5 ? { reasonCode } : {}) }
     switch (kind) {
-      case 1: // puback
-      case 2: // pubrec with a failure code
-      case 3: { // pubcomp
+      case ACK.PUBACK:
+      case ACK.PUBREC: // with a failure code
+      case ACK.PUBCOMP: {
         let err
         if (reasonCode && reasonCode !== 16) {
           err = new ErrorWithReasonCode(`Publish error: ${ReasonCodes[reasonCode]}`, reasonCode)
@@ -1176,14 +1119,14 @@ class MqttClient extends EventEmitter {
         delete this.outgoing[messageId]
         this.outgoingStore.del({ messageId }, (storeErr, stored) => {
           if (err) entry.cb(err, failed)
-          else if (kind === 3) entry.cb(storeErr || undefined, { cmd: 'pubrel', qos: 2, messageId })
+          else if (kind === ACK.PUBCOMP) entry.cb(storeErr || undefined, { cmd: 'pubrel', qos: 2, messageId })
           else entry.cb(storeErr || undefined, stored)
           this._releaseId(messageId)
         })
         this._replayed(messageId)
         break
       }
-      case 4: { // suback
+      case ACK.SUBACK: {
         delete this.outgoing[messageId]
         this._releaseId(messageId)
         const packet = ackPacket()
@@ -1200,11 +1143,11 @@ class MqttClient extends EventEmitter {
         entry.cb(err, packet)
         break
       }
-      case 6: { // PUBREC: the store keeps the PUBREL from now on (MQTT.js handlers/ack.ts)
+      case ACK.PUBREC_RECEIVED: { // the store keeps the PUBREL from now on (MQTT.js handlers/ack.ts)
         this.outgoingStore.put({ cmd: 'pubrel', qos: 2, messageId }, noop)
         return
       }
-      case 5: { // unsuback
+      case ACK.UNSUBACK: {
         delete this.outgoing[messageId]
         this._releaseId(messageId)
         entry.cb(null, ackPacket())
