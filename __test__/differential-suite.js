@@ -557,6 +557,81 @@ function defineDifferentialSuite (transport) {
     })
     assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
   })
+
+  // -----------------------------------------------------------------------------------------------
+  // Issue #10: what MQTT.js code still noticed. Scenarios whose transport does not matter run over
+  // tcp only.
+  const anyTransport = TRANSPORT === 'tcp' ? test : () => {}
+
+  for (const version of [4, 5]) {
+    anyTransport(`every callback gets MQTT.js's arguments, null where it passes null and undefined where it passes undefined (protocol ${version})`, async (t) => {
+      const traces = await both(t, { protocolVersion: version, autoConnack: false, autoPuback: false }, async (lib, { broker, trace, client }) => {
+        broker.onConnection((conn) => conn.on('packet', (p) => {
+          if (p.cmd === 'publish' && p.qos === 1) conn.send({ cmd: 'puback', messageId: p.messageId, ...(version === 5 && p.topic === 'bad' ? { reasonCode: 135 } : {}) })
+          if (p.cmd === 'publish' && p.qos === 2) conn.send({ cmd: 'pubrec', messageId: p.messageId })
+          if (p.cmd === 'pubrel') conn.send({ cmd: 'pubcomp', messageId: p.messageId })
+          if (p.cmd === 'subscribe') conn.send({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map((sub) => (sub.topic === 'refused' ? 128 : sub.qos)) })
+          if (p.cmd === 'unsubscribe') conn.send({ cmd: 'unsuback', messageId: p.messageId, ...(version === 5 ? { granted: [0] } : {}) })
+        }))
+        const c = client(broker.url, { protocolVersion: version, reconnectPeriod: 0 })
+        const call = (label, fn) => new Promise((resolve) => fn((...a) => { trace.push(`${label}: ${callbackArgs(a)}`); resolve() }))
+        // Offline first: queued and stored, called back once connected.
+        const offline = [call('offline qos0', (k) => c.publish('t', 'x', { qos: 0 }, k)), call('offline qos1', (k) => c.publish('t', 'x', { qos: 1 }, k)), call('offline subscribe', (k) => c.subscribe('t', k))]
+        const conn = await broker.nextConnection()
+        await conn.nextPacket('connect')
+        conn.send(version === 5 ? { cmd: 'connack', reasonCode: 0 } : { cmd: 'connack', returnCode: 0 })
+        await Promise.all(offline)
+        await call('qos0', (k) => c.publish('t', 'x', { qos: 0 }, k))
+        await call('qos1', (k) => c.publish('t', 'x', { qos: 1 }, k))
+        await call('qos2', (k) => c.publish('t', 'x', { qos: 2 }, k))
+        if (version === 5) await call('qos1 refused', (k) => c.publish('bad', 'x', { qos: 1 }, k))
+        await call('subscribe', (k) => c.subscribe('t', k))
+        await call('subscribe refused', (k) => c.subscribe('refused', k))
+        await call('unsubscribe', (k) => c.unsubscribe('t', k))
+        await call('invalid topic', (k) => c.subscribe('a/#/b', k))
+        trace.push(`publishAsync qos1 ${callbackArgs([await c.publishAsync('t', 'x', { qos: 1 })])}`)
+        trace.push(`publishAsync qos0 ${callbackArgs([await c.publishAsync('t', 'x', { qos: 0 })])}`)
+        trace.push(`unsubscribeAsync ${callbackArgs([await c.unsubscribeAsync('t')])}`)
+        await call('end', (k) => c.end(k))
+        await call('end again', (k) => c.end(k))
+        trace.push(`endAsync ${callbackArgs([await c.endAsync()])}`)
+      })
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  anyTransport('a store whose close() fails passes the error to end()\'s callback and endAsync, not to \'end\' listeners', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const failing = (name) => {
+        const store = new lib.Store()
+        store.close = (cb) => cb(new Error(`${name} close failed`))
+        return store
+      }
+      const c = client(broker.url, { reconnectPeriod: 0, incomingStore: failing('incoming'), outgoingStore: failing('outgoing') })
+      c.on('end', (...a) => trace.push(`end listener: ${callbackArgs(a)}`))
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await new Promise((resolve) => c.end((...a) => { trace.push(`end callback: ${callbackArgs(a)}`); resolve() }))
+      const d = client(broker.url, { reconnectPeriod: 0, outgoingStore: failing('outgoing') })
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+      const err = await d.endAsync().then(() => null, (e) => e)
+      trace.push(`endAsync rejected: ${err && err.message}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+}
+
+/** Callback arguments as a comparable string: their count, and null/undefined/Error/object. */
+function callbackArgs (args) {
+  const show = (v) => {
+    if (v === undefined) return 'undefined'
+    if (v === null) return 'null'
+    // ErrorWithSubackPacket carries a code only in mqtt-native (a deliberate difference).
+    if (v instanceof Error) return `Error(${v.message}${v.code !== undefined && !v.packet ? ` code=${v.code}` : ''})`
+    if (Array.isArray(v)) return `[${v.map((g) => `${g.topic}:${g.qos}`).join(',')}]`
+    if (typeof v === 'object') return `{${v.cmd}${v.messageId !== undefined ? ' id' : ''}}`
+    return String(v)
+  }
+  return `${args.length} (${args.map(show).join(', ')})`
 }
 
 module.exports = { defineDifferentialSuite }

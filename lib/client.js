@@ -683,12 +683,17 @@ class MqttClient extends EventEmitter {
   _finishEnd () {
     if (!this._endWaiters.length) return
     this.disconnected = true
-    this.incomingStore.close(noop)
-    this.outgoingStore.close(noop)
     const waiters = this._endWaiters
     this._endWaiters = []
-    this.emit('end')
-    for (const cb of waiters) cb()
+    // As MQTT.js: close the incoming store, then the outgoing one, then 'end' (without
+    // arguments) and the callbacks with the first store error, or what the stores passed.
+    closeStore(this.incomingStore, (e1) => {
+      closeStore(this.outgoingStore, (e2) => {
+        this.emit('end')
+        const err = e1 || e2
+        for (const cb of waiters) cb(err)
+      })
+    })
     if (this.options.reconnectPeriod === 0 || this.options.manualConnect) this.disconnecting = false
     if (this._pendingReconnect) {
       const run = this._pendingReconnect
@@ -1069,7 +1074,8 @@ class MqttClient extends EventEmitter {
     const queue = this.queue
     this.queue = []
     for (const entry of queue) {
-      if (entry.send() !== false && entry.packet.cmd === 'publish' && entry.cb) entry.cb()
+      // MQTT.js calls a queued QoS 0 publish back from the write, with one undefined argument.
+      if (entry.send() !== false && entry.packet.cmd === 'publish' && entry.cb) entry.cb(undefined)
     }
     this._resubscribe(packet)
     this._firstConnection = false
@@ -1118,9 +1124,11 @@ class MqttClient extends EventEmitter {
         const failed = err ? ackPacket() : undefined
         delete this.outgoing[messageId]
         this.outgoingStore.del({ messageId }, (storeErr, stored) => {
+          // MQTT.js hands the callback what the store's del() gave (null and the stored packet
+          // from its Store); after PUBCOMP that is the PUBREL the store held since PUBREC.
           if (err) entry.cb(err, failed)
-          else if (kind === ACK.PUBCOMP) entry.cb(storeErr || undefined, { cmd: 'pubrel', qos: 2, messageId })
-          else entry.cb(storeErr || undefined, stored)
+          else if (kind === ACK.PUBCOMP && !storeErr && !(stored && stored.cmd === 'pubrel')) entry.cb(storeErr, { cmd: 'pubrel', qos: 2, messageId })
+          else entry.cb(storeErr, stored)
           this._releaseId(messageId)
         })
         this._replayed(messageId)
@@ -1245,6 +1253,25 @@ class MqttClient extends EventEmitter {
       this._flush()
     }
     this.emit('close')
+  }
+}
+
+/**
+ * Closes an application store; `then(err)` runs once, with what the store's close() passed, or
+ * with the exception it threw (a store that fails must not break end()).
+ */
+function closeStore (store, then) {
+  let called = false
+  const done = (err) => {
+    if (called) return
+    called = true
+    then(err)
+  }
+  try {
+    if (store && typeof store.close === 'function') store.close(done)
+    else done()
+  } catch (err) {
+    done(err)
   }
 }
 
