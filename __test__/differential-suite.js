@@ -618,6 +618,46 @@ function defineDifferentialSuite (transport) {
     })
     assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
   })
+
+  anyTransport('publish() with a null or undefined message sends an empty payload, as MQTT.js', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 0 })
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await new Promise((resolve) => c.publish('n/0', null, (...a) => { trace.push(`qos0 null: ${callbackArgs(a)}`); resolve() }))
+      await new Promise((resolve) => c.publish('n/1', undefined, { qos: 1 }, (...a) => { trace.push(`qos1 undefined: ${callbackArgs(a)}`); resolve() }))
+      const p0 = await conn.nextPacket('publish')
+      const p1 = await conn.nextPacket('publish')
+      trace.push(`${p0.topic} ${p0.payload.length} ${p1.topic} ${p1.payload.length}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  anyTransport('publish() with a wildcard topic, an invalid QoS or a payload of another type fails clearly where MQTT.js does not (COMPATIBILITY.md)', async (t) => {
+    const broker = await startScriptedBroker({ transport: TRANSPORT, autoConnack: true, autoPuback: true })
+    t.after(() => broker.close())
+    const c = native.connect(broker.url, { ...broker.clientOptions, reconnectPeriod: 0 })
+    t.after(() => c.end(true))
+    const conn = await broker.nextConnection()
+    await new Promise((resolve) => c.once('connect', resolve))
+    // MQTT.js sends these to the broker, which must close the connection (MQTT 5 §3.3.2.1).
+    for (const topic of ['a/#', 'a/+']) {
+      const err = await new Promise((resolve) => c.publish(topic, 'x', { qos: 1 }, resolve))
+      assert.match(err.message, /must not contain wildcards/)
+    }
+    // MQTT.js throws "Cannot read properties of undefined" for 3 and sends a string QoS as QoS 0.
+    assert.throws(() => c.publish('a', 'x', { qos: 3 }), { name: 'TypeError', message: /Invalid QoS 3: use the number 0, 1 or 2/ })
+    assert.throws(() => c.publish('a', 'x', { qos: '1' }), { name: 'TypeError', message: /Invalid QoS '1' \(a string\)/ })
+    // MQTT.js throws Buffer.from's message ("The "string" argument must be of type string …").
+    for (const message of [5, { x: 1 }, true]) {
+      assert.throws(() => c.publish('a', message), { name: 'TypeError', message: /"message" argument must be a string, a Buffer or a Uint8Array; received/ })
+    }
+    assert.throws(() => c.publish(7, 'x'), { name: 'TypeError', message: /topic must be a string/ })
+    // Nothing of the above reached the broker, and the connection is still usable.
+    await new Promise((resolve) => c.publish('ok', 'fine', { qos: 1 }, resolve))
+    assert.deepEqual(conn.packets.filter((p) => p.cmd === 'publish').map((p) => p.topic), ['ok'])
+    assert.equal(c.connected, true)
+  })
 }
 
 /** Callback arguments as a comparable string: their count, and null/undefined/Error/object. */

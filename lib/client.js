@@ -282,7 +282,7 @@ class MqttClient extends EventEmitter {
     const { properties, cbStorePut } = o
     if (this._checkDisconnecting(callback)) return this
     if (qos !== 0 && qos !== 1 && qos !== 2) {
-      throw new TypeError(`Invalid QoS ${qos}: use 0, 1 or 2`)
+      throw new TypeError(`Invalid QoS ${typeof qos === 'string' ? `'${qos}' (a string)` : String(qos)}: use the number 0, 1 or 2`)
     }
     if (typeof topic !== 'string') throw new TypeError('The topic must be a string')
     const payload = toPayload(message)
@@ -1275,11 +1275,15 @@ function closeStore (store, then) {
   }
 }
 
+const EMPTY = Buffer.alloc(0)
+
 function toPayload (message) {
   if (Buffer.isBuffer(message)) return message
   if (typeof message === 'string') return Buffer.from(message)
   if (message instanceof Uint8Array) return message
-  throw new TypeError(`The "message" argument must be a string, a Buffer or a Uint8Array; received ${message === null ? 'null' : typeof message}`)
+  // mqtt-packet writes `payload || empty`: MQTT.js publishes null and undefined as empty.
+  if (message === null || message === undefined) return EMPTY
+  throw new TypeError(`The "message" argument must be a string, a Buffer or a Uint8Array; received ${typeof message}`)
 }
 
 function clampInt (value, min, max) {
