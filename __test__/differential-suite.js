@@ -658,6 +658,48 @@ function defineDifferentialSuite (transport) {
     assert.deepEqual(conn.packets.filter((p) => p.cmd === 'publish').map((p) => p.topic), ['ok'])
     assert.equal(c.connected, true)
   })
+
+  anyTransport('client.keepaliveManager is null until CONNACK, MQTT.js\'s object while connected, and null after the close and after end()', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const shape = (m) => (m === null ? 'null' : m === undefined ? 'undefined' : `keepalive=${m.keepalive} intervalEvery=${m.intervalEvery} destroy=${typeof m.destroy} reschedule=${typeof m.reschedule}`)
+      const c = client(broker.url, { reconnectPeriod: 50, keepalive: 7 })
+      trace.push(`before: ${shape(c.keepaliveManager)}`)
+      c.on('connect', () => trace.push(`in connect: ${shape(c.keepaliveManager)}`))
+      c.on('close', () => trace.push(`in close: ${shape(c.keepaliveManager)}`))
+      const first = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      first.destroy()
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+      await new Promise((resolve) => c.end(resolve))
+      trace.push(`after end: ${shape(c.keepaliveManager)}`)
+      const zero = client(broker.url, { reconnectPeriod: 0, keepalive: 0 })
+      await new Promise((resolve) => zero.once('connect', resolve))
+      trace.push(`keepalive 0: ${shape(zero.keepaliveManager)}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  anyTransport('sendPing() sends a PINGREQ now; reschedulePing() and keepaliveManager.destroy() hold the next one back', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const pings = (conn) => conn.packets.filter((p) => p.cmd === 'pingreq').length
+      const c = client(broker.url, { reconnectPeriod: 0, keepalive: 1 })
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      c.sendPing()
+      await sleep(150)
+      trace.push(`after sendPing: ${pings(conn)}`)
+      // Keepalive 1 s: rescheduled every 300 ms, no PINGREQ is due for 1.2 s.
+      for (let i = 0; i < 4; i++) {
+        await sleep(300)
+        c.reschedulePing()
+      }
+      trace.push(`after rescheduling: ${pings(conn)}`)
+      c.keepaliveManager.destroy()
+      await sleep(1700)
+      trace.push(`after destroy: ${pings(conn)} connected ${c.connected}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
 }
 
 /** Callback arguments as a comparable string: their count, and null/undefined/Error/object. */

@@ -15,6 +15,7 @@ const { Store } = require('./store')
 const { toMqttPacket, fromMqttPacket } = require('./packet')
 const { KIND, ACK, APP_ACK, ACK_CMDS, APP_ACK_CMDS, record, BatchReader } = require('./batch')
 const { createLogger } = require('./log')
+const { KeepaliveManager } = require('./keepalive')
 const { version: NATIVE_VERSION } = require('../package.json')
 /** The MQTT.js version whose API this package implements (MQTT.js's `MQTTJS_VERSION`). */
 const VERSION = '5.16.0'
@@ -103,6 +104,8 @@ class MqttClient extends EventEmitter {
     this.queueQoSZero = this.options.queueQoSZero === undefined ? true : this.options.queueQoSZero
     this._resubscribeTopics = {}
     this.messageIdToTopic = {}
+    /** MQTT.js's keepalive manager: set from CONNACK to the close, null otherwise. */
+    this.keepaliveManager = null
     this.reconnectTimer = null
     this.reconnecting = false
     this.connected = false
@@ -667,6 +670,8 @@ class MqttClient extends EventEmitter {
 
   _closeConnection (force, opts, cb) {
     this._endWaiters.push(cb)
+    // MQTT.js's _cleanUp drops the keepalive manager as soon as end() goes ahead.
+    this._destroyKeepaliveManager()
     let disconnect = null
     if (!force && this.connected) {
       disconnect = { cmd: 'disconnect', ...opts }
@@ -799,6 +804,36 @@ class MqttClient extends EventEmitter {
 
   handleMessage (packet, callback) {
     callback()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Keepalive (the timer is native; these are MQTT.js's hooks into it)
+
+  _destroyKeepaliveManager () {
+    if (this.keepaliveManager) {
+      this.keepaliveManager.destroy()
+      this.keepaliveManager = null
+    }
+  }
+
+  /**
+   * Sends a PINGREQ now (MQTT.js `sendPing()`). The session writes it, and reports it to
+   * `packetsend` as it reports its own PINGREQs.
+   */
+  sendPing () {
+    try {
+      native.clientSendPing(this._handle)
+    } catch (e) {
+      // MQTT.js writes to a closed stream without a word; there is nothing to ping.
+      this.log('sendPing :: %s', splitNativeError(e).message)
+    }
+  }
+
+  /** Restarts the keepalive countdown, with `reschedulePings` or when forced (MQTT.js). */
+  reschedulePing (force = false) {
+    if (this.keepaliveManager && this.keepalive && (force || this.options.reschedulePings)) {
+      this.keepaliveManager.reschedule()
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -994,6 +1029,7 @@ class MqttClient extends EventEmitter {
       return
     }
     this.connected = true
+    if (!this.keepaliveManager && this.keepalive) this.keepaliveManager = new KeepaliveManager(this)
     this.reconnecting = false
     this._failedAttempts = 0
     this._lastError = null
@@ -1230,6 +1266,7 @@ class MqttClient extends EventEmitter {
     this.log('close :: connection closed (disconnecting %s)', this.disconnecting)
     this._connectionOpen = false
     this.connected = false
+    this._destroyKeepaliveManager()
     if (this.stream) {
       this.stream.destroyed = true
       this.stream.emit('close')

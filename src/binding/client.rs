@@ -338,3 +338,28 @@ pub fn client_clear_outgoing(handle: &External<Handle>) -> Vec<u32> {
         .map(u32::from)
         .collect()
 }
+
+/// Sends a PINGREQ now (MQTT.js `sendPing()`). Throws `NOT_CONNECTED|…` without a connection.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_send_ping(handle: &External<Handle>) -> Result<()> {
+    command(handle, |session| session.ping())
+}
+
+/// Restarts the keepalive countdown (MQTT.js `keepaliveManager.reschedule()`).
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_reschedule_keepalive(handle: &External<Handle>) -> Result<()> {
+    let now = std::time::Instant::now();
+    command(handle, |session| {
+        session.reschedule_keepalive(now);
+        Ok(())
+    })
+}
+
+/// Stops keepalive until the next connection (MQTT.js `keepaliveManager.destroy()`).
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_stop_keepalive(handle: &External<Handle>) -> Result<()> {
+    command(handle, |session| {
+        session.stop_keepalive();
+        Ok(())
+    })
+}

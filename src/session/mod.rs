@@ -482,6 +482,31 @@ impl Session {
         self.send(Packet::Disconnect(disconnect))
     }
 
+    /// Sends a PINGREQ now, outside the keepalive schedule (MQTT.js `sendPing()`; MQTT 5
+    /// §3.12.4: a client may send PINGREQ at any time). Needs a connection.
+    pub fn ping(&mut self) -> Result<(), SessionError> {
+        if self.phase != Phase::Connected {
+            return Err(SessionError::not_connected());
+        }
+        self.send(Packet::Pingreq)
+    }
+
+    /// Restarts the keepalive countdown from `now`, as a received ack does (MQTT.js
+    /// `KeepaliveManager.reschedule()`); nothing without a connection.
+    pub fn reschedule_keepalive(&mut self, now: Instant) {
+        if self.phase == Phase::Connected {
+            self.keepalive.on_pingresp(now);
+        }
+    }
+
+    /// Stops keepalive for the current connection: no PINGREQ and no timeout until the next
+    /// CONNECT (MQTT.js `KeepaliveManager.destroy()`).
+    pub fn stop_keepalive(&mut self) {
+        if self.phase == Phase::Connected {
+            self.keepalive = Keepalive::new(0);
+        }
+    }
+
     /// Sends an AUTH packet (MQTT 5 enhanced authentication).
     pub fn auth(&mut self, auth: codec::Auth) -> Result<(), SessionError> {
         if self.phase == Phase::Offline {

@@ -139,6 +139,41 @@ fn pingresp_restarts_the_keepalive_countdown() {
 }
 
 #[test]
+fn ping_sends_pingreq_at_once_and_only_while_connected() {
+    let t0 = Instant::now();
+    let mut offline = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    assert_eq!(offline.ping().unwrap_err().code, "NOT_CONNECTED");
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.ping().unwrap();
+    assert_eq!(sent(&mut s), vec![Packet::Pingreq]);
+    // The schedule is unchanged: the next PINGREQ is still due one interval after CONNACK.
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+}
+
+#[test]
+fn rescheduling_restarts_the_countdown_and_forgets_a_pingreq_sent() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(sent(&mut s), vec![Packet::Pingreq]);
+    s.reschedule_keepalive(t0 + Duration::from_secs(12));
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(22)));
+    s.handle_timeout(t0 + Duration::from_secs(15));
+    assert!(!s.wants_close());
+}
+
+#[test]
+fn stopping_keepalive_leaves_no_deadline_until_the_next_connection() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.stop_keepalive();
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(t0 + Duration::from_secs(60));
+    assert!(sent(&mut s).is_empty());
+    assert!(!s.wants_close());
+}
+
+#[test]
 fn received_publish_does_not_restart_the_keepalive_countdown() {
     let t0 = Instant::now();
     let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
