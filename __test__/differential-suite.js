@@ -700,6 +700,47 @@ function defineDifferentialSuite (transport) {
     })
     assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
   })
+
+  for (const reconnectOnConnackError of [false, true]) {
+    anyTransport(`a 3.1.1 CONNACK carrying MQTT 5 refusal 135 is reported with the broker's code${reconnectOnConnackError ? ', then retried with reconnectOnConnackError' : ''}`, async (t) => {
+      const traces = await both(t, { autoConnack: { returnCode: 135 } }, async (lib, { broker, trace, client }) => {
+        broker.onConnection((conn) => conn.nextPacket('connect').then(() => setTimeout(() => conn.end(), 20), () => {}))
+        client(broker.url, { reconnectPeriod: 50, reconnectOnConnackError })
+        if (reconnectOnConnackError) {
+          await until(() => trace.filter((e) => e.startsWith('reconnect')).length === 1)
+          trace.splice(trace.findIndex((e) => e.startsWith('reconnect')) + 1)
+        } else {
+          await until(() => trace.some((e) => e.startsWith('close')))
+          await sleep(150)
+        }
+      })
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  anyTransport('a QoS 2 publish answered with PUBACK stays a protocol error (130) that closes the connection, unlike MQTT.js (COMPATIBILITY.md)', async (t) => {
+    const broker = await startScriptedBroker({ transport: TRANSPORT, autoConnack: true, autoPuback: false })
+    t.after(() => broker.close())
+    // A reconnectPeriod keeps the callback across the close (with 0, MQTT.js's cleanup fails it).
+    const c = native.connect(broker.url, { ...broker.clientOptions, reconnectPeriod: 60000 })
+    t.after(() => c.end(true))
+    const conn = await broker.nextConnection()
+    await new Promise((resolve) => c.once('connect', resolve))
+    const errors = []
+    c.on('error', (err) => errors.push(err))
+    let called = 0
+    c.publish('q2', 'x', { qos: 2 }, () => called++)
+    const pub = await conn.nextPacket('publish')
+    conn.send({ cmd: 'puback', messageId: pub.messageId })
+    await conn.closed
+    await until(() => !c.connected)
+    assert.equal(errors.length, 1)
+    assert.equal(errors[0].code, 130)
+    assert.match(errors[0].message, /^Protocol error: puback does not answer the publish pending on message id/)
+    // The exchange is not completed: exactly-once is kept, the message stays in flight.
+    assert.equal(called, 0)
+    assert.ok(c.outgoing[pub.messageId])
+  })
 }
 
 /** Callback arguments as a comparable string: their count, and null/undefined/Error/object. */

@@ -761,6 +761,18 @@ impl Session {
                 });
                 self.fill_window();
             }
+            Some(Outgoing::Publish { .. }) => {
+                // A QoS 2 PUBLISH is answered with PUBREC (MQTT 5 §4.3.3, MQTT 3.1.1 §4.3.3).
+                // MQTT.js completes the exchange on this PUBACK; that would give up exactly-once
+                // (the broker may not have the message stored for PUBREL), so the message stays
+                // in flight, to be resent with DUP on the next connection, and this one closes
+                // as a protocol error (MQTT 5 §4.13.1).
+                self.fail(SessionError::protocol(format!(
+                    "Protocol error: puback does not answer the publish pending on message id {} \
+                     (a QoS 2 PUBLISH is answered with PUBREC, MQTT 5 §4.3.3)",
+                    ack.message_id
+                )));
+            }
             Some(other) => {
                 let pending = other.cmd();
                 self.protocol_mismatch("puback", pending, ack.message_id);

@@ -677,3 +677,18 @@ fn the_qos0_fast_path_steps_aside_for_packet_events_and_needs_a_connection() {
     let mut offline = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
     assert!(offline.publish_qos0("a", b"", false, false).is_err());
 }
+
+#[test]
+fn a_qos2_publish_answered_with_puback_stays_in_flight_and_the_connection_closes() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.publish(publish(QoS::ExactlyOnce, 7, "q2")).unwrap();
+    sent(&mut s);
+    s.handle_packet(Packet::Puback(ack(7)), t0);
+    assert!(s.wants_close());
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Error(e)] if e.reason_code == Some(0x82) && e.message.contains("message id 7")
+    ));
+    assert_eq!(s.outgoing_len(), 1);
+}
