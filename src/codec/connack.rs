@@ -34,9 +34,9 @@ pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<ConnAck, C
     // 3.1.1 CONNACK (remaining length 2, no property length) and return code 0x01, unacceptable
     // protocol version (MQTT 3.1.1 §3.1.2.2, §3.2.2.3). That form admits the 3.1.1 return codes.
     let pre_v5_form = version.is_v5() && r.is_empty();
-    if !(pre_v5_form && ReasonTable::ConnAck.admits(ProtocolVersion::V3_1_1, reason_code))
-        && !is_tolerated_refusal(version, reason_code)
-    {
+    let admitted = is_tolerated_refusal(version, reason_code)
+        || (pre_v5_form && ReasonTable::ConnAck.admits(ProtocolVersion::V3_1_1, reason_code));
+    if !admitted {
         ReasonTable::ConnAck.check_decoded(version, reason_code)?;
     }
     // A refused connection has session present 0 (MQTT 5 §3.2.2.1.1 [MQTT-3.2.2-6],
