@@ -741,6 +741,36 @@ function defineDifferentialSuite (transport) {
     assert.equal(called, 0)
     assert.ok(c.outgoing[pub.messageId])
   })
+
+  for (const version of [3, 4, 5]) {
+    for (const storeKind of ['default', 'given']) {
+      anyTransport(`an inbound QoS 2 message is in the ${storeKind} incoming store from PUBLISH until PUBREL and gone after PUBCOMP (protocol ${version})`, async (t) => {
+        const traces = await both(t, { protocolVersion: version, autoPuback: false }, async (lib, { broker, trace, client }) => {
+          const opts = { protocolVersion: version, reconnectPeriod: 0 }
+          if (version === 3) opts.protocolId = 'MQIsdp'
+          if (storeKind === 'given') opts.incomingStore = new lib.Store()
+          const c = client(broker.url, opts, { packets: true })
+          const held = () => [...c.incomingStore._inflights.keys()].join(',') || 'empty'
+          c.on('packetreceive', (p) => { if (p.cmd === 'publish' || p.cmd === 'pubrel') trace.push(`store at <${p.cmd}: ${held()}`) })
+          c.on('message', () => trace.push(`store at message: ${held()}`))
+          const conn = await broker.nextConnection()
+          await until(() => trace.some((e) => e.startsWith('connect')))
+          conn.send({ cmd: 'publish', topic: 'in/2', payload: 'two', qos: 2, messageId: 21 })
+          await conn.nextPacket('pubrec')
+          await sleep(20)
+          trace.push(`store after PUBREC: ${held()}`)
+          conn.send({ cmd: 'pubrel', messageId: 21 })
+          await conn.nextPacket('pubcomp')
+          await sleep(50)
+          trace.push(`store after PUBCOMP: ${held()}`)
+          const counts = {}
+          for (const p of conn.packets) counts[p.cmd] = (counts[p.cmd] || 0) + 1
+          trace.push(`broker received ${JSON.stringify(counts)}`)
+        })
+        assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+      })
+    }
+  }
 }
 
 /** Callback arguments as a comparable string: their count, and null/undefined/Error/object. */

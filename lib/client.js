@@ -194,7 +194,10 @@ class MqttClient extends EventEmitter {
     const before = this._packetListeners > 0
     this._packetListeners += delta
     const after = this._packetListeners > 0
-    if (before !== after) native.clientSetPacketEvents(this._handle, after)
+    if (before !== after) {
+      native.clientSetPacketEvents(this._handle, after)
+      this._updateAppAcks()
+    }
   }
 
   _wantsPacketSend () {
@@ -859,9 +862,13 @@ class MqttClient extends EventEmitter {
     if (!this._reader.draining) this._flushAcks()
   }
 
-  /** Whether acks wait for the application: `customHandleAcks`, or a `handleMessage` of its own. */
+  /**
+   * Whether acks wait for the application: `customHandleAcks`, a `handleMessage` or an incoming
+   * store of its own, or `packetsend`/`packetreceive` listeners (which must see the PUBLISH
+   * before its PUBACK/PUBREC is written, as in MQTT.js).
+   */
   _wantsAppAcks () {
-    return this.handleMessage !== MqttClient.prototype.handleMessage || !!this.options.incomingStore ||
+    return this.handleMessage !== MqttClient.prototype.handleMessage || !!this.options.incomingStore || this._packetListeners > 0 ||
       (this.options.protocolVersion === 5 && typeof this.options.customHandleAcks === 'function')
   }
 
@@ -963,9 +970,9 @@ class MqttClient extends EventEmitter {
           })
         })
         return
-      case ACK_PUBREC: // QoS 2 PUBLISH: PUBREC now, the message on PUBREL
+      case ACK_PUBREC: // QoS 2 PUBLISH: into the incoming store, PUBREC, the message on PUBREL
         this._customAck(topic, payload, packet, 'pubrec', (code) => {
-          if (code || !this.options.incomingStore) return this._ack(ACK_PUBREC, messageId, code, acked)
+          if (code) return this._ack(ACK_PUBREC, messageId, code, acked)
           this.incomingStore.put(packet, () => this._ack(ACK_PUBREC, messageId, code, acked))
         })
         return
@@ -979,7 +986,7 @@ class MqttClient extends EventEmitter {
     this.emit('message', packet.topic, packet.payload, packet)
     this._handleMessage(packet, (err) => {
       if (err) return
-      if (this.options.incomingStore) this.incomingStore.del({ messageId: packet.messageId }, noop)
+      this.incomingStore.del({ messageId: packet.messageId }, noop)
       this._ack(ACK_PUBCOMP, packet.messageId, 0, acked)
     })
   }
