@@ -771,6 +771,63 @@ function defineDifferentialSuite (transport) {
       })
     }
   }
+
+  anyTransport('MQTT 5 inbound topic aliases: the message carries the full topic, and the packet object is MQTT.js\'s', async (t) => {
+    const traces = await both(t, { protocolVersion: 5 }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 0, properties: { topicAliasMaximum: 5 } })
+      c.on('message', (topic, payload, packet) => {
+        trace.push(`topic=${topic} packet.topic=${JSON.stringify(packet.topic)} properties=${JSON.stringify(packet.properties)} keys=${Object.keys(packet).join(',')}`)
+      })
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      conn.send({ cmd: 'publish', topic: 'a/b', payload: 'one', qos: 0, properties: { topicAlias: 1 } })
+      conn.send({ cmd: 'publish', topic: '', payload: 'two', qos: 1, messageId: 5, properties: { topicAlias: 1 } })
+      await until(() => trace.filter((e) => e.startsWith('message')).length === 2)
+      await sleep(20)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  for (const [name, properties, topic] of [['an unregistered', { topicAlias: 3 }, ''], ['an out-of-range', { topicAlias: 9 }, 'x/y']]) {
+    anyTransport(`MQTT 5 inbound topic aliases: ${name} alias gives MQTT.js's error text first`, async (t) => {
+      const traces = await both(t, { protocolVersion: 5 }, async (lib, { broker, trace, client }) => {
+        const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 0, properties: { topicAliasMaximum: 5 } })
+        const conn = await broker.nextConnection()
+        await until(() => trace.some((e) => e.startsWith('connect')))
+        const errors = []
+        c.on('error', (err) => errors.push(err))
+        conn.send({ cmd: 'publish', topic, payload: 'one', qos: 0, properties })
+        await until(() => errors.length > 0)
+        await until(() => trace.some((e) => e.startsWith('close')))
+        // Ours may say more after MQTT.js's text: compare the start and the code.
+        trace.push(`code ${errors[0].code}`)
+        trace.push(errors[0].message)
+      })
+      const ours = traces['mqtt-native']
+      const theirs = traces['MQTT.js']
+      const strip = (trace) => trace.filter((e) => !e.startsWith('error '))
+      const message = (trace) => trace.at(-1)
+      assert.deepEqual(strip(ours).slice(0, -1), strip(theirs).slice(0, -1))
+      assert.ok(message(ours).startsWith(message(theirs)), `"${message(ours)}" should start with "${message(theirs)}"`)
+    })
+  }
+
+  anyTransport('MQTT 5: a publish queued offline with a topicAlias is sent with the topic and without the alias', async (t) => {
+    const traces = await both(t, { protocolVersion: 5, autoConnack: { reasonCode: 0, properties: { topicAliasMaximum: 10 } } }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 50 })
+      const first = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      c.publish('alias/topic', 'registers', { qos: 0, properties: { topicAlias: 2 } })
+      await first.nextPacket('publish')
+      first.destroy()
+      await until(() => !c.connected)
+      c.publish('alias/topic', 'queued', { qos: 0, properties: { topicAlias: 2 } }, (err) => trace.push(`callback ${err && err.message}`))
+      const second = await broker.nextConnection()
+      const pub = await second.nextPacket('publish')
+      trace.push(`sent topic=${pub.topic} properties=${JSON.stringify(pub.properties)}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
 }
 
 /** Callback arguments as a comparable string: their count, and null/undefined/Error/object. */

@@ -68,6 +68,8 @@ const record = {
   owed: (rec, r) => (rec[r + F_A] >> FLAG.ACK_SHIFT) & 3,
   /** Whether the session already sent that ack. */
   acked: (rec, r) => (rec[r + F_A] & FLAG.ACKED) !== 0,
+  /** Whether the topic came from a Topic Alias (the PUBLISH had an empty topic on the wire). */
+  topicFromAlias: (rec, r) => (rec[r + F_A] & FLAG.TOPIC_FROM_ALIAS) !== 0,
   topic: (blob, rec, r) => blob.toString('utf8', rec[r + F_TOPIC], rec[r + F_TOPIC] + rec[r + F_TOPIC_LEN]),
   payload: (blob, rec, r) => blob.subarray(rec[r + F_PAYLOAD], rec[r + F_PAYLOAD] + rec[r + F_PAYLOAD_LEN])
 }

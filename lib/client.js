@@ -951,7 +951,8 @@ class MqttClient extends EventEmitter {
       qos,
       dup: record.dup(rec, r),
       length: record.length(rec, r),
-      topic,
+      // As MQTT.js: the packet keeps the wire's empty topic; the event gets the full one.
+      topic: record.topicFromAlias(rec, r) ? '' : topic,
       payload
     }
     const messageId = record.messageId(rec, r)

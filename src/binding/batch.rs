@@ -64,6 +64,8 @@ mod message_flag {
     pub const ACK_SHIFT: u32 = 4;
     /// Set when the session has already sent the ack.
     pub const ACKED: u32 = 1 << 6;
+    /// Set when the topic came from a Topic Alias (the PUBLISH had an empty topic).
+    pub const TOPIC_FROM_ALIAS: u32 = 1 << 7;
 }
 
 /// An object that travels beside the records.
@@ -131,9 +133,14 @@ impl Batch {
         publish: Publish,
         ack: AppAck,
         acked: bool,
+        topic_from_alias: bool,
         version: ProtocolVersion,
     ) {
-        let length = publish_length(&publish, version);
+        let mut length = publish_length(&publish, version);
+        if topic_from_alias {
+            // The topic was not on the wire: the remaining length was shorter by its bytes.
+            length = length.saturating_sub(to_u32(publish.topic.len()));
+        }
         let mut flags = u32::from(u8::from(publish.qos)) | ack.code() << message_flag::ACK_SHIFT;
         if publish.retain {
             flags |= message_flag::RETAIN;
@@ -143,6 +150,9 @@ impl Batch {
         }
         if acked {
             flags |= message_flag::ACKED;
+        }
+        if topic_from_alias {
+            flags |= message_flag::TOPIC_FROM_ALIAS;
         }
         let (topic_off, topic_len) = self.bytes(publish.topic.as_bytes());
         let (payload_off, payload_len) = self.bytes(&publish.payload);
@@ -218,7 +228,8 @@ impl Batch {
                 publish,
                 ack,
                 acked,
-            }) => self.push_message(publish, ack, acked, version),
+                topic_from_alias,
+            }) => self.push_message(publish, ack, acked, topic_from_alias, version),
             DriverEvent::Session(Event::ConnAck(ack)) => {
                 self.push_packet(kind::CONNACK, Packet::Connack(ack), version)
             }
@@ -396,7 +407,7 @@ struct Layout {
     fields: [(&'static str, usize); RECORD_WIDTH],
     kinds: [(&'static str, u32); 10],
     ack_codes: [(&'static str, u32); 6],
-    message_flags: [(&'static str, u32); 5],
+    message_flags: [(&'static str, u32); 6],
     app_acks: [(&'static str, u32); 4],
 }
 
@@ -445,6 +456,7 @@ pub fn batch_layout(env: &Env) -> Result<Unknown<'_>> {
             ("DUP", message_flag::DUP),
             ("ACK_SHIFT", message_flag::ACK_SHIFT),
             ("ACKED", message_flag::ACKED),
+            ("TOPIC_FROM_ALIAS", message_flag::TOPIC_FROM_ALIAS),
         ],
         app_acks: [
             ("NONE", AppAck::None.code()),

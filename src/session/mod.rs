@@ -619,14 +619,17 @@ impl Session {
     }
 
     fn handle_publish(&mut self, mut publish: Publish) {
-        if let Err(error) = self.resolve_topic_alias(&mut publish) {
-            self.fail(error);
-            return;
-        }
+        let topic_from_alias = match self.resolve_topic_alias(&mut publish) {
+            Ok(from_alias) => from_alias,
+            Err(error) => {
+                self.fail(error);
+                return;
+            }
+        };
         let id = publish.message_id;
         match publish.qos {
-            QoS::AtMostOnce => self.deliver(publish, AppAck::None),
-            QoS::AtLeastOnce => self.deliver(publish, AppAck::PubAck),
+            QoS::AtMostOnce => self.deliver(publish, AppAck::None, topic_from_alias),
+            QoS::AtLeastOnce => self.deliver(publish, AppAck::PubAck, topic_from_alias),
             QoS::ExactlyOnce => {
                 // MQTT 5 §4.3.3 (method B): keep the message until PUBREL, then deliver it once.
                 if self.incoming_qos2.contains_key(&id) {
@@ -652,20 +655,21 @@ impl Session {
                     return;
                 }
                 self.incoming_qos2.insert(id, publish.clone());
-                self.deliver(publish, AppAck::PubRec);
+                self.deliver(publish, AppAck::PubRec, topic_from_alias);
             }
         }
     }
 
     /// Hands a message to the application with the ack it owes; without application acks, the
     /// session sends that ack itself at once.
-    fn deliver(&mut self, publish: Publish, ack: AppAck) {
+    fn deliver(&mut self, publish: Publish, ack: AppAck, topic_from_alias: bool) {
         let id = publish.message_id;
         let acked = !self.options.app_acks && ack != AppAck::None;
         self.events.push_back(Event::Message {
             publish,
             ack,
             acked,
+            topic_from_alias,
         });
         if ack == AppAck::None {
             return;
@@ -715,40 +719,61 @@ impl Session {
         }
     }
 
-    fn resolve_topic_alias(&mut self, publish: &mut Publish) -> Result<(), SessionError> {
+    /// Fills in the topic of an alias-only PUBLISH and registers new aliases; returns whether
+    /// the topic came from an alias. Error texts start with MQTT.js's.
+    fn resolve_topic_alias(&mut self, publish: &mut Publish) -> Result<bool, SessionError> {
         let Some(alias) = publish.properties.topic_alias else {
             if publish.topic.is_empty() {
                 return Err(SessionError::protocol(
                     "Protocol error: PUBLISH without topic name or topic alias",
                 ));
             }
-            return Ok(());
+            return Ok(false);
         };
         // MQTT 5 §3.3.2.3.4: an alias above our Topic Alias Maximum (or any alias when we
-        // announced none) is a protocol error.
-        if alias == 0 || alias > self.topic_alias_maximum {
-            return Err(SessionError::protocol_code(
+        // announced none) is a protocol error, Topic Alias invalid.
+        let maximum = self.topic_alias_maximum;
+        let out_of_range = |message: String| {
+            SessionError::protocol_code(
                 format!(
-                    "Received Topic Alias {alias} is out of range (the client accepts 1 to {})",
-                    self.topic_alias_maximum
+                    "{message} (the client announced a Topic Alias Maximum of {maximum}, \
+                     MQTT 5 §3.3.2.3.4)"
                 ),
                 0x94,
+            )
+        };
+        if maximum == 0 {
+            return Err(out_of_range(
+                "Received a PUBLISH Topic Alias but no Topic Alias Maximum was advertised".into(),
             ));
+        }
+        if alias == 0 && publish.topic.is_empty() {
+            return Err(out_of_range(format!(
+                "Received Topic Alias {alias} is outside the valid range 1-65535"
+            )));
+        }
+        if alias == 0 || alias > maximum {
+            return Err(out_of_range(format!(
+                "Received Topic Alias {alias} is outside the advertised Topic Alias Maximum range 1-{maximum}"
+            )));
         }
         if publish.topic.is_empty() {
             match self.topic_aliases.get(&alias) {
                 Some(topic) => publish.topic = topic.clone(),
                 None => {
                     return Err(SessionError::protocol_code(
-                        format!("Received unregistered Topic Alias {alias}"),
+                        format!(
+                            "Received unregistered Topic Alias ({alias}: no PUBLISH has set it on \
+                             this connection, MQTT 5 §3.3.2.3.4)"
+                        ),
                         0x82,
                     ))
                 }
             }
-        } else {
-            self.topic_aliases.insert(alias, publish.topic.clone());
+            return Ok(true);
         }
-        Ok(())
+        self.topic_aliases.insert(alias, publish.topic.clone());
+        Ok(false)
     }
 
     fn handle_puback(&mut self, ack: Ack) {
@@ -849,7 +874,7 @@ impl Session {
     fn handle_pubrel(&mut self, ack: Ack) {
         let id = ack.message_id;
         if let Some(publish) = self.incoming_qos2.remove(&id) {
-            self.deliver(publish, AppAck::PubComp);
+            self.deliver(publish, AppAck::PubComp, false);
             return;
         }
         if self.options.app_acks {
