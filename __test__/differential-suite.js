@@ -828,6 +828,101 @@ function defineDifferentialSuite (transport) {
     })
     assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
   })
+
+  for (const async of [false, true]) {
+    anyTransport(`publishes made offline do not overtake what ${async ? 'a level-style (asynchronous)' : 'a persistent'} outgoing store kept from an earlier run`, async (t) => {
+      const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+        const store = async ? asyncStore(new lib.Store({ clean: false })) : new lib.Store({ clean: false })
+        const first = client(broker.url, { reconnectPeriod: 0, clientId: 'order-a', clean: false, outgoingStore: store })
+        const conn1 = await broker.nextConnection()
+        await until(() => trace.some((e) => e.startsWith('connect')))
+        first.publish('stored/1', 'a', { qos: 1 })
+        first.publish('stored/2', 'b', { qos: 2 })
+        await conn1.nextPacket('publish')
+        await conn1.nextPacket('publish')
+        await new Promise((resolve) => first.end(true, resolve))
+        trace.push('second client')
+        // MQTT.js resends one stored message per round trip: answer every publish and PUBREL.
+        broker.onConnection((conn) => conn.on('packet', (p) => {
+          if (p.cmd === 'publish' && p.qos === 1) conn.send({ cmd: 'puback', messageId: p.messageId })
+          if (p.cmd === 'publish' && p.qos === 2) conn.send({ cmd: 'pubrec', messageId: p.messageId })
+          if (p.cmd === 'pubrel') conn.send({ cmd: 'pubcomp', messageId: p.messageId })
+        }))
+        const second = client(broker.url, { reconnectPeriod: 0, clientId: 'order-a', clean: false, outgoingStore: store })
+        second.publish('new/1', 'c', { qos: 1 }, (err) => trace.push(`new/1 callback ${err}`))
+        second.publish('new/2', 'd', { qos: 0 }, (err) => trace.push(`new/2 callback ${err}`))
+        second.publish('new/3', 'e', { qos: 2 }, (err) => trace.push(`new/3 callback ${err}`))
+        const conn2 = await broker.nextConnection()
+        await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+        await until(() => trace.filter((e) => / callback /.test(e)).length === 3)
+        await sleep(30)
+        trace.push(`wire: ${conn2.packets.filter((p) => p.cmd === 'publish').map((p) => p.topic).join(' ')}`)
+      })
+      // Resends carry DUP in mqtt-native (COMPATIBILITY.md); the order and events are the same.
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  anyTransport('end() while online waits for SUBSCRIBE and UNSUBSCRIBE acks, also for ones queued offline, before DISCONNECT', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      broker.onConnection((conn) => conn.on('packet', (p) => {
+        // Slow acks: end() must wait for them.
+        if (p.cmd === 'subscribe') setTimeout(() => conn.send({ cmd: 'suback', messageId: p.messageId, granted: [0] }), 60)
+        if (p.cmd === 'unsubscribe') setTimeout(() => conn.send({ cmd: 'unsuback', messageId: p.messageId }), 60)
+        if (p.cmd === 'publish' && p.qos === 1) setTimeout(() => conn.send({ cmd: 'puback', messageId: p.messageId }), 60)
+      }))
+      const c = client(broker.url, { reconnectPeriod: 0 })
+      c.subscribe('offline/sub', (err) => trace.push(`subscribe callback ${err}`))
+      c.publish('offline/pub', 'x', { qos: 1 }, (err) => trace.push(`publish callback ${err}`))
+      const conn = await broker.nextConnection()
+      await new Promise((resolve) => c.once('connect', resolve))
+      c.unsubscribe('online/unsub', (err) => trace.push(`unsubscribe callback ${err}`))
+      await new Promise((resolve) => c.end(() => { trace.push('end callback'); resolve() }))
+      await conn.closed
+      trace.push(`broker received: ${conn.packets.map((p) => p.cmd).join(' ')}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  anyTransport('packetsend reports a publish made offline when it is written after CONNACK, not at publish()', async (t) => {
+    const traces = await both(t, { autoConnack: false }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 0 }, { packets: true })
+      c.publish('q/1', 'x', { qos: 1 })
+      c.publish('q/0', 'y', { qos: 0 })
+      c.subscribe('s')
+      trace.push('published offline')
+      const conn = await broker.nextConnection()
+      await conn.nextPacket('connect')
+      await sleep(30)
+      trace.push('sending CONNACK')
+      conn.send({ cmd: 'connack', returnCode: 0 })
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await sleep(50)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+}
+
+/**
+ * Wraps a Store so that every operation calls back later and its stream is read asynchronously,
+ * as a level-style persistent store does.
+ */
+function asyncStore (inner) {
+  const { Readable } = require('node:stream')
+  return {
+    put: (packet, cb) => setImmediate(() => inner.put(packet, cb)),
+    del: (packet, cb) => setImmediate(() => inner.del(packet, cb)),
+    get: (packet, cb) => setImmediate(() => inner.get(packet, cb)),
+    close: (cb) => setImmediate(() => inner.close(cb)),
+    createStream: () => {
+      const items = [...inner._inflights.values()]
+      return new Readable({
+        objectMode: true,
+        read () { setTimeout(() => this.push(items.length ? items.shift() : null), 2) }
+      })
+    },
+    get _inflights () { return inner._inflights }
+  }
 }
 
 /** Callback arguments as a comparable string: their count, and null/undefined/Error/object. */

@@ -119,6 +119,8 @@ class MqttClient extends EventEmitter {
     this._serverProperties = undefined
     this._connack = null
     this._endWaiters = []
+    /** An end() waiting for 'outgoingEmpty': runs it at once if the connection is lost first. */
+    this._endPending = null
     this._pendingReconnect = null
     this._connectionOpen = false
     /**
@@ -128,6 +130,12 @@ class MqttClient extends EventEmitter {
     this._replay = null
     /** Calls made during the replay, run when it ends (MQTT.js `_storeProcessingQueue`). */
     this._deferred = []
+    /**
+     * QoS 1/2 publishes made offline, in the outgoing store but not yet given to the session:
+     * message id → send function, in publish order. Sent on CONNACK, after the store's older
+     * messages (MQTT.js keeps them in its store and replays the store in order).
+     */
+    this._unsent = new Map()
     /** Reconnect attempts since the last successful CONNACK (for `reconnectBackoff`). */
     this._failedAttempts = 0
     /** The last error, to decide whether retrying can help (`reconnectOnUnhealableError`). */
@@ -321,19 +329,37 @@ class MqttClient extends EventEmitter {
       if (callback) callback()
       return this
     }
-    this.outgoing[messageId] = { volatile: false, cmd: 'publish', cb: callback || noop }
-    // MQTT.js sends a QoS 1/2 publish once the store has it.
+    const entry = { volatile: false, cmd: 'publish', cb: callback || noop }
+    this.outgoing[messageId] = entry
+    // MQTT.js sends a QoS 1/2 publish once the store has it; offline, the store keeps it and it
+    // is sent on CONNACK in the store's order, after what an earlier run left there.
     this.outgoingStore.put(packet, (err) => {
       if (err) {
-        const entry = this.outgoing[messageId]
+        const known = this.outgoing[messageId] === entry
         this._dropOutgoing(messageId)
-        if (entry) entry.cb(err)
+        if (known) entry.cb(err)
         return
       }
       if (cbStorePut) cbStorePut()
-      if (!this._sendPublish(topic, payload, flags, messageId, nativeProps, packet, null)) this._dropOutgoing(messageId)
+      if (this.outgoing[messageId] !== entry) return // removed meanwhile
+      if (this.connected) {
+        if (!this._sendPublish(topic, payload, flags, messageId, nativeProps, packet, null)) this._dropOutgoing(messageId)
+        return
+      }
+      // The alias belonged to the old connection: sent with its topic (MQTT.js does the same).
+      const [sent, sentProps] = withoutTopicAlias(packet, nativeProps)
+      this._unsent.set(messageId, () => {
+        if (!this._sendPublish(topic, payload, flags, messageId, sentProps, sent, null)) this._dropOutgoing(messageId)
+      })
     })
     return this
+  }
+
+  /** Sends the QoS 1/2 publishes made offline that are still waiting, oldest first. */
+  _sendUnsent () {
+    const unsent = this._unsent
+    this._unsent = new Map()
+    for (const send of unsent.values()) send()
   }
 
   /**
@@ -372,6 +398,7 @@ class MqttClient extends EventEmitter {
       return
     }
     if (this._queueFull(callback)) return
+    ;[packet, properties] = withoutTopicAlias(packet, properties)
     this.queue.push({ packet, cb: callback, send: () => this._sendPublish(packet.topic, payload, flags, 0, properties, packet, callback) })
   }
 
@@ -413,6 +440,7 @@ class MqttClient extends EventEmitter {
 
   _dropOutgoing (messageId) {
     delete this.outgoing[messageId]
+    this._unsent.delete(messageId)
     this.outgoingStore.del({ messageId }, noop)
     this._releaseId(messageId)
     this._replayed(messageId)
@@ -656,9 +684,19 @@ class MqttClient extends EventEmitter {
     this._clearReconnect()
     this.disconnecting = true
     const finish = () => this._closeConnection(force, opts, cb)
-    if (!force && this.connected && Object.keys(this.outgoing).some((id) => !this.outgoing[id].volatile)) {
-      // Let in-flight publishes complete first (MQTT.js waits for 'outgoingEmpty').
-      this.once('outgoingEmpty', () => setTimeout(finish, 10))
+    if (!force && this.connected && Object.keys(this.outgoing).length > 0) {
+      // Let in-flight publishes, subscribes and unsubscribes complete first (MQTT.js waits for
+      // 'outgoingEmpty'); offline, end() completes at once (COMPATIBILITY.md).
+      const onEmpty = () => {
+        this._endPending = null
+        setTimeout(finish, 10)
+      }
+      // If the connection is lost first, end() goes ahead offline (see _onClose).
+      this._endPending = () => {
+        this.removeListener('outgoingEmpty', onEmpty)
+        finish()
+      }
+      this.once('outgoingEmpty', onEmpty)
     } else {
       finish()
     }
@@ -787,6 +825,7 @@ class MqttClient extends EventEmitter {
   _flush () {
     const outgoing = this.outgoing
     this.outgoing = {}
+    this._unsent = new Map()
     native.clientClearOutgoing(this._handle)
     for (const id of Object.keys(outgoing)) {
       this.outgoingStore.del({ messageId: Number(id) }, noop)
@@ -1052,6 +1091,8 @@ class MqttClient extends EventEmitter {
       this._replayStore(this._replay)
       return
     }
+    // The session has resent what was in flight; the publishes made offline follow.
+    this._sendUnsent()
     if (replaying.length) {
       this._replay = { ids: new Set(replaying), connack: packet, streaming: false }
       return
@@ -1076,6 +1117,8 @@ class MqttClient extends EventEmitter {
     const finish = () => {
       if (!replay.streaming) return
       replay.streaming = false
+      // Offline publishes the store did not list (it may not list what it just took).
+      if (this._replay === replay) this._sendUnsent()
       if (this._replay === replay && replay.ids.size === 0) this._finishConnect(replay.connack)
     }
     try {
@@ -1085,8 +1128,16 @@ class MqttClient extends EventEmitter {
       return finish()
     }
     stream.on('data', (packet) => {
-      if (this._replay !== replay || !packet || !packet.messageId || this.outgoing[packet.messageId]) return
+      if (this._replay !== replay || !packet || !packet.messageId) return
       const id = packet.messageId
+      const unsent = this._unsent.get(id)
+      if (unsent) {
+        // Published offline by this client: its turn in the store's order.
+        this._unsent.delete(id)
+        unsent()
+        return
+      }
+      if (this.outgoing[id]) return // the session holds it and has resent it
       this.messageIdProvider.register(id)
       this.outgoing[id] = { volatile: false, cmd: packet.cmd, cb: noop }
       replay.ids.add(id)
@@ -1283,6 +1334,11 @@ class MqttClient extends EventEmitter {
     this._replay = null
     this._flushVolatile()
     if (this.disconnecting) {
+      if (this._endPending) {
+        const run = this._endPending
+        this._endPending = null
+        run()
+      }
       this.emit('close')
       this._finishEnd()
       return
@@ -1321,6 +1377,24 @@ function closeStore (store, then) {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * A publish made offline goes out on another connection, where its Topic Alias means nothing:
+ * MQTT.js sends it with its topic and without the alias. Returns the packet (for packetsend)
+ * and the native properties without the alias, copies only when there was one; an alias-only
+ * publish (empty topic) keeps it, and the session reports it as unregistered.
+ */
+function withoutTopicAlias (packet, properties) {
+  if (!properties || properties.topicAlias === undefined || !packet.topic) return [packet, properties]
+  const rest = { ...properties }
+  delete rest.topicAlias
+  const shown = { ...packet }
+  if (packet.properties) {
+    shown.properties = { ...packet.properties }
+    delete shown.properties.topicAlias
+  }
+  return [shown, Object.keys(rest).length ? rest : null]
+}
 
 function toPayload (message) {
   if (Buffer.isBuffer(message)) return message
