@@ -868,7 +868,7 @@ function defineDifferentialSuite (transport) {
       broker.onConnection((conn) => conn.on('packet', (p) => {
         // Slow acks: end() must wait for them.
         if (p.cmd === 'subscribe') setTimeout(() => conn.send({ cmd: 'suback', messageId: p.messageId, granted: [0] }), 60)
-        if (p.cmd === 'unsubscribe') setTimeout(() => conn.send({ cmd: 'unsuback', messageId: p.messageId }), 60)
+        if (p.cmd === 'unsubscribe') setTimeout(() => conn.send({ cmd: 'unsuback', messageId: p.messageId }), 120)
         if (p.cmd === 'publish' && p.qos === 1) setTimeout(() => conn.send({ cmd: 'puback', messageId: p.messageId }), 60)
       }))
       const c = client(broker.url, { reconnectPeriod: 0 })
@@ -898,6 +898,68 @@ function defineDifferentialSuite (transport) {
       conn.send({ cmd: 'connack', returnCode: 0 })
       await until(() => trace.some((e) => e.startsWith('connect')))
       await sleep(50)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  for (const withStore of [false, true]) {
+    anyTransport(`a connection that drops again and again with QoS 1/2 in flight: each message once per connection, each callback once (${withStore ? 'stores given' : 'default stores'})`, async (t) => {
+      const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+        const opts = { reconnectPeriod: 30, clientId: 'drops', clean: !withStore }
+        if (withStore) Object.assign(opts, { outgoingStore: new lib.Store({ clean: false }), incomingStore: new lib.Store({ clean: false }) })
+        const c = client(broker.url, opts)
+        const calls = {}
+        let conn = await broker.nextConnection()
+        await until(() => trace.some((e) => e.startsWith('connect')))
+        for (let i = 0; i < 4; i++) c.publish(`m${i}`, 'x', { qos: 1 + (i % 2) }, () => { calls[`m${i}`] = (calls[`m${i}`] || 0) + 1 })
+        const seen = (cn) => cn.packets.filter((p) => p.cmd === 'publish' || p.cmd === 'pubrel').map((p) => (p.cmd === 'pubrel' ? `rel:${p.messageId}` : p.topic))
+        const answer = (cn, p) => {
+          if (p.cmd === 'publish' && p.qos === 1) cn.send({ cmd: 'puback', messageId: p.messageId })
+          if (p.cmd === 'publish' && p.qos === 2) cn.send({ cmd: 'pubrec', messageId: p.messageId })
+          if (p.cmd === 'pubrel') cn.send({ cmd: 'pubcomp', messageId: p.messageId })
+        }
+        for (let round = 0; round < 3; round++) {
+          await sleep(80)
+          // Only PUBRECs: the QoS 2 exchanges move on to PUBREL, nothing completes.
+          for (const p of conn.packets) if (p.cmd === 'publish' && p.qos === 2) conn.send({ cmd: 'pubrec', messageId: p.messageId })
+          await sleep(30)
+          const names = seen(conn)
+          trace.push(`round ${round}: repeated on this connection: ${names.filter((n, i) => names.indexOf(n) !== i).join(',') || 'none'}`)
+          conn.destroy()
+          conn = await broker.nextConnection()
+        }
+        const last = conn
+        for (const p of last.packets) answer(last, p)
+        last.on('packet', (p) => answer(last, p))
+        await until(() => Object.keys(calls).length === 4, 3000)
+        await sleep(300)
+        const names = seen(last)
+        trace.push(`last: repeated on this connection: ${names.filter((n, i) => names.indexOf(n) !== i).join(',') || 'none'}`)
+        trace.push(`callbacks ${JSON.stringify(calls)}`)
+        // What happens between the drops (offline, reconnect, connect) is compared too, except
+        // for how many connects each round saw (MQTT.js resends one message per round trip).
+        trace.splice(0, trace.length, ...trace.filter((e) => !/^(connect|reconnect|close|offline)/.test(e)))
+      })
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  anyTransport('reconnect() with the same stores resends a stored QoS 1 message once and calls back once', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const outgoingStore = new lib.Store({ clean: false })
+      const incomingStore = new lib.Store({ clean: false })
+      const c = client(broker.url, { reconnectPeriod: 1000, clientId: 'same-stores', clean: false, outgoingStore, incomingStore })
+      const conn1 = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      c.publish('m', 'x', { qos: 1 }, (err) => trace.push(`callback ${err}`))
+      await conn1.nextPacket('publish')
+      await new Promise((resolve) => c.end(true, resolve))
+      c.reconnect({ outgoingStore, incomingStore })
+      const conn2 = await broker.nextConnection()
+      conn2.on('packet', (p) => { if (p.cmd === 'publish') conn2.send({ cmd: 'puback', messageId: p.messageId }) })
+      await until(() => trace.some((e) => e.startsWith('callback')))
+      await sleep(200)
+      trace.push(`resent ${conn2.packets.filter((p) => p.cmd === 'publish').length} time(s); store holds ${outgoingStore._inflights.size}`)
     })
     assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
   })

@@ -165,7 +165,8 @@ class MqttClient extends EventEmitter {
       reschedulePings: this.options.reschedulePings !== false,
       maxInflight: clampInt(this.options.maxInflight ?? 20, 1, 65535),
       appAcks: this._appAcks,
-      reportPubrec: !!this.options.outgoingStore,
+      // Every outgoing store (the default one too) holds the PUBREL from PUBREC on, as in MQTT.js.
+      reportPubrec: true,
       autoUseTopicAlias: version === 5 && !!this.options.autoUseTopicAlias,
       autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias
     })
@@ -329,7 +330,8 @@ class MqttClient extends EventEmitter {
       if (callback) callback()
       return this
     }
-    const entry = { volatile: false, cmd: 'publish', cb: callback || noop }
+    // `store`: where the message was put (reconnect() may replace this.outgoingStore).
+    const entry = { volatile: false, cmd: 'publish', cb: callback || noop, store: this.outgoingStore, packet }
     this.outgoing[messageId] = entry
     // MQTT.js sends a QoS 1/2 publish once the store has it; offline, the store keeps it and it
     // is sent on CONNACK in the store's order, after what an earlier run left there.
@@ -750,6 +752,10 @@ class MqttClient extends EventEmitter {
 
   reconnect (opts) {
     const run = () => {
+      // MQTT.js writes the stores given (or none) into the options.
+      this.options.outgoingStore = opts ? opts.outgoingStore : null
+      this.options.incomingStore = opts ? opts.incomingStore : null
+      this._updateAppAcks()
       this.outgoingStore = (opts && opts.outgoingStore) || new Store()
       this.incomingStore = (opts && opts.incomingStore) || new Store()
       this.disconnecting = false
@@ -1087,7 +1093,9 @@ class MqttClient extends EventEmitter {
     // meanwhile are deferred until then.
     const replaying = Object.keys(this.outgoing).filter((id) => !this.outgoing[id].volatile).map(Number)
     if (this.options.outgoingStore) {
-      this._replay = { ids: new Set(replaying), connack: packet, streaming: true }
+      // `known`: what this client had in flight at CONNACK; the session resends those itself,
+      // so the store's copies are skipped even if their acks arrive before the store lists them.
+      this._replay = { ids: new Set(replaying), connack: packet, streaming: true, known: new Set(replaying) }
       this._replayStore(this._replay)
       return
     }
@@ -1137,9 +1145,9 @@ class MqttClient extends EventEmitter {
         unsent()
         return
       }
-      if (this.outgoing[id]) return // the session holds it and has resent it
+      if (replay.known.has(id) || this.outgoing[id]) return // the session holds it and has resent it
       this.messageIdProvider.register(id)
-      this.outgoing[id] = { volatile: false, cmd: packet.cmd, cb: noop }
+      this.outgoing[id] = { volatile: false, cmd: packet.cmd, cb: noop, store: this.outgoingStore, packet }
       replay.ids.add(id)
       if (packet.cmd === 'pubrel') {
         native.clientRestorePubrel(this._handle, id)
@@ -1218,9 +1226,16 @@ class MqttClient extends EventEmitter {
         }
         const failed = err ? ackPacket() : undefined
         delete this.outgoing[messageId]
-        this.outgoingStore.del({ messageId }, (storeErr, stored) => {
+        const store = entry.store || this.outgoingStore
+        store.del({ messageId }, (storeErr, stored) => {
           // MQTT.js hands the callback what the store's del() gave (null and the stored packet
           // from its Store); after PUBCOMP that is the PUBREL the store held since PUBREC.
+          if (storeErr && store !== this.outgoingStore) {
+            // The store was replaced (and closed) by reconnect() after the message was put in
+            // it; the session resent the message and the broker has it: a success.
+            storeErr = null
+            stored = kind === ACK.PUBCOMP ? undefined : entry.packet
+          }
           if (err) entry.cb(err, failed)
           else if (kind === ACK.PUBCOMP && !storeErr && !(stored && stored.cmd === 'pubrel')) entry.cb(storeErr, { cmd: 'pubrel', qos: 2, messageId })
           else entry.cb(storeErr, stored)
@@ -1247,7 +1262,7 @@ class MqttClient extends EventEmitter {
         break
       }
       case ACK.PUBREC_RECEIVED: { // the store keeps the PUBREL from now on (MQTT.js handlers/ack.ts)
-        this.outgoingStore.put({ cmd: 'pubrel', qos: 2, messageId }, noop)
+        ;(entry.store || this.outgoingStore).put({ cmd: 'pubrel', qos: 2, messageId }, noop)
         return
       }
       case ACK.UNSUBACK: {
