@@ -963,6 +963,26 @@ function defineDifferentialSuite (transport) {
     })
     assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
   })
+
+  anyTransport('MQTT 5 packet.properties list their keys in the order they came on the wire, as MQTT.js', async (t) => {
+    const connackProperties = { topicAliasMaximum: 10, receiveMaximum: 50, userProperties: { b: '2', a: '1' }, assignedClientIdentifier: 'assigned', serverKeepAlive: 60 }
+    const traces = await both(t, { protocolVersion: 5, autoConnack: { reasonCode: 0, properties: connackProperties }, autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 0 }, { packets: false })
+      const show = (p) => `${p.cmd} ${JSON.stringify(p.properties)}`
+      c.on('packetreceive', (p) => trace.push(`<${show(p)}`))
+      c.on('message', (topic, payload, p) => trace.push(`message ${show(p)}`))
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      trace.push(`connack ${JSON.stringify(c.serverProperties)}`)
+      conn.send({ cmd: 'publish', topic: 'p', payload: 'x', qos: 1, messageId: 3, properties: { userProperties: { z: '1' }, contentType: 'text/plain', payloadFormatIndicator: true, messageExpiryInterval: 30, subscriptionIdentifier: 4 } })
+      await conn.nextPacket('puback')
+      c.publish('q', 'y', { qos: 1 }, (err, packet) => trace.push(`publish callback ${err}`))
+      const pub = await conn.nextPacket('publish')
+      conn.send({ cmd: 'puback', messageId: pub.messageId, reasonCode: 16, properties: { userProperties: { u: 'v' }, reasonString: 'no subscribers' } })
+      await until(() => trace.some((e) => e.startsWith('publish callback')))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
 }
 
 /**
