@@ -136,6 +136,8 @@ class MqttClient extends EventEmitter {
      * messages (MQTT.js keeps them in its store and replays the store in order).
      */
     this._unsent = new Map()
+    /** QoS 1/2 publishes waiting for the flow-control window: message id → packet for packetsend. */
+    this._writeLater = new Map()
     /** Reconnect attempts since the last successful CONNACK (for `reconnectBackoff`). */
     this._failedAttempts = 0
     /** The last error, to decide whether retrying can help (`reconnectOnUnhealableError`). */
@@ -370,8 +372,9 @@ class MqttClient extends EventEmitter {
    * message, for the packet built if it must be queued after all.
    */
   _sendPublish (topic, payload, flags, messageId, properties, packet, callback, message) {
+    let written
     try {
-      native.clientPublish(this._handle, topic, payload, flags, messageId, properties)
+      written = native.clientPublish(this._handle, topic, payload, flags, messageId, properties)
       if (!this._flushScheduled) {
         this._flushScheduled = true
         process.nextTick(this._flushWrites)
@@ -390,7 +393,11 @@ class MqttClient extends EventEmitter {
       else this.emit('error', err)
       return false
     }
-    if (packet && this._wantsPacketSend()) this.emit('packetsend', packet)
+    if (packet && this._wantsPacketSend()) {
+      // Beyond the flow-control window the session writes it later, and reports it then.
+      if (written === false) this._writeLater.set(messageId, packet)
+      else this.emit('packetsend', packet)
+    }
     return true
   }
 
@@ -443,6 +450,7 @@ class MqttClient extends EventEmitter {
   _dropOutgoing (messageId) {
     delete this.outgoing[messageId]
     this._unsent.delete(messageId)
+    this._writeLater.delete(messageId)
     this.outgoingStore.del({ messageId }, noop)
     this._releaseId(messageId)
     this._replayed(messageId)
@@ -832,6 +840,7 @@ class MqttClient extends EventEmitter {
     const outgoing = this.outgoing
     this.outgoing = {}
     this._unsent = new Map()
+    this._writeLater.clear()
     native.clientClearOutgoing(this._handle)
     for (const id of Object.keys(outgoing)) {
       this.outgoingStore.del({ messageId: Number(id) }, noop)
@@ -966,6 +975,12 @@ class MqttClient extends EventEmitter {
         // Packets the client writes itself (CONNECT, PUBLISH, SUBSCRIBE, …) are reported by the
         // shim synchronously, as MQTT.js does; the driver reports the ones it writes on its own.
         const cmd = extra.cmd
+        if (cmd === 'publish' && this._writeLater.size && this._writeLater.has(extra.messageId)) {
+          // A publish that waited for the flow-control window: the application's packet object.
+          const packet = this._writeLater.get(extra.messageId)
+          this._writeLater.delete(extra.messageId)
+          if (!extra.dup) return this.emit('packetsend', packet)
+        }
         if (cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubrel' || cmd === 'pubcomp' || cmd === 'pingreq' || cmd === 'auth' ||
           (cmd === 'publish' && extra.dup)) {
           return this.emit('packetsend', this._packet(extra, record.length(rec, r)))
@@ -1226,6 +1241,7 @@ class MqttClient extends EventEmitter {
         }
         const failed = err ? ackPacket() : undefined
         delete this.outgoing[messageId]
+        if (this._writeLater.size) this._writeLater.delete(messageId)
         const store = entry.store || this.outgoingStore
         store.del({ messageId }, (storeErr, stored) => {
           // MQTT.js hands the callback what the store's del() gave (null and the stored packet

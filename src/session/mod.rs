@@ -482,6 +482,12 @@ impl Session {
         self.send(Packet::Disconnect(disconnect))
     }
 
+    /// Whether the QoS 1/2 publish `message_id` waits to be written (offline, or beyond the
+    /// flow-control window, MQTT 5 §4.9) rather than being in flight.
+    pub fn is_waiting(&self, message_id: u16) -> bool {
+        self.waiting_ids.contains(&message_id)
+    }
+
     /// Sends a PINGREQ now, outside the keepalive schedule (MQTT.js `sendPing()`; MQTT 5
     /// §3.12.4: a client may send PINGREQ at any time). Needs a connection.
     pub fn ping(&mut self) -> Result<(), SessionError> {
