@@ -863,6 +863,33 @@ function defineDifferentialSuite (transport) {
     })
   }
 
+  anyTransport('publishes made while a level-style store is being resent wait until it is done', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const store = asyncStore(new lib.Store({ clean: false }))
+      const first = client(broker.url, { reconnectPeriod: 0, clientId: 'during-replay', clean: false, outgoingStore: store })
+      const conn1 = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      for (let i = 1; i <= 3; i++) first.publish(`stored/${i}`, 'a', { qos: 1 })
+      for (let i = 1; i <= 3; i++) await conn1.nextPacket('publish')
+      await new Promise((resolve) => first.end(true, resolve))
+      broker.onConnection((conn) => conn.on('packet', (p) => {
+        // Slow acks, so that the resend takes a while.
+        if (p.cmd === 'publish' && p.qos === 1) setTimeout(() => conn.send({ cmd: 'puback', messageId: p.messageId }), 15)
+      }))
+      const second = client(broker.url, { reconnectPeriod: 0, clientId: 'during-replay', clean: false, outgoingStore: store })
+      second.on('packetreceive', (p) => {
+        if (p.cmd !== 'connack') return
+        setTimeout(() => second.publish('during/1', 'b', { qos: 1 }, (err) => trace.push(`during/1 callback ${err}`)), 5)
+        setTimeout(() => second.publish('during/2', 'c', { qos: 0 }, (err) => trace.push(`during/2 callback ${err}`)), 10)
+      })
+      const conn2 = await broker.nextConnection()
+      await until(() => trace.filter((e) => / callback /.test(e)).length === 2)
+      await sleep(50)
+      trace.push(`wire: ${conn2.packets.filter((p) => p.cmd === 'publish').map((p) => p.topic).join(' ')}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
   anyTransport('end() while online waits for SUBSCRIBE and UNSUBSCRIBE acks, also for ones queued offline, before DISCONNECT', async (t) => {
     const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
       broker.onConnection((conn) => conn.on('packet', (p) => {
