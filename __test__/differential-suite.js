@@ -563,6 +563,27 @@ function defineDifferentialSuite (transport) {
   // tcp only.
   const anyTransport = TRANSPORT === 'tcp' ? test : () => {}
 
+  test('packets the client writes on its own (PUBREL, PINGREQ) reach packetsend in the order written, between the packets around them', async (t) => {
+    const traces = await both(t, { autoPuback: false, autoPingresp: false }, async (lib, { broker, trace, client }) => {
+      broker.onConnection((conn) => conn.on('packet', (p) => {
+        if (p.cmd === 'publish' && p.qos === 2) conn.send({ cmd: 'pubrec', messageId: p.messageId })
+        if (p.cmd === 'pubrel') setTimeout(() => conn.send({ cmd: 'pubcomp', messageId: p.messageId }), 20)
+        if (p.cmd === 'pingreq') conn.send({ cmd: 'pingresp' })
+      }))
+      const c = client(broker.url, { keepalive: 1, reconnectPeriod: 0 }, { packets: true })
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await new Promise((resolve) => c.publish('t', 'x', { qos: 2 }, () => { trace.push('publish callback'); resolve() }))
+      // One keepalive period later the client pings by itself.
+      await until(() => trace.includes('<pingresp'), 3000)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    // And the scenario did exercise what it is about.
+    const packets = traces['mqtt-native'].filter((e) => e.startsWith('>') || e.startsWith('<'))
+    const at = (e) => packets.indexOf(e)
+    assert.ok(at('<pubrec') < at('>pubrel') && at('>pubrel') < at('<pubcomp'), packets.join(' '))
+    assert.ok(at('>pingreq') !== -1 && at('>pingreq') < at('<pingresp'), packets.join(' '))
+  })
+
   for (const version of [4, 5]) {
     anyTransport(`every callback gets MQTT.js's arguments, null where it passes null and undefined where it passes undefined (protocol ${version})`, async (t) => {
       const traces = await both(t, { protocolVersion: version, autoConnack: false, autoPuback: false }, async (lib, { broker, trace, client }) => {
