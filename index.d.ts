@@ -356,6 +356,17 @@ export interface MqttClientEventCallbacks {
 
 type Events = MqttClientEventCallbacks
 
+/** The shape of MQTT.js's KeepaliveManager that mqtt-native provides (not constructible). */
+export interface KeepaliveManager {
+  /** The keepalive interval in milliseconds. */
+  readonly keepalive: number
+  readonly intervalEvery: number
+  readonly destroyed: boolean
+  reschedule(): void
+  destroy(): void
+  clear(): void
+}
+
 export declare class MqttClient extends EventEmitter {
   static VERSION: string
   static defaultId(): string
@@ -377,8 +388,15 @@ export declare class MqttClient extends EventEmitter {
   noop: (error?: any) => void
   readonly serverProperties: IConnackPacket['properties']
   readonly keepalive: number
+  /** MQTT.js's keepalive manager, over the native timer: null until CONNACK and after the close. */
+  keepaliveManager: KeepaliveManager | null
 
   constructor(options: IClientOptions)
+
+  /** Sends a PINGREQ now. */
+  sendPing(): void
+  /** Restarts the keepalive countdown (with `reschedulePings`, or when `force` is true). */
+  reschedulePing(force?: boolean): void
 
   on<K extends keyof Events>(event: K, listener: Events[K]): this
   once<K extends keyof Events>(event: K, listener: Events[K]): this

@@ -350,3 +350,28 @@ test('queueLimit bounds the offline queue: the call beyond it fails with ERR_MQT
   assert.deepEqual([first.payload.toString(), second.payload.toString()], ['a', 'b'])
   assert.deepEqual(results, ['ERR_MQTT_QUEUE_FULL', 'a', 'b'])
 })
+
+test('packetsend reports a publish held back by the flow-control window when it is written, with the application\'s packet', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4, autoPuback: false })
+  const c = client(t, broker.url, { maxInflight: 2 })
+  const conn = await broker.nextConnection()
+  await once(c, 'connect')
+  const reported = []
+  c.on('packetsend', (p) => { if (p.cmd === 'publish') reported.push(p) })
+  const packets = []
+  for (let i = 0; i < 4; i++) {
+    c.publish(`w/${i}`, 'x', { qos: 1 })
+    packets.push(c.outgoingStore._inflights.get(c.getLastMessageId()))
+  }
+  // Two fit in the window: reported at publish(), as MQTT.js reports a write.
+  assert.deepEqual(reported.map((p) => p.topic), ['w/0', 'w/1'])
+  const first = await conn.nextPacket('publish')
+  await conn.nextPacket('publish')
+  conn.send({ cmd: 'puback', messageId: first.messageId })
+  const third = await conn.nextPacket('publish')
+  assert.equal(third.topic, 'w/2')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  // The third, written after the PUBACK, is reported then, as the object publish() built.
+  assert.deepEqual(reported.map((p) => p.topic), ['w/0', 'w/1', 'w/2'])
+  assert.equal(reported[2], packets[2])
+})

@@ -557,6 +557,510 @@ function defineDifferentialSuite (transport) {
     })
     assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
   })
+
+  // -----------------------------------------------------------------------------------------------
+  // Issue #10: what MQTT.js code still noticed. Scenarios whose transport does not matter run over
+  // tcp only.
+  const anyTransport = TRANSPORT === 'tcp' ? test : () => {}
+
+  test('packets the client writes on its own (PUBREL, PINGREQ) reach packetsend in the order written, between the packets around them', async (t) => {
+    const traces = await both(t, { autoPuback: false, autoPingresp: false }, async (lib, { broker, trace, client }) => {
+      broker.onConnection((conn) => conn.on('packet', (p) => {
+        if (p.cmd === 'publish' && p.qos === 2) conn.send({ cmd: 'pubrec', messageId: p.messageId })
+        if (p.cmd === 'pubrel') setTimeout(() => conn.send({ cmd: 'pubcomp', messageId: p.messageId }), 20)
+        if (p.cmd === 'pingreq') conn.send({ cmd: 'pingresp' })
+      }))
+      const c = client(broker.url, { keepalive: 1, reconnectPeriod: 0 }, { packets: true })
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await new Promise((resolve) => c.publish('t', 'x', { qos: 2 }, () => { trace.push('publish callback'); resolve() }))
+      // One keepalive period later the client pings by itself.
+      await until(() => trace.includes('<pingresp'), 3000)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    // And the scenario did exercise what it is about.
+    const packets = traces['mqtt-native'].filter((e) => e.startsWith('>') || e.startsWith('<'))
+    const at = (e) => packets.indexOf(e)
+    assert.ok(at('<pubrec') < at('>pubrel') && at('>pubrel') < at('<pubcomp'), packets.join(' '))
+    assert.ok(at('>pingreq') !== -1 && at('>pingreq') < at('<pingresp'), packets.join(' '))
+  })
+
+  for (const version of [4, 5]) {
+    anyTransport(`every callback gets MQTT.js's arguments, null where it passes null and undefined where it passes undefined (protocol ${version})`, async (t) => {
+      const traces = await both(t, { protocolVersion: version, autoConnack: false, autoPuback: false }, async (lib, { broker, trace, client }) => {
+        broker.onConnection((conn) => conn.on('packet', (p) => {
+          if (p.cmd === 'publish' && p.qos === 1) conn.send({ cmd: 'puback', messageId: p.messageId, ...(version === 5 && p.topic === 'bad' ? { reasonCode: 135 } : {}) })
+          if (p.cmd === 'publish' && p.qos === 2) conn.send({ cmd: 'pubrec', messageId: p.messageId })
+          if (p.cmd === 'pubrel') conn.send({ cmd: 'pubcomp', messageId: p.messageId })
+          if (p.cmd === 'subscribe') conn.send({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map((sub) => (sub.topic === 'refused' ? 128 : sub.qos)) })
+          if (p.cmd === 'unsubscribe') conn.send({ cmd: 'unsuback', messageId: p.messageId, ...(version === 5 ? { granted: [0] } : {}) })
+        }))
+        const c = client(broker.url, { protocolVersion: version, reconnectPeriod: 0 })
+        const call = (label, fn) => new Promise((resolve) => fn((...a) => { trace.push(`${label}: ${callbackArgs(a)}`); resolve() }))
+        // Offline first: queued and stored, called back once connected.
+        const offline = [call('offline qos0', (k) => c.publish('t', 'x', { qos: 0 }, k)), call('offline qos1', (k) => c.publish('t', 'x', { qos: 1 }, k)), call('offline subscribe', (k) => c.subscribe('t', k))]
+        const conn = await broker.nextConnection()
+        await conn.nextPacket('connect')
+        conn.send(version === 5 ? { cmd: 'connack', reasonCode: 0 } : { cmd: 'connack', returnCode: 0 })
+        await Promise.all(offline)
+        await call('qos0', (k) => c.publish('t', 'x', { qos: 0 }, k))
+        await call('qos1', (k) => c.publish('t', 'x', { qos: 1 }, k))
+        await call('qos2', (k) => c.publish('t', 'x', { qos: 2 }, k))
+        if (version === 5) await call('qos1 refused', (k) => c.publish('bad', 'x', { qos: 1 }, k))
+        await call('subscribe', (k) => c.subscribe('t', k))
+        await call('subscribe refused', (k) => c.subscribe('refused', k))
+        await call('unsubscribe', (k) => c.unsubscribe('t', k))
+        await call('invalid topic', (k) => c.subscribe('a/#/b', k))
+        trace.push(`publishAsync qos1 ${callbackArgs([await c.publishAsync('t', 'x', { qos: 1 })])}`)
+        trace.push(`publishAsync qos0 ${callbackArgs([await c.publishAsync('t', 'x', { qos: 0 })])}`)
+        trace.push(`unsubscribeAsync ${callbackArgs([await c.unsubscribeAsync('t')])}`)
+        await call('end', (k) => c.end(k))
+        await call('end again', (k) => c.end(k))
+        trace.push(`endAsync ${callbackArgs([await c.endAsync()])}`)
+      })
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  anyTransport('a store whose close() fails passes the error to end()\'s callback and endAsync, not to \'end\' listeners', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const failing = (name) => {
+        const store = new lib.Store()
+        store.close = (cb) => cb(new Error(`${name} close failed`))
+        return store
+      }
+      const c = client(broker.url, { reconnectPeriod: 0, incomingStore: failing('incoming'), outgoingStore: failing('outgoing') })
+      c.on('end', (...a) => trace.push(`end listener: ${callbackArgs(a)}`))
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await new Promise((resolve) => c.end((...a) => { trace.push(`end callback: ${callbackArgs(a)}`); resolve() }))
+      const d = client(broker.url, { reconnectPeriod: 0, outgoingStore: failing('outgoing') })
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+      const err = await d.endAsync().then(() => null, (e) => e)
+      trace.push(`endAsync rejected: ${err && err.message}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  anyTransport('publish() with a null or undefined message sends an empty payload, as MQTT.js', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 0 })
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await new Promise((resolve) => c.publish('n/0', null, (...a) => { trace.push(`qos0 null: ${callbackArgs(a)}`); resolve() }))
+      await new Promise((resolve) => c.publish('n/1', undefined, { qos: 1 }, (...a) => { trace.push(`qos1 undefined: ${callbackArgs(a)}`); resolve() }))
+      const p0 = await conn.nextPacket('publish')
+      const p1 = await conn.nextPacket('publish')
+      trace.push(`${p0.topic} ${p0.payload.length} ${p1.topic} ${p1.payload.length}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  anyTransport('publish() with a wildcard topic, an invalid QoS or a payload of another type fails clearly where MQTT.js does not (COMPATIBILITY.md)', async (t) => {
+    const broker = await startScriptedBroker({ transport: TRANSPORT, autoConnack: true, autoPuback: true })
+    t.after(() => broker.close())
+    const c = native.connect(broker.url, { ...broker.clientOptions, reconnectPeriod: 0 })
+    t.after(() => c.end(true))
+    const conn = await broker.nextConnection()
+    await new Promise((resolve) => c.once('connect', resolve))
+    // MQTT.js sends these to the broker, which must close the connection (MQTT 5 §3.3.2.1).
+    for (const topic of ['a/#', 'a/+']) {
+      const err = await new Promise((resolve) => c.publish(topic, 'x', { qos: 1 }, resolve))
+      assert.match(err.message, /must not contain wildcards/)
+    }
+    // MQTT.js throws "Cannot read properties of undefined" for 3 and sends a string QoS as QoS 0.
+    assert.throws(() => c.publish('a', 'x', { qos: 3 }), { name: 'TypeError', message: /Invalid QoS 3: use the number 0, 1 or 2/ })
+    assert.throws(() => c.publish('a', 'x', { qos: '1' }), { name: 'TypeError', message: /Invalid QoS '1' \(a string\)/ })
+    // MQTT.js throws Buffer.from's message ("The "string" argument must be of type string …").
+    for (const message of [5, { x: 1 }, true]) {
+      assert.throws(() => c.publish('a', message), { name: 'TypeError', message: /"message" argument must be a string, a Buffer or a Uint8Array; received/ })
+    }
+    assert.throws(() => c.publish(7, 'x'), { name: 'TypeError', message: /topic must be a string/ })
+    // Nothing of the above reached the broker, and the connection is still usable.
+    await new Promise((resolve) => c.publish('ok', 'fine', { qos: 1 }, resolve))
+    assert.deepEqual(conn.packets.filter((p) => p.cmd === 'publish').map((p) => p.topic), ['ok'])
+    assert.equal(c.connected, true)
+  })
+
+  anyTransport('client.keepaliveManager is null until CONNACK, MQTT.js\'s object while connected, and null after the close and after end()', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const shape = (m) => (m === null ? 'null' : m === undefined ? 'undefined' : `keepalive=${m.keepalive} intervalEvery=${m.intervalEvery} destroy=${typeof m.destroy} reschedule=${typeof m.reschedule}`)
+      const c = client(broker.url, { reconnectPeriod: 50, keepalive: 7 })
+      trace.push(`before: ${shape(c.keepaliveManager)}`)
+      c.on('connect', () => trace.push(`in connect: ${shape(c.keepaliveManager)}`))
+      c.on('close', () => trace.push(`in close: ${shape(c.keepaliveManager)}`))
+      const first = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      first.destroy()
+      await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+      await new Promise((resolve) => c.end(resolve))
+      trace.push(`after end: ${shape(c.keepaliveManager)}`)
+      const zero = client(broker.url, { reconnectPeriod: 0, keepalive: 0 })
+      await new Promise((resolve) => zero.once('connect', resolve))
+      trace.push(`keepalive 0: ${shape(zero.keepaliveManager)}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  anyTransport('sendPing() sends a PINGREQ now; reschedulePing() and keepaliveManager.destroy() hold the next one back', async (t) => {
+    const traces = await both(t, {}, async (lib, { broker, trace, client }) => {
+      const pings = (conn) => conn.packets.filter((p) => p.cmd === 'pingreq').length
+      const c = client(broker.url, { reconnectPeriod: 0, keepalive: 1 })
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      c.sendPing()
+      await sleep(150)
+      trace.push(`after sendPing: ${pings(conn)}`)
+      // Keepalive 1 s: rescheduled every 300 ms, no PINGREQ is due for 1.2 s.
+      for (let i = 0; i < 4; i++) {
+        await sleep(300)
+        c.reschedulePing()
+      }
+      trace.push(`after rescheduling: ${pings(conn)}`)
+      c.keepaliveManager.destroy()
+      await sleep(1700)
+      trace.push(`after destroy: ${pings(conn)} connected ${c.connected}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  for (const reconnectOnConnackError of [false, true]) {
+    anyTransport(`a 3.1.1 CONNACK carrying MQTT 5 refusal 135 is reported with the broker's code${reconnectOnConnackError ? ', then retried with reconnectOnConnackError' : ''}`, async (t) => {
+      const traces = await both(t, { autoConnack: { returnCode: 135 } }, async (lib, { broker, trace, client }) => {
+        broker.onConnection((conn) => conn.nextPacket('connect').then(() => setTimeout(() => conn.end(), 20), () => {}))
+        client(broker.url, { reconnectPeriod: 50, reconnectOnConnackError })
+        if (reconnectOnConnackError) {
+          await until(() => trace.filter((e) => e.startsWith('reconnect')).length === 1)
+          trace.splice(trace.findIndex((e) => e.startsWith('reconnect')) + 1)
+        } else {
+          await until(() => trace.some((e) => e.startsWith('close')))
+          await sleep(150)
+        }
+      })
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  anyTransport('a QoS 2 publish answered with PUBACK (a broker without QoS 2, such as RabbitMQ before 3.12) completes as in MQTT.js, and the connection stays up', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 60000 })
+      const conn = await broker.nextConnection()
+      await until(() => trace.length === 1)
+      c.publish('q2', 'x', { qos: 2 }, (err, packet) => trace.push(`publish callback ${err ? err.message : `ok ${packet && packet.cmd}`}`))
+      const pub = await conn.nextPacket('publish')
+      conn.send({ cmd: 'puback', messageId: pub.messageId })
+      await until(() => trace.some((e) => e.startsWith('publish callback')))
+      await sleep(100)
+      trace.push(`outgoing ${Object.keys(c.outgoing).length}, connected ${c.connected}`)
+      // Nothing more is sent for that message: no PUBREL, no resend.
+      trace.push(conn.packets.map((p) => p.cmd).join(','))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    assert.ok(traces['mqtt-native'].includes('publish callback ok publish'), traces['mqtt-native'].join('\n'))
+  })
+
+  for (const version of [3, 4, 5]) {
+    for (const storeKind of ['default', 'given']) {
+      anyTransport(`an inbound QoS 2 message is in the ${storeKind} incoming store from PUBLISH until PUBREL and gone after PUBCOMP (protocol ${version})`, async (t) => {
+        const traces = await both(t, { protocolVersion: version, autoPuback: false }, async (lib, { broker, trace, client }) => {
+          const opts = { protocolVersion: version, reconnectPeriod: 0 }
+          if (version === 3) opts.protocolId = 'MQIsdp'
+          if (storeKind === 'given') opts.incomingStore = new lib.Store()
+          const c = client(broker.url, opts, { packets: true })
+          const held = () => [...c.incomingStore._inflights.keys()].join(',') || 'empty'
+          c.on('packetreceive', (p) => { if (p.cmd === 'publish' || p.cmd === 'pubrel') trace.push(`store at <${p.cmd}: ${held()}`) })
+          c.on('message', () => trace.push(`store at message: ${held()}`))
+          const conn = await broker.nextConnection()
+          await until(() => trace.some((e) => e.startsWith('connect')))
+          conn.send({ cmd: 'publish', topic: 'in/2', payload: 'two', qos: 2, messageId: 21 })
+          await conn.nextPacket('pubrec')
+          await sleep(20)
+          trace.push(`store after PUBREC: ${held()}`)
+          conn.send({ cmd: 'pubrel', messageId: 21 })
+          await conn.nextPacket('pubcomp')
+          await sleep(50)
+          trace.push(`store after PUBCOMP: ${held()}`)
+          const counts = {}
+          for (const p of conn.packets) counts[p.cmd] = (counts[p.cmd] || 0) + 1
+          trace.push(`broker received ${JSON.stringify(counts)}`)
+        })
+        assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+      })
+    }
+  }
+
+  anyTransport('MQTT 5 inbound topic aliases: the message carries the full topic, and the packet object is MQTT.js\'s', async (t) => {
+    const traces = await both(t, { protocolVersion: 5 }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 0, properties: { topicAliasMaximum: 5 } })
+      c.on('message', (topic, payload, packet) => {
+        trace.push(`topic=${topic} packet.topic=${JSON.stringify(packet.topic)} properties=${JSON.stringify(packet.properties)} keys=${Object.keys(packet).join(',')}`)
+      })
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      conn.send({ cmd: 'publish', topic: 'a/b', payload: 'one', qos: 0, properties: { topicAlias: 1 } })
+      conn.send({ cmd: 'publish', topic: '', payload: 'two', qos: 1, messageId: 5, properties: { topicAlias: 1 } })
+      await until(() => trace.filter((e) => e.startsWith('message')).length === 2)
+      await sleep(20)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  for (const [name, properties, topic] of [['an unregistered', { topicAlias: 3 }, ''], ['an out-of-range', { topicAlias: 9 }, 'x/y']]) {
+    anyTransport(`MQTT 5 inbound topic aliases: ${name} alias gives MQTT.js's error text first`, async (t) => {
+      const traces = await both(t, { protocolVersion: 5 }, async (lib, { broker, trace, client }) => {
+        const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 0, properties: { topicAliasMaximum: 5 } })
+        const conn = await broker.nextConnection()
+        await until(() => trace.some((e) => e.startsWith('connect')))
+        const errors = []
+        c.on('error', (err) => errors.push(err))
+        conn.send({ cmd: 'publish', topic, payload: 'one', qos: 0, properties })
+        await until(() => errors.length > 0)
+        await until(() => trace.some((e) => e.startsWith('close')))
+        // Ours may say more after MQTT.js's text: compare the start and the code.
+        trace.push(`code ${errors[0].code}`)
+        trace.push(errors[0].message)
+      })
+      const ours = traces['mqtt-native']
+      const theirs = traces['MQTT.js']
+      const strip = (trace) => trace.filter((e) => !e.startsWith('error '))
+      const message = (trace) => trace.at(-1)
+      assert.deepEqual(strip(ours).slice(0, -1), strip(theirs).slice(0, -1))
+      assert.ok(message(ours).startsWith(message(theirs)), `"${message(ours)}" should start with "${message(theirs)}"`)
+    })
+  }
+
+  anyTransport('MQTT 5: a publish queued offline with a topicAlias is sent with the topic and without the alias', async (t) => {
+    const traces = await both(t, { protocolVersion: 5, autoConnack: { reasonCode: 0, properties: { topicAliasMaximum: 10 } } }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 50 })
+      const first = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      c.publish('alias/topic', 'registers', { qos: 0, properties: { topicAlias: 2 } })
+      await first.nextPacket('publish')
+      first.destroy()
+      await until(() => !c.connected)
+      c.publish('alias/topic', 'queued', { qos: 0, properties: { topicAlias: 2 } }, (err) => trace.push(`callback ${err && err.message}`))
+      const second = await broker.nextConnection()
+      const pub = await second.nextPacket('publish')
+      trace.push(`sent topic=${pub.topic} properties=${JSON.stringify(pub.properties)}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  for (const async of [false, true]) {
+    anyTransport(`publishes made offline do not overtake what ${async ? 'a level-style (asynchronous)' : 'a persistent'} outgoing store kept from an earlier run`, async (t) => {
+      const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+        const store = async ? asyncStore(new lib.Store({ clean: false })) : new lib.Store({ clean: false })
+        const first = client(broker.url, { reconnectPeriod: 0, clientId: 'order-a', clean: false, outgoingStore: store })
+        const conn1 = await broker.nextConnection()
+        await until(() => trace.some((e) => e.startsWith('connect')))
+        first.publish('stored/1', 'a', { qos: 1 })
+        first.publish('stored/2', 'b', { qos: 2 })
+        await conn1.nextPacket('publish')
+        await conn1.nextPacket('publish')
+        await new Promise((resolve) => first.end(true, resolve))
+        trace.push('second client')
+        // MQTT.js resends one stored message per round trip: answer every publish and PUBREL.
+        broker.onConnection((conn) => conn.on('packet', (p) => {
+          if (p.cmd === 'publish' && p.qos === 1) conn.send({ cmd: 'puback', messageId: p.messageId })
+          if (p.cmd === 'publish' && p.qos === 2) conn.send({ cmd: 'pubrec', messageId: p.messageId })
+          if (p.cmd === 'pubrel') conn.send({ cmd: 'pubcomp', messageId: p.messageId })
+        }))
+        const second = client(broker.url, { reconnectPeriod: 0, clientId: 'order-a', clean: false, outgoingStore: store })
+        second.publish('new/1', 'c', { qos: 1 }, (err) => trace.push(`new/1 callback ${err}`))
+        second.publish('new/2', 'd', { qos: 0 }, (err) => trace.push(`new/2 callback ${err}`))
+        second.publish('new/3', 'e', { qos: 2 }, (err) => trace.push(`new/3 callback ${err}`))
+        const conn2 = await broker.nextConnection()
+        await until(() => trace.filter((e) => e.startsWith('connect')).length === 2)
+        await until(() => trace.filter((e) => / callback /.test(e)).length === 3)
+        await sleep(30)
+        trace.push(`wire: ${conn2.packets.filter((p) => p.cmd === 'publish').map((p) => p.topic).join(' ')}`)
+      })
+      // Resends carry DUP in mqtt-native (COMPATIBILITY.md); the order and events are the same.
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  anyTransport('publishes made while a level-style store is being resent wait until it is done', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const store = asyncStore(new lib.Store({ clean: false }))
+      const first = client(broker.url, { reconnectPeriod: 0, clientId: 'during-replay', clean: false, outgoingStore: store })
+      const conn1 = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      for (let i = 1; i <= 3; i++) first.publish(`stored/${i}`, 'a', { qos: 1 })
+      for (let i = 1; i <= 3; i++) await conn1.nextPacket('publish')
+      await new Promise((resolve) => first.end(true, resolve))
+      broker.onConnection((conn) => conn.on('packet', (p) => {
+        // Slow acks, so that the resend takes a while.
+        if (p.cmd === 'publish' && p.qos === 1) setTimeout(() => conn.send({ cmd: 'puback', messageId: p.messageId }), 15)
+      }))
+      const second = client(broker.url, { reconnectPeriod: 0, clientId: 'during-replay', clean: false, outgoingStore: store })
+      second.on('packetreceive', (p) => {
+        if (p.cmd !== 'connack') return
+        setTimeout(() => second.publish('during/1', 'b', { qos: 1 }, (err) => trace.push(`during/1 callback ${err}`)), 5)
+        setTimeout(() => second.publish('during/2', 'c', { qos: 0 }, (err) => trace.push(`during/2 callback ${err}`)), 10)
+      })
+      const conn2 = await broker.nextConnection()
+      await until(() => trace.filter((e) => / callback /.test(e)).length === 2)
+      await sleep(50)
+      trace.push(`wire: ${conn2.packets.filter((p) => p.cmd === 'publish').map((p) => p.topic).join(' ')}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  anyTransport('end() while online waits for SUBSCRIBE and UNSUBSCRIBE acks, also for ones queued offline, before DISCONNECT', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      broker.onConnection((conn) => conn.on('packet', (p) => {
+        // Slow acks: end() must wait for them.
+        if (p.cmd === 'subscribe') setTimeout(() => conn.send({ cmd: 'suback', messageId: p.messageId, granted: [0] }), 60)
+        if (p.cmd === 'unsubscribe') setTimeout(() => conn.send({ cmd: 'unsuback', messageId: p.messageId }), 120)
+        if (p.cmd === 'publish' && p.qos === 1) setTimeout(() => conn.send({ cmd: 'puback', messageId: p.messageId }), 60)
+      }))
+      const c = client(broker.url, { reconnectPeriod: 0 })
+      c.subscribe('offline/sub', (err) => trace.push(`subscribe callback ${err}`))
+      c.publish('offline/pub', 'x', { qos: 1 }, (err) => trace.push(`publish callback ${err}`))
+      const conn = await broker.nextConnection()
+      await new Promise((resolve) => c.once('connect', resolve))
+      c.unsubscribe('online/unsub', (err) => trace.push(`unsubscribe callback ${err}`))
+      await new Promise((resolve) => c.end(() => { trace.push('end callback'); resolve() }))
+      await conn.closed
+      trace.push(`broker received: ${conn.packets.map((p) => p.cmd).join(' ')}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  anyTransport('packetsend reports a publish made offline when it is written after CONNACK, not at publish()', async (t) => {
+    const traces = await both(t, { autoConnack: false }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { reconnectPeriod: 0 }, { packets: true })
+      c.publish('q/1', 'x', { qos: 1 })
+      c.publish('q/0', 'y', { qos: 0 })
+      c.subscribe('s')
+      trace.push('published offline')
+      const conn = await broker.nextConnection()
+      await conn.nextPacket('connect')
+      await sleep(30)
+      trace.push('sending CONNACK')
+      conn.send({ cmd: 'connack', returnCode: 0 })
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      await sleep(50)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  for (const withStore of [false, true]) {
+    anyTransport(`a connection that drops again and again with QoS 1/2 in flight: each message once per connection, each callback once (${withStore ? 'stores given' : 'default stores'})`, async (t) => {
+      const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+        const opts = { reconnectPeriod: 30, clientId: 'drops', clean: !withStore }
+        if (withStore) Object.assign(opts, { outgoingStore: new lib.Store({ clean: false }), incomingStore: new lib.Store({ clean: false }) })
+        const c = client(broker.url, opts)
+        const calls = {}
+        let conn = await broker.nextConnection()
+        await until(() => trace.some((e) => e.startsWith('connect')))
+        for (let i = 0; i < 4; i++) c.publish(`m${i}`, 'x', { qos: 1 + (i % 2) }, () => { calls[`m${i}`] = (calls[`m${i}`] || 0) + 1 })
+        const seen = (cn) => cn.packets.filter((p) => p.cmd === 'publish' || p.cmd === 'pubrel').map((p) => (p.cmd === 'pubrel' ? `rel:${p.messageId}` : p.topic))
+        const answer = (cn, p) => {
+          if (p.cmd === 'publish' && p.qos === 1) cn.send({ cmd: 'puback', messageId: p.messageId })
+          if (p.cmd === 'publish' && p.qos === 2) cn.send({ cmd: 'pubrec', messageId: p.messageId })
+          if (p.cmd === 'pubrel') cn.send({ cmd: 'pubcomp', messageId: p.messageId })
+        }
+        for (let round = 0; round < 3; round++) {
+          await sleep(80)
+          // Only PUBRECs: the QoS 2 exchanges move on to PUBREL, nothing completes.
+          for (const p of conn.packets) if (p.cmd === 'publish' && p.qos === 2) conn.send({ cmd: 'pubrec', messageId: p.messageId })
+          await sleep(30)
+          const names = seen(conn)
+          trace.push(`round ${round}: repeated on this connection: ${names.filter((n, i) => names.indexOf(n) !== i).join(',') || 'none'}`)
+          conn.destroy()
+          conn = await broker.nextConnection()
+        }
+        const last = conn
+        for (const p of last.packets) answer(last, p)
+        last.on('packet', (p) => answer(last, p))
+        await until(() => Object.keys(calls).length === 4, 3000)
+        await sleep(300)
+        const names = seen(last)
+        trace.push(`last: repeated on this connection: ${names.filter((n, i) => names.indexOf(n) !== i).join(',') || 'none'}`)
+        trace.push(`callbacks ${JSON.stringify(calls)}`)
+        // What happens between the drops (offline, reconnect, connect) is compared too, except
+        // for how many connects each round saw (MQTT.js resends one message per round trip).
+        trace.splice(0, trace.length, ...trace.filter((e) => !/^(connect|reconnect|close|offline)/.test(e)))
+      })
+      assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+    })
+  }
+
+  anyTransport('reconnect() with the same stores resends a stored QoS 1 message once and calls back once', async (t) => {
+    const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const outgoingStore = new lib.Store({ clean: false })
+      const incomingStore = new lib.Store({ clean: false })
+      const c = client(broker.url, { reconnectPeriod: 1000, clientId: 'same-stores', clean: false, outgoingStore, incomingStore })
+      const conn1 = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      c.publish('m', 'x', { qos: 1 }, (err) => trace.push(`callback ${err}`))
+      await conn1.nextPacket('publish')
+      await new Promise((resolve) => c.end(true, resolve))
+      c.reconnect({ outgoingStore, incomingStore })
+      const conn2 = await broker.nextConnection()
+      conn2.on('packet', (p) => { if (p.cmd === 'publish') conn2.send({ cmd: 'puback', messageId: p.messageId }) })
+      await until(() => trace.some((e) => e.startsWith('callback')))
+      await sleep(200)
+      trace.push(`resent ${conn2.packets.filter((p) => p.cmd === 'publish').length} time(s); store holds ${outgoingStore._inflights.size}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  anyTransport('MQTT 5 packet.properties list their keys in the order they came on the wire, as MQTT.js', async (t) => {
+    const connackProperties = { topicAliasMaximum: 10, receiveMaximum: 50, userProperties: { b: '2', a: '1' }, assignedClientIdentifier: 'assigned', serverKeepAlive: 60 }
+    const traces = await both(t, { protocolVersion: 5, autoConnack: { reasonCode: 0, properties: connackProperties }, autoPuback: false }, async (lib, { broker, trace, client }) => {
+      const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 0 }, { packets: false })
+      const show = (p) => `${p.cmd} ${JSON.stringify(p.properties)}`
+      c.on('packetreceive', (p) => trace.push(`<${show(p)}`))
+      c.on('message', (topic, payload, p) => trace.push(`message ${show(p)}`))
+      const conn = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      trace.push(`connack ${JSON.stringify(c.serverProperties)}`)
+      conn.send({ cmd: 'publish', topic: 'p', payload: 'x', qos: 1, messageId: 3, properties: { userProperties: { z: '1' }, contentType: 'text/plain', payloadFormatIndicator: true, messageExpiryInterval: 30, subscriptionIdentifier: 4 } })
+      await conn.nextPacket('puback')
+      c.publish('q', 'y', { qos: 1 }, (err, packet) => trace.push(`publish callback ${err}`))
+      const pub = await conn.nextPacket('publish')
+      conn.send({ cmd: 'puback', messageId: pub.messageId, reasonCode: 16, properties: { userProperties: { u: 'v' }, reasonString: 'no subscribers' } })
+      await until(() => trace.some((e) => e.startsWith('publish callback')))
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+}
+
+/**
+ * Wraps a Store so that every operation calls back later and its stream is read asynchronously,
+ * as a level-style persistent store does.
+ */
+function asyncStore (inner) {
+  const { Readable } = require('node:stream')
+  return {
+    put: (packet, cb) => setImmediate(() => inner.put(packet, cb)),
+    del: (packet, cb) => setImmediate(() => inner.del(packet, cb)),
+    get: (packet, cb) => setImmediate(() => inner.get(packet, cb)),
+    close: (cb) => setImmediate(() => inner.close(cb)),
+    createStream: () => {
+      const items = [...inner._inflights.values()]
+      return new Readable({
+        objectMode: true,
+        read () { setTimeout(() => this.push(items.length ? items.shift() : null), 2) }
+      })
+    },
+    get _inflights () { return inner._inflights }
+  }
+}
+
+/** Callback arguments as a comparable string: their count, and null/undefined/Error/object. */
+function callbackArgs (args) {
+  const show = (v) => {
+    if (v === undefined) return 'undefined'
+    if (v === null) return 'null'
+    // ErrorWithSubackPacket carries a code only in mqtt-native (a deliberate difference).
+    if (v instanceof Error) return `Error(${v.message}${v.code !== undefined && !v.packet ? ` code=${v.code}` : ''})`
+    if (Array.isArray(v)) return `[${v.map((g) => `${g.topic}:${g.qos}`).join(',')}]`
+    if (typeof v === 'object') return `{${v.cmd}${v.messageId !== undefined ? ' id' : ''}}`
+    return String(v)
+  }
+  return `${args.length} (${args.map(show).join(', ')})`
 }
 
 module.exports = { defineDifferentialSuite }

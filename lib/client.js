@@ -14,7 +14,9 @@ const { ServerList, checkClusterOptions, USE_ANOTHER_SERVER, SERVER_MOVED } = re
 const { DefaultMessageIdProvider } = require('./message-id')
 const { Store } = require('./store')
 const { toMqttPacket, fromMqttPacket } = require('./packet')
+const { KIND, ACK, APP_ACK, ACK_CMDS, APP_ACK_CMDS, record, BatchReader } = require('./batch')
 const { createLogger } = require('./log')
+const { KeepaliveManager } = require('./keepalive')
 const { version: NATIVE_VERSION } = require('../package.json')
 /** The MQTT.js version whose API this package implements (MQTT.js's `MQTTJS_VERSION`). */
 const VERSION = '5.16.0'
@@ -33,25 +35,8 @@ const DEFAULTS = {
   timerVariant: 'auto'
 }
 
-// Record layout of a native batch (src/binding/batch.rs).
-const WIDTH = 9
-const NO_EXTRA = 0xffffffff
-const K_MESSAGE = 1
-const K_CONNACK = 2
-const K_ACK = 3
-const K_PACKET_RECEIVE = 4
-const K_PACKET_SEND = 5
-const K_DISCONNECT = 6
-const K_AUTH = 7
-const K_ERROR = 8
-const K_CLOSE = 9
-const K_RELEASED = 10
-const ACK_CMDS = [null, 'puback', 'pubrec', 'pubcomp', 'suback', 'unsuback']
-// The ack the application owes for a message record (flags bits 4-5), as src/session/event.rs.
-const ACK_NONE = 0
-const ACK_PUBACK = 1
-const ACK_PUBREC = 2
-const ACK_PUBCOMP = 3
+// What a message record says the application owes (src/session/event.rs `AppAck`).
+const { NONE: ACK_NONE, PUBACK: ACK_PUBACK, PUBREC: ACK_PUBREC, PUBCOMP: ACK_PUBCOMP } = APP_ACK
 // Reason codes customHandleAcks may choose (MQTT.js handlers/publish.ts).
 const VALID_ACK_CODES = [0, 16, 128, 131, 135, 144, 145, 151, 153]
 
@@ -121,6 +106,8 @@ class MqttClient extends EventEmitter {
     this.queueQoSZero = this.options.queueQoSZero === undefined ? true : this.options.queueQoSZero
     this._resubscribeTopics = {}
     this.messageIdToTopic = {}
+    /** MQTT.js's keepalive manager: set from CONNACK to the close, null otherwise. */
+    this.keepaliveManager = null
     this.reconnectTimer = null
     this.reconnecting = false
     this.connected = false
@@ -136,6 +123,8 @@ class MqttClient extends EventEmitter {
     this._serverProperties = undefined
     this._connack = null
     this._endWaiters = []
+    /** An end() waiting for 'outgoingEmpty': runs it at once if the connection is lost first. */
+    this._endPending = null
     this._pendingReconnect = null
     this._connectionOpen = false
     /**
@@ -145,19 +134,24 @@ class MqttClient extends EventEmitter {
     this._replay = null
     /** Calls made during the replay, run when it ends (MQTT.js `_storeProcessingQueue`). */
     this._deferred = []
+    /**
+     * QoS 1/2 publishes made offline, in the outgoing store but not yet given to the session:
+     * message id → send function, in publish order. Sent on CONNACK, after the store's older
+     * messages (MQTT.js keeps them in its store and replays the store in order).
+     */
+    this._unsent = new Map()
+    /** QoS 1/2 publishes waiting for the flow-control window: message id → packet for packetsend. */
+    this._writeLater = new Map()
     /** Reconnect attempts since the last successful CONNACK (for `reconnectBackoff`). */
     this._failedAttempts = 0
     /** The last error, to decide whether retrying can help (`reconnectOnUnhealableError`). */
     this._lastError = null
     /** Calls waiting for a free message id (UniqueMessageIdProvider), oldest first. */
     this._idWaiters = []
-    /** Batches from the native side not yet dispatched, and where each one stands. */
-    this._inbox = []
-    /** Whether dispatching waits for a `handleMessage` callback. */
-    this._blocked = false
     /** Acks owed to the broker, as kind, messageId, reasonCode triples. */
     this._acks = []
-    this._draining = false
+    /** Dispatches the native event batches, in order, pausing for `handleMessage`. */
+    this._reader = new BatchReader((blob, records, extras, r) => this._dispatch(blob, records, extras, r), () => this._flushAcks())
     // `handleMessage` may be replaced on the instance at any time (MQTT.js reads it per message);
     // a replacement switches acks to wait for it.
     let handleMessage = this.handleMessage
@@ -177,7 +171,8 @@ class MqttClient extends EventEmitter {
       reschedulePings: this.options.reschedulePings !== false,
       maxInflight: clampInt(this.options.maxInflight ?? 20, 1, 65535),
       appAcks: this._appAcks,
-      reportPubrec: !!this.options.outgoingStore,
+      // Every outgoing store (the default one too) holds the PUBREL from PUBREC on, as in MQTT.js.
+      reportPubrec: true,
       autoUseTopicAlias: version === 5 && !!this.options.autoUseTopicAlias,
       autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias
     })
@@ -214,7 +209,10 @@ class MqttClient extends EventEmitter {
     const before = this._packetListeners > 0
     this._packetListeners += delta
     const after = this._packetListeners > 0
-    if (before !== after) native.clientSetPacketEvents(this._handle, after)
+    if (before !== after) {
+      native.clientSetPacketEvents(this._handle, after)
+      this._updateAppAcks()
+    }
   }
 
   _wantsPacketSend () {
@@ -305,7 +303,7 @@ class MqttClient extends EventEmitter {
     const { properties, cbStorePut } = o
     if (this._checkDisconnecting(callback)) return this
     if (qos !== 0 && qos !== 1 && qos !== 2) {
-      throw new TypeError(`Invalid QoS ${qos}: use 0, 1 or 2`)
+      throw new TypeError(`Invalid QoS ${typeof qos === 'string' ? `'${qos}' (a string)` : String(qos)}: use the number 0, 1 or 2`)
     }
     if (typeof topic !== 'string') throw new TypeError('The topic must be a string')
     const payload = toPayload(message)
@@ -338,19 +336,38 @@ class MqttClient extends EventEmitter {
       if (callback) callback()
       return this
     }
-    this.outgoing[messageId] = { volatile: false, cmd: 'publish', cb: callback || noop }
-    // MQTT.js sends a QoS 1/2 publish once the store has it.
+    // `store`: where the message was put (reconnect() may replace this.outgoingStore).
+    const entry = { volatile: false, cmd: 'publish', cb: callback || noop, store: this.outgoingStore, packet }
+    this.outgoing[messageId] = entry
+    // MQTT.js sends a QoS 1/2 publish once the store has it; offline, the store keeps it and it
+    // is sent on CONNACK in the store's order, after what an earlier run left there.
     this.outgoingStore.put(packet, (err) => {
       if (err) {
-        const entry = this.outgoing[messageId]
+        const known = this.outgoing[messageId] === entry
         this._dropOutgoing(messageId)
-        if (entry) entry.cb(err)
+        if (known) entry.cb(err)
         return
       }
       if (cbStorePut) cbStorePut()
-      if (!this._sendPublish(topic, payload, flags, messageId, nativeProps, packet, null)) this._dropOutgoing(messageId)
+      if (this.outgoing[messageId] !== entry) return // removed meanwhile
+      if (this.connected) {
+        if (!this._sendPublish(topic, payload, flags, messageId, nativeProps, packet, null)) this._dropOutgoing(messageId)
+        return
+      }
+      // The alias belonged to the old connection: sent with its topic (MQTT.js does the same).
+      const [sent, sentProps] = withoutTopicAlias(packet, nativeProps)
+      this._unsent.set(messageId, () => {
+        if (!this._sendPublish(topic, payload, flags, messageId, sentProps, sent, null)) this._dropOutgoing(messageId)
+      })
     })
     return this
+  }
+
+  /** Sends the QoS 1/2 publishes made offline that are still waiting, oldest first. */
+  _sendUnsent () {
+    const unsent = this._unsent
+    this._unsent = new Map()
+    for (const send of unsent.values()) send()
   }
 
   /**
@@ -359,8 +376,9 @@ class MqttClient extends EventEmitter {
    * message, for the packet built if it must be queued after all.
    */
   _sendPublish (topic, payload, flags, messageId, properties, packet, callback, message) {
+    let written
     try {
-      native.clientPublish(this._handle, topic, payload, flags, messageId, properties)
+      written = native.clientPublish(this._handle, topic, payload, flags, messageId, properties)
       if (!this._flushScheduled) {
         this._flushScheduled = true
         process.nextTick(this._flushWrites)
@@ -379,7 +397,11 @@ class MqttClient extends EventEmitter {
       else this.emit('error', err)
       return false
     }
-    if (packet && this._wantsPacketSend()) this.emit('packetsend', packet)
+    if (packet && this._wantsPacketSend()) {
+      // Beyond the flow-control window the session writes it later, and reports it then.
+      if (written === false) this._writeLater.set(messageId, packet)
+      else this.emit('packetsend', packet)
+    }
     return true
   }
 
@@ -389,6 +411,7 @@ class MqttClient extends EventEmitter {
       return
     }
     if (this._queueFull(callback)) return
+    ;[packet, properties] = withoutTopicAlias(packet, properties)
     this.queue.push({ packet, cb: callback, send: () => this._sendPublish(packet.topic, payload, flags, 0, properties, packet, callback) })
   }
 
@@ -430,6 +453,8 @@ class MqttClient extends EventEmitter {
 
   _dropOutgoing (messageId) {
     delete this.outgoing[messageId]
+    this._unsent.delete(messageId)
+    this._writeLater.delete(messageId)
     this.outgoingStore.del({ messageId }, noop)
     this._releaseId(messageId)
     this._replayed(messageId)
@@ -684,9 +709,19 @@ class MqttClient extends EventEmitter {
     this._clearReconnect()
     this.disconnecting = true
     const finish = () => this._closeConnection(force, opts, cb)
-    if (!force && this.connected && Object.keys(this.outgoing).some((id) => !this.outgoing[id].volatile)) {
-      // Let in-flight publishes complete first (MQTT.js waits for 'outgoingEmpty').
-      this.once('outgoingEmpty', () => setTimeout(finish, 10))
+    if (!force && this.connected && Object.keys(this.outgoing).length > 0) {
+      // Let in-flight publishes, subscribes and unsubscribes complete first (MQTT.js waits for
+      // 'outgoingEmpty'); offline, end() completes at once (COMPATIBILITY.md).
+      const onEmpty = () => {
+        this._endPending = null
+        setTimeout(finish, 10)
+      }
+      // If the connection is lost first, end() goes ahead offline (see _onClose).
+      this._endPending = () => {
+        this.removeListener('outgoingEmpty', onEmpty)
+        finish()
+      }
+      this.once('outgoingEmpty', onEmpty)
     } else {
       finish()
     }
@@ -701,6 +736,8 @@ class MqttClient extends EventEmitter {
 
   _closeConnection (force, opts, cb) {
     this._endWaiters.push(cb)
+    // MQTT.js's _cleanUp drops the keepalive manager as soon as end() goes ahead.
+    this._destroyKeepaliveManager()
     let disconnect = null
     if (!force && this.connected) {
       disconnect = { cmd: 'disconnect', ...opts }
@@ -717,12 +754,17 @@ class MqttClient extends EventEmitter {
   _finishEnd () {
     if (!this._endWaiters.length) return
     this.disconnected = true
-    this.incomingStore.close(noop)
-    this.outgoingStore.close(noop)
     const waiters = this._endWaiters
     this._endWaiters = []
-    this.emit('end')
-    for (const cb of waiters) cb()
+    // As MQTT.js: close the incoming store, then the outgoing one, then 'end' (without
+    // arguments) and the callbacks with the first store error, or what the stores passed.
+    closeStore(this.incomingStore, (e1) => {
+      closeStore(this.outgoingStore, (e2) => {
+        this.emit('end')
+        const err = e1 || e2
+        for (const cb of waiters) cb(err)
+      })
+    })
     if (this.options.reconnectPeriod === 0 || this.options.manualConnect) this.disconnecting = false
     if (this._pendingReconnect) {
       const run = this._pendingReconnect
@@ -733,6 +775,10 @@ class MqttClient extends EventEmitter {
 
   reconnect (opts) {
     const run = () => {
+      // MQTT.js writes the stores given (or none) into the options.
+      this.options.outgoingStore = opts ? opts.outgoingStore : null
+      this.options.incomingStore = opts ? opts.incomingStore : null
+      this._updateAppAcks()
       this.outgoingStore = (opts && opts.outgoingStore) || new Store()
       this.incomingStore = (opts && opts.incomingStore) || new Store()
       this.disconnecting = false
@@ -875,6 +921,8 @@ class MqttClient extends EventEmitter {
   _flush () {
     const outgoing = this.outgoing
     this.outgoing = {}
+    this._unsent = new Map()
+    this._writeLater.clear()
     native.clientClearOutgoing(this._handle)
     for (const id of Object.keys(outgoing)) {
       this.outgoingStore.del({ messageId: Number(id) }, noop)
@@ -898,45 +946,40 @@ class MqttClient extends EventEmitter {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Events from the native driver
+  // Keepalive (the timer is native; these are MQTT.js's hooks into it)
 
-  _onBatch (blob, records, extras) {
-    this._inbox.push({ blob, records, extras, next: 0 })
-    if (!this._blocked) this._drain()
+  _destroyKeepaliveManager () {
+    if (this.keepaliveManager) {
+      this.keepaliveManager.destroy()
+      this.keepaliveManager = null
+    }
   }
 
   /**
-   * Dispatches queued records in order. Like MQTT.js, which handles one inbound packet at a time,
-   * dispatching stops while a `handleMessage` has not called back; reading from the connection
-   * stops too, so the broker feels the back-pressure.
+   * Sends a PINGREQ now (MQTT.js `sendPing()`). The session writes it, and reports it to
+   * `packetsend` as it reports its own PINGREQs.
    */
-  _drain () {
-    this._draining = true
+  sendPing () {
     try {
-      this._drainInbox()
-    } finally {
-      this._draining = false
+      native.clientSendPing(this._handle)
+    } catch (e) {
+      // MQTT.js writes to a closed stream without a word; there is nothing to ping.
+      this.log('sendPing :: %s', splitNativeError(e).message)
     }
-    this._flushAcks()
   }
 
-  _drainInbox () {
-    while (this._inbox.length && !this._blocked) {
-      const batch = this._inbox[0]
-      const { blob, records, extras } = batch
-      while (batch.next < records.length && !this._blocked) {
-        const r = batch.next
-        batch.next += WIDTH
-        try {
-          this._dispatch(blob, records, extras, r)
-        } catch (err) {
-          // A throwing listener must not drop the rest of the batch; rethrow it afterwards, as
-          // the socket 'data' handler of MQTT.js would have thrown it.
-          process.nextTick(() => { throw err })
-        }
-      }
-      if (batch.next >= records.length) this._inbox.shift()
+  /** Restarts the keepalive countdown, with `reschedulePings` or when forced (MQTT.js). */
+  reschedulePing (force = false) {
+    if (this.keepaliveManager && this.keepalive && (force || this.options.reschedulePings)) {
+      this.keepaliveManager.reschedule()
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events from the native driver
+
+  _onBatch (blob, records, extras) {
+    this._reader.push(blob, records, extras)
   }
 
   /**
@@ -946,18 +989,22 @@ class MqttClient extends EventEmitter {
    */
   _ack (kind, messageId, reasonCode, acked) {
     if (this._wantsPacketSend()) {
-      const packet = { cmd: ACK_CMDS[kind], messageId }
+      const packet = { cmd: APP_ACK_CMDS[kind], messageId }
       if (kind === ACK_PUBACK || reasonCode) packet.reasonCode = reasonCode
       this.emit('packetsend', packet)
     }
     if (acked) return
     this._acks.push(kind, messageId, reasonCode)
-    if (!this._draining) this._flushAcks()
+    if (!this._reader.draining) this._flushAcks()
   }
 
-  /** Whether acks wait for the application: `customHandleAcks`, or a `handleMessage` of its own. */
+  /**
+   * Whether acks wait for the application: `customHandleAcks`, a `handleMessage` or an incoming
+   * store of its own, or `packetsend`/`packetreceive` listeners (which must see the PUBLISH
+   * before its PUBACK/PUBREC is written, as in MQTT.js).
+   */
   _wantsAppAcks () {
-    return this.handleMessage !== MqttClient.prototype.handleMessage || !!this.options.incomingStore ||
+    return this.handleMessage !== MqttClient.prototype.handleMessage || !!this.options.incomingStore || this._packetListeners > 0 ||
       (this.options.protocolVersion === 5 && typeof this.options.customHandleAcks === 'function')
   }
 
@@ -978,7 +1025,7 @@ class MqttClient extends EventEmitter {
 
   /**
    * Runs `handleMessage(packet, done)`; `then(err)` follows when it calls back. Dispatching waits
-   * meanwhile (see `_drain`).
+   * meanwhile (see `BatchReader`).
    */
   _handleMessage (packet, then) {
     let sync = true
@@ -988,41 +1035,45 @@ class MqttClient extends EventEmitter {
       finished = true
       then(err)
       if (!sync) {
-        this._blocked = false
         native.clientSetReading(this._handle, true)
-        this._drain()
+        this._reader.unblock()
       }
     })
     sync = false
     if (!finished) {
-      this._blocked = true
+      this._reader.block()
       native.clientSetReading(this._handle, false)
     }
   }
 
   _dispatch (blob, rec, extras, r) {
-    const kind = rec[r]
-    const extra = rec[r + 8] === NO_EXTRA ? undefined : extras[rec[r + 8]]
-    switch (kind) {
-      case K_MESSAGE: return this._onMessage(blob, rec, r, extra)
-      case K_CONNACK: return this._onConnack(this._packet(extra, rec[r + 3]))
-      case K_ACK: return this._onAck(rec, r, extra)
-      case K_PACKET_RECEIVE: return this.emit('packetreceive', this._packet(extra, rec[r + 3]))
-      case K_PACKET_SEND: {
+    const extra = record.extra(rec, extras, r)
+    switch (record.kind(rec, r)) {
+      case KIND.MESSAGE: return this._onMessage(blob, rec, r, extra)
+      case KIND.CONNACK: return this._onConnack(this._packet(extra, record.length(rec, r)))
+      case KIND.ACK: return this._onAck(rec, r, extra)
+      case KIND.PACKET_RECEIVE: return this.emit('packetreceive', this._packet(extra, record.length(rec, r)))
+      case KIND.PACKET_SEND: {
         // Packets the client writes itself (CONNECT, PUBLISH, SUBSCRIBE, …) are reported by the
         // shim synchronously, as MQTT.js does; the driver reports the ones it writes on its own.
         const cmd = extra.cmd
+        if (cmd === 'publish' && this._writeLater.size && this._writeLater.has(extra.messageId)) {
+          // A publish that waited for the flow-control window: the application's packet object.
+          const packet = this._writeLater.get(extra.messageId)
+          this._writeLater.delete(extra.messageId)
+          if (!extra.dup) return this.emit('packetsend', packet)
+        }
         if (cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubrel' || cmd === 'pubcomp' || cmd === 'pingreq' || cmd === 'auth' ||
           (cmd === 'publish' && extra.dup)) {
-          return this.emit('packetsend', this._packet(extra, rec[r + 3]))
+          return this.emit('packetsend', this._packet(extra, record.length(rec, r)))
         }
         return
       }
-      case K_DISCONNECT: return this._onDisconnect(this._packet(extra, rec[r + 3]))
-      case K_AUTH: return this._onAuth(this._packet(extra, rec[r + 3]))
-      case K_ERROR: return this._onError(extra)
-      case K_CLOSE: return this._onClose()
-      case K_RELEASED: return this._onReleased(rec[r + 2])
+      case KIND.DISCONNECT: return this._onDisconnect(this._packet(extra, record.length(rec, r)))
+      case KIND.AUTH: return this._onAuth(this._packet(extra, record.length(rec, r)))
+      case KIND.ERROR: return this._onError(extra)
+      case KIND.CLOSE: return this._onClose()
+      case KIND.RELEASED: return this._onReleased(record.messageId(rec, r))
     }
   }
 
@@ -1031,22 +1082,22 @@ class MqttClient extends EventEmitter {
   }
 
   _onMessage (blob, rec, r, properties) {
-    const flags = rec[r + 1]
-    const qos = flags & 3
-    const owed = (flags >> 4) & 3
-    const acked = (flags & 64) !== 0
-    const topic = blob.toString('utf8', rec[r + 4], rec[r + 4] + rec[r + 5])
-    const payload = blob.subarray(rec[r + 6], rec[r + 6] + rec[r + 7])
+    const qos = record.qos(rec, r)
+    const owed = record.owed(rec, r)
+    const acked = record.acked(rec, r)
+    const topic = record.topic(blob, rec, r)
+    const payload = record.payload(blob, rec, r)
     const packet = {
       cmd: 'publish',
-      retain: (flags & 4) !== 0,
+      retain: record.retain(rec, r),
       qos,
-      dup: (flags & 8) !== 0,
-      length: rec[r + 3],
-      topic,
+      dup: record.dup(rec, r),
+      length: record.length(rec, r),
+      // As MQTT.js: the packet keeps the wire's empty topic; the event gets the full one.
+      topic: record.topicFromAlias(rec, r) ? '' : topic,
       payload
     }
-    const messageId = rec[r + 2]
+    const messageId = record.messageId(rec, r)
     if (qos > 0) packet.messageId = messageId
     if (properties) packet.properties = toMqttPacket({ cmd: 'publish', topic, payload, qos, messageId: 0, properties }, 5, 0).properties
     switch (owed) {
@@ -1062,9 +1113,9 @@ class MqttClient extends EventEmitter {
           })
         })
         return
-      case ACK_PUBREC: // QoS 2 PUBLISH: PUBREC now, the message on PUBREL
+      case ACK_PUBREC: // QoS 2 PUBLISH: into the incoming store, PUBREC, the message on PUBREL
         this._customAck(topic, payload, packet, 'pubrec', (code) => {
-          if (code || !this.options.incomingStore) return this._ack(ACK_PUBREC, messageId, code, acked)
+          if (code) return this._ack(ACK_PUBREC, messageId, code, acked)
           this.incomingStore.put(packet, () => this._ack(ACK_PUBREC, messageId, code, acked))
         })
         return
@@ -1078,7 +1129,7 @@ class MqttClient extends EventEmitter {
     this.emit('message', packet.topic, packet.payload, packet)
     this._handleMessage(packet, (err) => {
       if (err) return
-      if (this.options.incomingStore) this.incomingStore.del({ messageId: packet.messageId }, noop)
+      this.incomingStore.del({ messageId: packet.messageId }, noop)
       this._ack(ACK_PUBCOMP, packet.messageId, 0, acked)
     })
   }
@@ -1132,6 +1183,7 @@ class MqttClient extends EventEmitter {
     }
     this._servers.connected()
     this.connected = true
+    if (!this.keepaliveManager && this.keepalive) this.keepaliveManager = new KeepaliveManager(this)
     this.reconnecting = false
     this._failedAttempts = 0
     this._lastError = null
@@ -1142,10 +1194,14 @@ class MqttClient extends EventEmitter {
     // meanwhile are deferred until then.
     const replaying = Object.keys(this.outgoing).filter((id) => !this.outgoing[id].volatile).map(Number)
     if (this.options.outgoingStore) {
-      this._replay = { ids: new Set(replaying), connack: packet, streaming: true }
+      // `known`: what this client had in flight at CONNACK; the session resends those itself,
+      // so the store's copies are skipped even if their acks arrive before the store lists them.
+      this._replay = { ids: new Set(replaying), connack: packet, streaming: true, known: new Set(replaying) }
       this._replayStore(this._replay)
       return
     }
+    // The session has resent what was in flight; the publishes made offline follow.
+    this._sendUnsent()
     if (replaying.length) {
       this._replay = { ids: new Set(replaying), connack: packet, streaming: false }
       return
@@ -1170,6 +1226,8 @@ class MqttClient extends EventEmitter {
     const finish = () => {
       if (!replay.streaming) return
       replay.streaming = false
+      // Offline publishes the store did not list (it may not list what it just took).
+      if (this._replay === replay) this._sendUnsent()
       if (this._replay === replay && replay.ids.size === 0) this._finishConnect(replay.connack)
     }
     try {
@@ -1179,10 +1237,18 @@ class MqttClient extends EventEmitter {
       return finish()
     }
     stream.on('data', (packet) => {
-      if (this._replay !== replay || !packet || !packet.messageId || this.outgoing[packet.messageId]) return
+      if (this._replay !== replay || !packet || !packet.messageId) return
       const id = packet.messageId
+      const unsent = this._unsent.get(id)
+      if (unsent) {
+        // Published offline by this client: its turn in the store's order.
+        this._unsent.delete(id)
+        unsent()
+        return
+      }
+      if (replay.known.has(id) || this.outgoing[id]) return // the session holds it and has resent it
       this.messageIdProvider.register(id)
-      this.outgoing[id] = { volatile: false, cmd: packet.cmd, cb: noop }
+      this.outgoing[id] = { volatile: false, cmd: packet.cmd, cb: noop, store: this.outgoingStore, packet }
       replay.ids.add(id)
       if (packet.cmd === 'pubrel') {
         native.clientRestorePubrel(this._handle, id)
@@ -1212,7 +1278,8 @@ class MqttClient extends EventEmitter {
     const queue = this.queue
     this.queue = []
     for (const entry of queue) {
-      if (entry.send() !== false && entry.packet.cmd === 'publish' && entry.cb) entry.cb()
+      // MQTT.js calls a queued QoS 0 publish back from the write, with one undefined argument.
+      if (entry.send() !== false && entry.packet.cmd === 'publish' && entry.cb) entry.cb(undefined)
     }
     this._resubscribe(packet)
     this._firstConnection = false
@@ -1242,34 +1309,44 @@ class MqttClient extends EventEmitter {
   }
 
   _onAck (rec, r, extra) {
-    const kind = rec[r + 1]
-    const messageId = rec[r + 2]
-    const reasonCode = rec[r + 4]
+    const kind = record.ackCode(rec, r)
+    const messageId = record.messageId(rec, r)
+    const reasonCode = record.reasonCode(rec, r)
     const entry = this.outgoing[messageId]
     if (!entry) return
     const ackPacket = () => extra
-      ? this._packet(extra, rec[r + 3])
-      : { cmd: ACK_CMDS[kind], retain: false, qos: 0, dup: false, length: rec[r + 3], topic: null, payload: null, messageId, ...(this.options.protocolVersion === 5 ? { reasonCode } : {}) }
+      ? this._packet(extra, record.length(rec, r))
+      : { cmd: ACK_CMDS[kind], retain: false, qos: 0, dup: false, length: record.length(rec, r), topic: null, payload: null, messageId, ...(this.options.protocolVersion === 5 ? { reasonCode } : {}) }
     switch (kind) {
-      case 1: // puback
-      case 2: // pubrec with a failure code
-      case 3: { // pubcomp
+      case ACK.PUBACK:
+      case ACK.PUBREC: // with a failure code
+      case ACK.PUBCOMP: {
         let err
         if (reasonCode && reasonCode !== 16) {
           err = new ErrorWithReasonCode(`Publish error: ${ReasonCodes[reasonCode]}`, reasonCode)
         }
         const failed = err ? ackPacket() : undefined
         delete this.outgoing[messageId]
-        this.outgoingStore.del({ messageId }, (storeErr, stored) => {
+        if (this._writeLater.size) this._writeLater.delete(messageId)
+        const store = entry.store || this.outgoingStore
+        store.del({ messageId }, (storeErr, stored) => {
+          // MQTT.js hands the callback what the store's del() gave (null and the stored packet
+          // from its Store); after PUBCOMP that is the PUBREL the store held since PUBREC.
+          if (storeErr && store !== this.outgoingStore) {
+            // The store was replaced (and closed) by reconnect() after the message was put in
+            // it; the session resent the message and the broker has it: a success.
+            storeErr = null
+            stored = kind === ACK.PUBCOMP ? undefined : entry.packet
+          }
           if (err) entry.cb(err, failed)
-          else if (kind === 3) entry.cb(storeErr || undefined, { cmd: 'pubrel', qos: 2, messageId })
-          else entry.cb(storeErr || undefined, stored)
+          else if (kind === ACK.PUBCOMP && !storeErr && !(stored && stored.cmd === 'pubrel')) entry.cb(storeErr, { cmd: 'pubrel', qos: 2, messageId })
+          else entry.cb(storeErr, stored)
           this._releaseId(messageId)
         })
         this._replayed(messageId)
         break
       }
-      case 4: { // suback
+      case ACK.SUBACK: {
         delete this.outgoing[messageId]
         this._releaseId(messageId)
         const packet = ackPacket()
@@ -1286,11 +1363,11 @@ class MqttClient extends EventEmitter {
         entry.cb(err, packet)
         break
       }
-      case 6: { // PUBREC: the store keeps the PUBREL from now on (MQTT.js handlers/ack.ts)
-        this.outgoingStore.put({ cmd: 'pubrel', qos: 2, messageId }, noop)
+      case ACK.PUBREC_RECEIVED: { // the store keeps the PUBREL from now on (MQTT.js handlers/ack.ts)
+        ;(entry.store || this.outgoingStore).put({ cmd: 'pubrel', qos: 2, messageId }, noop)
         return
       }
-      case 5: { // unsuback
+      case ACK.UNSUBACK: {
         delete this.outgoing[messageId]
         this._releaseId(messageId)
         entry.cb(null, ackPacket())
@@ -1365,6 +1442,7 @@ class MqttClient extends EventEmitter {
     this.log('close :: connection closed (disconnecting %s)', this.disconnecting)
     this._connectionOpen = false
     this.connected = false
+    this._destroyKeepaliveManager()
     if (this.stream) {
       this.stream.destroyed = true
       this.stream.emit('close')
@@ -1373,6 +1451,11 @@ class MqttClient extends EventEmitter {
     this._replay = null
     this._flushVolatile()
     if (this.disconnecting) {
+      if (this._endPending) {
+        const run = this._endPending
+        this._endPending = null
+        run()
+      }
       this.emit('close')
       this._finishEnd()
       return
@@ -1391,11 +1474,52 @@ class MqttClient extends EventEmitter {
   }
 }
 
+/**
+ * Closes an application store; `then(err)` runs once, with what the store's close() passed, or
+ * with the exception it threw (a store that fails must not break end()).
+ */
+function closeStore (store, then) {
+  let called = false
+  const done = (err) => {
+    if (called) return
+    called = true
+    then(err)
+  }
+  try {
+    if (store && typeof store.close === 'function') store.close(done)
+    else done()
+  } catch (err) {
+    done(err)
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * A publish made offline goes out on another connection, where its Topic Alias means nothing:
+ * MQTT.js sends it with its topic and without the alias. Returns the packet (for packetsend)
+ * and the native properties without the alias, copies only when there was one; an alias-only
+ * publish (empty topic) keeps it, and the session reports it as unregistered.
+ */
+function withoutTopicAlias (packet, properties) {
+  if (!properties || properties.topicAlias === undefined || !packet.topic) return [packet, properties]
+  const rest = { ...properties }
+  delete rest.topicAlias
+  const shown = { ...packet }
+  if (packet.properties) {
+    shown.properties = { ...packet.properties }
+    delete shown.properties.topicAlias
+  }
+  return [shown, Object.keys(rest).length ? rest : null]
+}
+
 function toPayload (message) {
   if (Buffer.isBuffer(message)) return message
   if (typeof message === 'string') return Buffer.from(message)
   if (message instanceof Uint8Array) return message
-  throw new TypeError(`The "message" argument must be a string, a Buffer or a Uint8Array; received ${message === null ? 'null' : typeof message}`)
+  // mqtt-packet writes `payload || empty`: MQTT.js publishes null and undefined as empty.
+  if (message === null || message === undefined) return EMPTY
+  throw new TypeError(`The "message" argument must be a string, a Buffer or a Uint8Array; received ${typeof message}`)
 }
 
 function clampInt (value, min, max) {

@@ -5,6 +5,12 @@ const url = require('url')
 /** Every protocol MQTT.js registers in Node (all of them are supported). */
 const KNOWN = new Set(['mqtt', 'tcp', 'mqtts', 'ssl', 'tls', 'ws', 'wss'])
 const DEFAULT_PORTS = { mqtt: 1883, tcp: 1883, mqtts: 8883, ssl: 8883, tls: 8883, ws: 80, wss: 443 }
+/**
+ * MQTT.js's mini-program schemes (WeChat `wx`/`wxs`, Alipay `ali`/`alis`) are WebSocket
+ * transports of those platforms' own; in Node they have none. mqtt-native takes them as the
+ * WebSocket they are (COMPATIBILITY.md) rather than MQTT.js's fallback to plain TCP.
+ */
+const MINI_PROGRAM = { wx: 'ws', wxs: 'wss', ali: 'ws', alis: 'wss' }
 
 function urlError (message, code) {
   const err = new Error(message)
@@ -27,7 +33,7 @@ function checkScheme (brokerUrl, parsed) {
   if (!KNOWN.has(base) && /^\d+$/.test(parsed.hostname || '') && !brokerUrl.includes('//')) {
     throw urlError(`Missing protocol in broker URL "${brokerUrl}": "${scheme}" was read as the scheme. ${suggestion(brokerUrl)}`, 'ERR_MQTT_URL_NO_SCHEME')
   }
-  if (!KNOWN.has(base) && !['wx', 'wxs', 'ali', 'alis'].includes(base)) {
+  if (!KNOWN.has(base) && !MINI_PROGRAM[base]) {
     throw urlError(`Unknown protocol "${scheme}" in broker URL "${brokerUrl}". Use mqtt://, mqtts://, ws:// or wss://.`, 'ERR_MQTT_URL_SCHEME')
   }
   if (parsed.port != null && parsed.port !== '') {
@@ -74,7 +80,10 @@ function normalize (brokerUrl, opts) {
     if (!opts.protocol) throw new Error('Missing protocol')
     opts.protocol = opts.protocol.replace(/:$/, '')
   }
-  opts.unixSocket = opts.unixSocket || (opts.protocol ? opts.protocol.includes('+unix') : false)
+  // Before the path is dropped for non-WebSocket schemes, so that ali:// keeps it as ws:// does.
+  if (MINI_PROGRAM[opts.protocol]) opts.protocol = MINI_PROGRAM[opts.protocol]
+  // MQTT.js: `opts.unixSocket || opts.protocol?.includes('+unix')` (undefined without a protocol).
+  opts.unixSocket = opts.unixSocket || (opts.protocol == null ? undefined : String(opts.protocol).includes('+unix'))
   if (opts.unixSocket) {
     opts.protocol = opts.protocol.replace('+unix', '')
   } else if (!(opts.protocol && (opts.protocol.startsWith('ws') || opts.protocol.startsWith('wx')))) {
@@ -214,6 +223,9 @@ function parseSocksProxy (value, timeout) {
 function checkSupported (opts) {
   const protocols = opts.servers ? opts.servers.map((s) => s.protocol || opts.protocol) : [opts.protocol]
   for (const p of protocols) {
+    if (MINI_PROGRAM[p]) {
+      throw unsupported(`The ${p}:// scheme of mini-programs has no transport of its own in Node: write ${MINI_PROGRAM[p]}:// in servers[].protocol`)
+    }
     if (!KNOWN.has(p)) {
       throw unsupported(`The ${p}:// transport is not supported by mqtt-native; use mqtt://, mqtts://, ws:// or wss://`)
     }

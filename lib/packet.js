@@ -13,8 +13,9 @@
 //   assigns them), `topic`/`payload` null except on PUBLISH, `returnCode` for a v3.x CONNACK and
 //   `reasonCode` for v5, no `messageId` on a QoS 0 PUBLISH, `properties` only when non-empty,
 //   `userProperties` as a null-prototype `{key: value | value[]}`, `subscriptionIdentifier` a
-//   number or, when repeated, an array. Property keys come out in ascending property-id order,
-//   which is the parser's order whenever the sender wrote them in that order.
+//   number or, when repeated, an array. Property keys come out in the order the sender wrote
+//   them, as the parser lists them: ascending property-id order, unless the codec reports
+//   another order (`wireOrder`, the identifiers in order of first appearance).
 // - `fromMqttPacket(obj, protocolVersion)` accepts what mqtt-packet's `generate()` accepts
 //   (strings where Buffers are expected, missing booleans, `returnCode` or `reasonCode`, user
 //   property values as arrays) and returns the neutral shape; it throws a TypeError for input
@@ -39,7 +40,7 @@ const FIXED_QOS_1 = new Set(['pubrel', 'subscribe', 'unsubscribe'])
 function propertiesToMqtt (props) {
   if (props == null) return undefined
   let out
-  for (const key in props) {
+  for (const key of propertyKeys(props)) {
     const value = props[key]
     if (value === undefined || value === null) continue
     if (key === 'userProperties') {
@@ -56,6 +57,24 @@ function propertiesToMqtt (props) {
     }
   }
   return out
+}
+
+/**
+ * The neutral property keys of `props` in the order to list them. The codec serialises them in
+ * ascending identifier order, one key per identifier present; `wireOrder` (only when the
+ * packet listed them otherwise) gives the identifiers in wire order, so the key of the n-th
+ * smallest identifier is the n-th key.
+ * @param {Obj} props
+ * @returns {string[]}
+ */
+function propertyKeys (props) {
+  const keys = Object.keys(props)
+  const order = props.wireOrder
+  if (order === undefined) return keys
+  keys.splice(keys.indexOf('wireOrder'), 1)
+  const ascending = [...order].sort((a, b) => a - b)
+  if (ascending.length !== keys.length) return keys
+  return Array.from(order, (id) => keys[ascending.indexOf(id)])
 }
 
 /**

@@ -11,6 +11,8 @@
 //   certs.selfSigned   // { cert, key, certFile, keyFile }: self-signed (CA:TRUE, as
 //                      //   `openssl req -x509` makes it) for localhost and 127.0.0.1
 //   certs.otherName    // issued by the CA for broker.example only (name mismatch tests)
+//   certs.cnOnly       // issued by the CA with CN=localhost and no subjectAltName at all
+//   certs.cnAndOtherSan // CN=localhost, but a subjectAltName for broker.example only
 //   certs.client       // { cert, key }: client certificate issued by the CA (PKCS#8 EC key)
 //   certs.clientRsa    // { cert, key }: client certificate with a PKCS#1 RSA key
 //   certs.clientSec1Key // the client key in SEC1 form ("EC PRIVATE KEY")
@@ -82,6 +84,9 @@ function makeCerts () {
   ]
   const server = issue('server', '/CN=localhost', serverExt('DNS:localhost,IP:127.0.0.1,IP:::1'))
   const otherName = issue('other-name', '/CN=broker.example', serverExt('DNS:broker.example,DNS:*.broker.example'))
+  // The host name in the subject CN only, as older brokers' certificates have it.
+  const cnOnly = issue('cn-only', '/CN=localhost', serverExt('').filter((line) => !line.startsWith('subjectAltName')))
+  const cnAndOtherSan = issue('cn-and-other-san', '/CN=localhost', serverExt('DNS:broker.example'))
   const clientExt = ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature', 'extendedKeyUsage=clientAuth']
   const client = issue('client', '/CN=mqtt-native test client', clientExt)
   run('genrsa', '-traditional', '-out', file('client-rsa.key'), '2048')
@@ -103,6 +108,8 @@ function makeCerts () {
     otherCa: fs.readFileSync(file('other-ca.crt'), 'utf8'),
     server,
     otherName,
+    cnOnly,
+    cnAndOtherSan,
     client,
     clientRsa,
     clientSec1Key: fs.readFileSync(file('client-sec1.key'), 'utf8'),

@@ -227,6 +227,7 @@ class ScriptedConnection extends EventEmitter {
  * @param {string} [options.host]
  * @param {'tcp'|'tls'|'ws'|'wss'} [options.transport] default 'tcp'; secure ones use the test CA's
  *   certificate for localhost and 127.0.0.1, and `broker.clientOptions` holds the `ca` to trust
+ * @param {string} [options.serverCert] the name of another certificate of makeCerts() to present
  * The options object is kept as `broker.options`; changing it changes later answers.
  */
 async function startScriptedBroker (options = {}) {
@@ -278,7 +279,9 @@ async function startScriptedBroker (options = {}) {
   if (secure) {
     const { makeCerts } = require('./certs')
     const certs = makeCerts()
-    tlsOptions = { cert: fs.readFileSync(certs.server.certFile), key: fs.readFileSync(certs.server.keyFile) }
+    // `serverCert` (an entry of makeCerts(), e.g. 'cnOnly') replaces the default certificate.
+    const cert = opts.serverCert ? certs[opts.serverCert] : certs.server
+    tlsOptions = { cert: fs.readFileSync(cert.certFile), key: fs.readFileSync(cert.keyFile) }
     broker.clientOptions = { ca: certs.ca }
   } else {
     broker.clientOptions = {}

@@ -7,7 +7,8 @@
 //!
 //! Record layout, [`RECORD_WIDTH`] `u32`s: `kind, a, b, c, topicOffset, topicLength,
 //! payloadOffset, payloadLength, extra` where `extra` indexes the object array (or is
-//! [`NO_EXTRA`]). `lib/batch.js` reads the same layout.
+//! [`NO_EXTRA`]). `lib/batch.js` reads the layout from [`batch_layout`] when the addon loads, so
+//! the two sides share this one definition.
 
 use std::cell::RefCell;
 
@@ -25,7 +26,7 @@ pub const RECORD_WIDTH: usize = 9;
 /// `extra` value of a record without an object.
 pub const NO_EXTRA: u32 = u32::MAX;
 
-/// Record kinds (mirrored in `lib/batch.js`).
+/// Record kinds (exported to `lib/batch.js` by [`batch_layout`]).
 mod kind {
     pub const MESSAGE: u32 = 1;
     pub const CONNACK: u32 = 2;
@@ -37,6 +38,31 @@ mod kind {
     pub const ERROR: u32 = 8;
     pub const CLOSE: u32 = 9;
     pub const RELEASED: u32 = 10;
+}
+
+/// The `a` field of an `ACK` record: which acknowledgement completed an outgoing packet
+/// (exported to `lib/batch.js` by [`batch_layout`]).
+mod ack_code {
+    pub const PUBACK: u32 = 1;
+    pub const PUBREC: u32 = 2;
+    pub const PUBCOMP: u32 = 3;
+    pub const SUBACK: u32 = 4;
+    pub const UNSUBACK: u32 = 5;
+    /// A successful PUBREC: the exchange goes on with PUBREL (reported for the outgoing store).
+    pub const PUBREC_RECEIVED: u32 = 6;
+}
+
+/// Bits of the `a` field of a `MESSAGE` record.
+mod message_flag {
+    pub const QOS_MASK: u32 = 0b11;
+    pub const RETAIN: u32 = 1 << 2;
+    pub const DUP: u32 = 1 << 3;
+    /// Bits 4-5: the [`AppAck`](crate::session::AppAck) code of the ack owed.
+    pub const ACK_SHIFT: u32 = 4;
+    /// Set when the session has already sent the ack.
+    pub const ACKED: u32 = 1 << 6;
+    /// Set when the topic came from a Topic Alias (the PUBLISH had an empty topic).
+    pub const TOPIC_FROM_ALIAS: u32 = 1 << 7;
 }
 
 /// An object that travels beside the records.
@@ -107,15 +133,27 @@ impl Batch {
         publish: Publish,
         ack: AppAck,
         acked: bool,
+        topic_from_alias: bool,
         version: ProtocolVersion,
     ) {
-        let length = publish_length(&publish, version);
-        // Bits 0-1 QoS, 2 retain, 3 dup, 4-5 the ack owed, 6 set when the session sent it.
-        let flags = u32::from(u8::from(publish.qos))
-            | u32::from(publish.retain) << 2
-            | u32::from(publish.dup) << 3
-            | ack.code() << 4
-            | u32::from(acked) << 6;
+        let mut length = publish_length(&publish, version);
+        if topic_from_alias {
+            // The topic was not on the wire: the remaining length was shorter by its bytes.
+            length = length.saturating_sub(to_u32(publish.topic.len()));
+        }
+        let mut flags = u32::from(u8::from(publish.qos)) | ack.code() << message_flag::ACK_SHIFT;
+        if publish.retain {
+            flags |= message_flag::RETAIN;
+        }
+        if publish.dup {
+            flags |= message_flag::DUP;
+        }
+        if acked {
+            flags |= message_flag::ACKED;
+        }
+        if topic_from_alias {
+            flags |= message_flag::TOPIC_FROM_ALIAS;
+        }
         let (topic_off, topic_len) = self.bytes(publish.topic.as_bytes());
         let (payload_off, payload_len) = self.bytes(&publish.payload);
         let extra = if publish.properties.is_empty() {
@@ -144,12 +182,12 @@ impl Batch {
 
     fn push_ack(&mut self, ack_kind: AckKind, packet: Packet, version: ProtocolVersion) {
         let code = match ack_kind {
-            AckKind::PubAck => 1,
-            AckKind::PubRec => 2,
-            AckKind::PubComp => 3,
-            AckKind::SubAck => 4,
-            AckKind::UnsubAck => 5,
-            AckKind::PubRecReceived => 6,
+            AckKind::PubAck => ack_code::PUBACK,
+            AckKind::PubRec => ack_code::PUBREC,
+            AckKind::PubComp => ack_code::PUBCOMP,
+            AckKind::SubAck => ack_code::SUBACK,
+            AckKind::UnsubAck => ack_code::UNSUBACK,
+            AckKind::PubRecReceived => ack_code::PUBREC_RECEIVED,
         };
         let (message_id, reason_code, plain) = match &packet {
             Packet::Puback(a) | Packet::Pubrec(a) | Packet::Pubcomp(a) => {
@@ -190,7 +228,8 @@ impl Batch {
                 publish,
                 ack,
                 acked,
-            }) => self.push_message(publish, ack, acked, version),
+                topic_from_alias,
+            }) => self.push_message(publish, ack, acked, topic_from_alias, version),
             DriverEvent::Session(Event::ConnAck(ack)) => {
                 self.push_packet(kind::CONNACK, Packet::Connack(ack), version)
             }
@@ -508,4 +547,75 @@ impl Drop for JsSink {
             sys::napi_delete_reference(self.env, self.function);
         }
     }
+}
+
+/// The record layout of a batch, as `lib/batch.js` reads it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Layout {
+    width: usize,
+    no_extra: u32,
+    /// Field positions within a record.
+    fields: [(&'static str, usize); RECORD_WIDTH],
+    kinds: [(&'static str, u32); 10],
+    ack_codes: [(&'static str, u32); 6],
+    message_flags: [(&'static str, u32); 6],
+    app_acks: [(&'static str, u32); 4],
+}
+
+/// The batch record layout (widths, field positions, kinds, flag bits), read once by
+/// `lib/batch.js` when the addon loads so that the JavaScript reader cannot drift from
+/// [`Batch::push`].
+#[napi_derive::napi(catch_unwind, ts_return_type = "object")]
+pub fn batch_layout(env: &Env) -> Result<Unknown<'_>> {
+    let layout = Layout {
+        width: RECORD_WIDTH,
+        no_extra: NO_EXTRA,
+        fields: [
+            ("kind", 0),
+            ("a", 1),
+            ("b", 2),
+            ("c", 3),
+            ("topicOffset", 4),
+            ("topicLength", 5),
+            ("payloadOffset", 6),
+            ("payloadLength", 7),
+            ("extra", 8),
+        ],
+        kinds: [
+            ("MESSAGE", kind::MESSAGE),
+            ("CONNACK", kind::CONNACK),
+            ("ACK", kind::ACK),
+            ("PACKET_RECEIVE", kind::PACKET_RECEIVE),
+            ("PACKET_SEND", kind::PACKET_SEND),
+            ("DISCONNECT", kind::DISCONNECT),
+            ("AUTH", kind::AUTH),
+            ("ERROR", kind::ERROR),
+            ("CLOSE", kind::CLOSE),
+            ("RELEASED", kind::RELEASED),
+        ],
+        ack_codes: [
+            ("PUBACK", ack_code::PUBACK),
+            ("PUBREC", ack_code::PUBREC),
+            ("PUBCOMP", ack_code::PUBCOMP),
+            ("SUBACK", ack_code::SUBACK),
+            ("UNSUBACK", ack_code::UNSUBACK),
+            ("PUBREC_RECEIVED", ack_code::PUBREC_RECEIVED),
+        ],
+        message_flags: [
+            ("QOS_MASK", message_flag::QOS_MASK),
+            ("RETAIN", message_flag::RETAIN),
+            ("DUP", message_flag::DUP),
+            ("ACK_SHIFT", message_flag::ACK_SHIFT),
+            ("ACKED", message_flag::ACKED),
+            ("TOPIC_FROM_ALIAS", message_flag::TOPIC_FROM_ALIAS),
+        ],
+        app_acks: [
+            ("NONE", AppAck::None.code()),
+            ("PUBACK", AppAck::PubAck.code()),
+            ("PUBREC", AppAck::PubRec.code()),
+            ("PUBCOMP", AppAck::PubComp.code()),
+        ],
+    };
+    env.to_js_value(&layout)
 }

@@ -178,11 +178,14 @@ fn event_loop(env: &Env) -> Result<*mut driver::uv::Loop> {
 }
 
 /// Publishes. `flags`: bits 0–1 QoS, bit 2 retain, bit 3 dup. `messageId` is 0 for QoS 0.
-/// The packet is queued; `clientFlush` sends it.
+/// The packet is queued; `clientFlush` sends it. Returns false when a QoS 1/2 publish waits
+/// for room in the flow-control window (or for a connection) instead: a `packetsend` record
+/// follows when it is written.
 /// Throws `NOT_CONNECTED|…` for QoS 0 without a connection (the shim queues it).
 #[napi(
     catch_unwind,
-    ts_args_type = "handle: ExternalObject<'MqttClient'>, topic: string, payload: Uint8Array, flags: number, messageId: number, properties?: object | null"
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, topic: string, payload: Uint8Array, flags: number, messageId: number, properties?: object | null",
+    ts_return_type = "boolean"
 )]
 pub fn client_publish(
     env: Env,
@@ -192,7 +195,7 @@ pub fn client_publish(
     flags: u32,
     message_id: u32,
     properties: Option<Unknown<'_>>,
-) -> Result<()> {
+) -> Result<bool> {
     let qos = QoS::try_from((flags & 0b11) as u8).map_err(invalid)?;
     let message_id = u16::try_from(message_id)
         .map_err(|_| invalid(format!("message id {message_id} is out of range")))?;
@@ -210,7 +213,7 @@ pub fn client_publish(
             .publish_qos0(&topic, payload, retain, dup)
             .map_err(error)?
     {
-        return Ok(());
+        return Ok(true);
     }
     let publish = Publish {
         dup,
@@ -224,7 +227,7 @@ pub fn client_publish(
     session.publish(publish).map_err(error)?;
     // No wake-up here: the shim calls `clientFlush` once per tick, so a burst of publishes
     // leaves in one write (as MQTT.js corks its socket).
-    Ok(())
+    Ok(qos == QoS::AtMostOnce || !session.is_waiting(message_id))
 }
 
 /// Wakes the connection to write what the session has queued (once per JavaScript tick).
@@ -379,4 +382,29 @@ pub fn client_clear_outgoing(handle: &External<Handle>) -> Vec<u32> {
         .into_iter()
         .map(u32::from)
         .collect()
+}
+
+/// Sends a PINGREQ now (MQTT.js `sendPing()`). Throws `NOT_CONNECTED|…` without a connection.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_send_ping(handle: &External<Handle>) -> Result<()> {
+    command(handle, |session| session.ping())
+}
+
+/// Restarts the keepalive countdown (MQTT.js `keepaliveManager.reschedule()`).
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_reschedule_keepalive(handle: &External<Handle>) -> Result<()> {
+    let now = std::time::Instant::now();
+    command(handle, |session| {
+        session.reschedule_keepalive(now);
+        Ok(())
+    })
+}
+
+/// Stops keepalive until the next connection (MQTT.js `keepaliveManager.destroy()`).
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_stop_keepalive(handle: &External<Handle>) -> Result<()> {
+    command(handle, |session| {
+        session.stop_keepalive();
+        Ok(())
+    })
 }

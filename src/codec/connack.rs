@@ -34,7 +34,9 @@ pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<ConnAck, C
     // 3.1.1 CONNACK (remaining length 2, no property length) and return code 0x01, unacceptable
     // protocol version (MQTT 3.1.1 §3.1.2.2, §3.2.2.3). That form admits the 3.1.1 return codes.
     let pre_v5_form = version.is_v5() && r.is_empty();
-    if !(pre_v5_form && ReasonTable::ConnAck.admits(ProtocolVersion::V3_1_1, reason_code)) {
+    let admitted = is_tolerated_refusal(version, reason_code)
+        || (pre_v5_form && ReasonTable::ConnAck.admits(ProtocolVersion::V3_1_1, reason_code));
+    if !admitted {
         ReasonTable::ConnAck.check_decoded(version, reason_code)?;
     }
     // A refused connection has session present 0 (MQTT 5 §3.2.2.1.1 [MQTT-3.2.2-6],
@@ -63,6 +65,15 @@ pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<ConnAck, C
     })
 }
 
+/// Before MQTT 5, return codes 6–255 are reserved (MQTT 3.1.1 §3.2.2.3), but brokers that mix
+/// versions send MQTT 5 refusals (135 Not authorized) in 3.1.1 CONNACKs. Any non-zero code is a
+/// refusal whose connection the server closes (MQTT 3.1.1 §3.2.2.3 [MQTT-3.2.2-5]), so such a
+/// CONNACK is read as the refusal it is, with the broker's code, as MQTT.js reads it: nothing is
+/// lost and no state is corrupted by tolerating it.
+fn is_tolerated_refusal(version: ProtocolVersion, reason_code: u8) -> bool {
+    !version.is_v5() && reason_code != 0
+}
+
 /// Appends a CONNACK; MQTT 5 always writes the property length, as MQTT.js does, except for a
 /// 3.1.1 return code (0x01–0x05) without properties, which is written in the 3.1.1 form a server
 /// that does not speak MQTT 5 sends, so that whatever [`decode`] accepts re-encodes.
@@ -75,7 +86,7 @@ pub(crate) fn encode(
         && !ReasonTable::ConnAck.admits(version, p.reason_code)
         && ReasonTable::ConnAck.admits(ProtocolVersion::V3_1_1, p.reason_code)
         && p.properties.is_empty();
-    if !pre_v5_form {
+    if !pre_v5_form && !is_tolerated_refusal(version, p.reason_code) {
         ReasonTable::ConnAck.check_encoded(version, p.reason_code)?;
     }
     if p.session_present && version == ProtocolVersion::V3_1 {

@@ -261,27 +261,58 @@ static EMPTY_PROPERTIES: PropertyValues = PropertyValues {
 /// 350 bytes larger, bytes that were moved several times per message.
 ///
 /// Reads go through to [`PropertyValues`] (an absent table reads as empty); the first write
-/// allocates it. Two tables are equal when their values are, however they are stored.
+/// allocates it. Two tables are equal when their values are, however they are stored and in
+/// whatever order they were received.
 #[derive(Clone, Default)]
-pub struct Properties(Option<Box<PropertyValues>>);
+pub struct Properties(Option<Box<Table>>);
+
+/// A property table and, for a decoded packet that listed its properties out of ascending
+/// identifier order, that order.
+#[derive(Clone, Default)]
+pub struct Table {
+    values: PropertyValues,
+    /// Property identifiers in the order the packet first listed them (MQTT 5 §2.2.2 leaves the
+    /// order free); empty when it was ascending, the order the fields serialize in.
+    wire_order: Vec<u8>,
+}
 
 impl Properties {
     /// Whether no property is set.
     pub fn is_empty(&self) -> bool {
-        self.0.as_ref().is_none_or(|values| values.is_empty())
+        self.0.as_ref().is_none_or(|table| table.values.is_empty())
+    }
+
+    /// The order in which a decoded packet listed its property identifiers, when it was not
+    /// ascending; empty otherwise.
+    pub fn wire_order(&self) -> &[u8] {
+        self.0.as_ref().map_or(&[], |table| &table.wire_order)
+    }
+
+    /// Records the order of first appearance of `ids` as read from the wire; kept only when it
+    /// is not ascending (so that JavaScript can list the keys as mqtt-packet's parser does).
+    pub(crate) fn set_wire_order(&mut self, ids: Vec<u8>) {
+        if let Some(table) = self.0.as_mut() {
+            table.wire_order = if ids.windows(2).all(|w| w[0] < w[1]) {
+                Vec::new()
+            } else {
+                ids
+            };
+        }
     }
 }
 
 impl std::ops::Deref for Properties {
     type Target = PropertyValues;
     fn deref(&self) -> &PropertyValues {
-        self.0.as_deref().unwrap_or(&EMPTY_PROPERTIES)
+        self.0
+            .as_deref()
+            .map_or(&EMPTY_PROPERTIES, |table| &table.values)
     }
 }
 
 impl std::ops::DerefMut for Properties {
     fn deref_mut(&mut self) -> &mut PropertyValues {
-        self.0.get_or_insert_with(Default::default)
+        &mut self.0.get_or_insert_with(Default::default).values
     }
 }
 
@@ -290,7 +321,10 @@ impl From<PropertyValues> for Properties {
         if values.is_empty() {
             Properties(None)
         } else {
-            Properties(Some(Box::new(values)))
+            Properties(Some(Box::new(Table {
+                values,
+                wire_order: Vec::new(),
+            })))
         }
     }
 }
@@ -310,8 +344,26 @@ impl std::fmt::Debug for Properties {
 }
 
 impl Serialize for Properties {
+    /// The values, in ascending identifier order; with `wireOrder` (the identifiers in the
+    /// order they were received) when that differed.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        (**self).serialize(serializer)
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Ordered<'a> {
+            #[serde(flatten)]
+            values: &'a PropertyValues,
+            wire_order: &'a [u8],
+        }
+        let wire_order = self.wire_order();
+        if wire_order.is_empty() {
+            (**self).serialize(serializer)
+        } else {
+            Ordered {
+                values: self,
+                wire_order,
+            }
+            .serialize(serializer)
+        }
     }
 }
 

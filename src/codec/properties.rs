@@ -572,6 +572,7 @@ pub(crate) fn decode(r: &mut Reader, carrier: Carrier) -> Result<Properties, Cod
     let mut r = Reader::new(r.bytes(len as usize, "properties")?);
     let mut props = Properties::default();
     let mut seen: u64 = 0;
+    let mut order = Vec::new();
     let who = carrier.name();
     while !r.is_empty() {
         // The identifier is a Variable Byte Integer (MQTT 5 §2.2.2.2).
@@ -597,6 +598,9 @@ pub(crate) fn decode(r: &mut Reader, carrier: Carrier) -> Result<Properties, Cod
                 s.name, s.section
             )));
         }
+        if seen & bit == 0 {
+            order.push(s.id);
+        }
         seen |= bit;
         let value = read_value(&mut r, s)?;
         if let Owned::Int(v) = value {
@@ -618,6 +622,7 @@ pub(crate) fn decode(r: &mut Reader, carrier: Carrier) -> Result<Properties, Cod
             "Authentication Data without Authentication Method in {who} (MQTT 5 §3.1.2.11.10)"
         )));
     }
+    props.set_wire_order(order);
     Ok(props)
 }
 

@@ -147,6 +147,9 @@ pub enum Event {
         /// Whether the session has sent that ack already (no application acks); otherwise the
         /// application must call [`Session::acknowledge`](super::Session::acknowledge).
         acked: bool,
+        /// Whether the PUBLISH came with an empty topic and a Topic Alias, the topic filled in
+        /// from the alias (MQTT 5 §3.3.2.3.4); MQTT.js shows such a packet with `topic: ''`.
+        topic_from_alias: bool,
     },
     /// An outgoing request was acknowledged (successfully or with a failure reason code).
     Ack {

@@ -139,6 +139,41 @@ fn pingresp_restarts_the_keepalive_countdown() {
 }
 
 #[test]
+fn ping_sends_pingreq_at_once_and_only_while_connected() {
+    let t0 = Instant::now();
+    let mut offline = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    assert_eq!(offline.ping().unwrap_err().code, "NOT_CONNECTED");
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.ping().unwrap();
+    assert_eq!(sent(&mut s), vec![Packet::Pingreq]);
+    // The schedule is unchanged: the next PINGREQ is still due one interval after CONNACK.
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+}
+
+#[test]
+fn rescheduling_restarts_the_countdown_and_forgets_a_pingreq_sent() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(sent(&mut s), vec![Packet::Pingreq]);
+    s.reschedule_keepalive(t0 + Duration::from_secs(12));
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(22)));
+    s.handle_timeout(t0 + Duration::from_secs(15));
+    assert!(!s.wants_close());
+}
+
+#[test]
+fn stopping_keepalive_leaves_no_deadline_until_the_next_connection() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.stop_keepalive();
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(t0 + Duration::from_secs(60));
+    assert!(sent(&mut s).is_empty());
+    assert!(!s.wants_close());
+}
+
+#[test]
 fn received_publish_does_not_restart_the_keepalive_countdown() {
     let t0 = Instant::now();
     let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
@@ -307,7 +342,7 @@ fn inbound_qos1_is_delivered_and_acknowledged_when_the_application_is_done() {
     let mut s = connected(ProtocolVersion::V3_1_1, app_acks(), t0);
     s.handle_packet(Packet::Publish(publish(QoS::AtLeastOnce, 11, "x")), t0);
     assert!(
-        matches!(events(&mut s).as_slice(), [Event::Message { publish: p, ack: AppAck::PubAck, acked: false }] if p.topic == "x")
+        matches!(events(&mut s).as_slice(), [Event::Message { publish: p, ack: AppAck::PubAck, acked: false, .. }] if p.topic == "x")
     );
     assert!(sent(&mut s).is_empty());
     s.acknowledge(AppAck::PubAck, 11, 0);
@@ -492,11 +527,26 @@ fn topic_aliases_from_the_broker_are_resolved_and_out_of_range_ones_close_the_co
     second.properties.topic_alias = Some(1);
     s.handle_packet(Packet::Publish(second), t0);
     let delivered = events(&mut s);
-    assert!(matches!(&delivered[1], Event::Message { publish: p, .. } if p.topic == "long/topic"));
+    assert!(matches!(
+        &delivered[0],
+        Event::Message {
+            topic_from_alias: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        &delivered[1],
+        Event::Message { publish: p, topic_from_alias: true, .. } if p.topic == "long/topic"
+    ));
     let mut bad = publish(QoS::AtMostOnce, 0, "t");
     bad.properties.topic_alias = Some(3);
     s.handle_packet(Packet::Publish(bad), t0);
     assert!(s.wants_close());
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Error(e)] if e.reason_code == Some(0x94)
+            && e.message.starts_with("Received Topic Alias 3 is outside the advertised Topic Alias Maximum range 1-2")
+    ));
 }
 
 #[test]

@@ -549,7 +549,17 @@ impl Verifier {
                     ServerName::IpAddress(_) => ("IP", "list"),
                     _ => ("Host", "altnames"),
                 };
-                let names = if presented.is_empty() {
+                let common_names = der::host_names(end_entity)
+                    .filter(|n| !n.has_dns_alt_name)
+                    .map(|n| n.common_names)
+                    .unwrap_or_default();
+                let names = if presented.is_empty() && !common_names.is_empty() {
+                    // Node's words for a certificate named by its Common Name only.
+                    format!(
+                        "(none) and is not the cert's CN: {}",
+                        common_names.join(", ")
+                    )
+                } else if presented.is_empty() {
                     "(none: the certificate has no subjectAltName)".to_string()
                 } else {
                     presented
@@ -592,6 +602,81 @@ impl Verifier {
     }
 }
 
+/// Node's fallback in `tls.checkServerIdentity`: a host name (not an IP address) is checked
+/// against the subject's Common Names when the certificate has no DNS subjectAltName, as OpenSSL-
+/// based clients (MQTT.js) accept. webpki reads subjectAltName only (RFC 6125 §6.4.4 deprecates
+/// the CN), so this runs after it refused the name of an otherwise trusted certificate.
+fn common_name_matches(
+    error: &rustls::Error,
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+) -> bool {
+    let name_error = matches!(
+        error,
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+        )
+    );
+    let ServerName::DnsName(host) = server_name else {
+        return false;
+    };
+    if !name_error {
+        return false;
+    }
+    let Some(names) = der::host_names(end_entity) else {
+        return false;
+    };
+    !names.has_dns_alt_name
+        && names
+            .common_names
+            .iter()
+            .any(|cn| node_host_matches(host.as_ref(), cn))
+}
+
+/// Node's host name pattern check (`lib/tls.js` `check()`, RFC 6125 §6.4.3): case-insensitive,
+/// a trailing dot ignored, labels compared right to left, and at most one `*` in the leftmost
+/// label of a pattern with at least three labels (never in a punycode `xn--` label).
+fn node_host_matches(host: &str, pattern: &str) -> bool {
+    fn split(name: &str) -> Vec<String> {
+        name.strip_suffix('.')
+            .unwrap_or(name)
+            .to_ascii_lowercase()
+            .split('.')
+            .map(str::to_string)
+            .collect()
+    }
+    if pattern.is_empty() {
+        return false;
+    }
+    let host = split(host);
+    let pattern = split(pattern);
+    if host.len() != pattern.len() || pattern.iter().any(String::is_empty) {
+        return false;
+    }
+    // Control characters, blanks and non-ASCII never match.
+    if pattern
+        .iter()
+        .any(|p| p.chars().any(|c| !('\u{21}'..='\u{7f}').contains(&c)))
+    {
+        return false;
+    }
+    if host[1..] != pattern[1..] {
+        return false;
+    }
+    let (host_first, pattern_first) = (&host[0], &pattern[0]);
+    let parts: Vec<&str> = pattern_first.split('*').collect();
+    if parts.len() == 1 || pattern_first.contains("xn--") {
+        return host_first == pattern_first;
+    }
+    if parts.len() > 2 || pattern.len() <= 2 {
+        return false;
+    }
+    let (prefix, suffix) = (parts[0], parts[1]);
+    prefix.len() + suffix.len() <= host_first.len()
+        && host_first.starts_with(prefix)
+        && host_first.ends_with(suffix)
+}
+
 impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
@@ -609,6 +694,10 @@ impl ServerCertVerifier for Verifier {
         match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
         {
             Ok(verified) => Ok(verified),
+            // webpki checks the chain before the name, so a name error means a trusted chain.
+            Err(error) if common_name_matches(&error, end_entity, server_name) => {
+                Ok(ServerCertVerified::assertion())
+            }
             Err(error) => {
                 // Node trusts a server certificate listed in `ca` even when it is a self-signed
                 // CA certificate (what `openssl req -x509` makes), which webpki refuses as an
@@ -621,6 +710,9 @@ impl ServerCertVerifier for Verifier {
                     let parsed = ParsedCertificate::try_from(end_entity)?;
                     return match rustls::client::verify_server_name(&parsed, server_name) {
                         Ok(()) => Ok(ServerCertVerified::assertion()),
+                        Err(e) if common_name_matches(&e, end_entity, server_name) => {
+                            Ok(ServerCertVerified::assertion())
+                        }
                         Err(e) => Err(self.explain(e, end_entity, intermediates, server_name)),
                     };
                 }
@@ -661,5 +753,52 @@ impl ServerCertVerifier for Verifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_host_matches;
+
+    #[test]
+    fn a_host_matches_an_equal_pattern_whatever_the_case_and_a_trailing_dot() {
+        assert!(node_host_matches("broker.example", "broker.example"));
+        assert!(node_host_matches("Broker.Example.", "broker.EXAMPLE"));
+        assert!(!node_host_matches("broker.example", "other.example"));
+        assert!(!node_host_matches("a.broker.example", "broker.example"));
+        assert!(!node_host_matches("broker.example", ""));
+        assert!(!node_host_matches("broker..example", "broker..example"));
+    }
+
+    #[test]
+    fn a_wildcard_covers_one_leftmost_label_of_a_name_with_three_labels_or_more() {
+        assert!(node_host_matches("mqtt.broker.example", "*.broker.example"));
+        assert!(node_host_matches(
+            "mqtt1.broker.example",
+            "mqtt*.broker.example"
+        ));
+        assert!(!node_host_matches(
+            "a.mqtt.broker.example",
+            "*.broker.example"
+        ));
+        assert!(!node_host_matches("broker.example", "*.example"));
+        assert!(!node_host_matches("mqtt.broker.example", "*.*.example"));
+        assert!(!node_host_matches(
+            "mqtt.broker.example",
+            "m*t*.broker.example"
+        ));
+        assert!(!node_host_matches(
+            "xn--a.broker.example",
+            "xn--*.broker.example"
+        ));
+    }
+
+    #[test]
+    fn patterns_with_blanks_or_non_ascii_never_match() {
+        assert!(!node_host_matches("broker.example", "broker .example"));
+        assert!(!node_host_matches(
+            "br\u{f6}ker.example",
+            "br\u{f6}ker.example"
+        ));
     }
 }

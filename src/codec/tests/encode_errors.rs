@@ -248,14 +248,6 @@ fn reason_codes_invalid_for_the_packet_are_unencodable() {
         }),
         V3_1_1,
     );
-    assert_unencodable(
-        &Packet::Connack(ConnAck {
-            session_present: false,
-            reason_code: 6,
-            properties: Properties::default(),
-        }),
-        V3_1_1,
-    );
 }
 
 #[test]

@@ -259,6 +259,18 @@ pub(crate) fn v3_1() -> Vec<Fixture> {
 pub(crate) fn v3_1_1() -> Vec<Fixture> {
     let mut table = vec![
         fx(
+            // A broker that mixes versions refuses in MQTT 5 terms; read as that refusal, as
+            // MQTT.js reads it (MQTT 3.1.1 §3.2.2.3 [MQTT-3.2.2-5]: the connection closes).
+            "connack refusing with an MQTT 5 code (135 not authorized)",
+            V3_1_1,
+            Packet::Connack(ConnAck {
+                session_present: false,
+                reason_code: 135,
+                properties: Properties::default(),
+            }),
+            vec![0x20, 2, 0, 135],
+        ),
+        fx(
             "connect with an empty client id",
             V3_1_1,
             Packet::Connect(Connect {

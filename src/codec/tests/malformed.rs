@@ -251,8 +251,6 @@ fn reason_codes_not_valid_for_the_packet_type_are_protocol_errors() {
     assert_decode_error(&[0xF0, 1, 0x01], V5, Protocol);
     assert_decode_error(&[0x20, 3, 0, 0x01, 0], V5, Protocol);
     assert_decode_error(&[0x20, 2, 0, 0x06], V5, Protocol);
-    assert_decode_error(&[0x20, 2, 0, 6], V3_1_1, Protocol);
-    assert_decode_error(&[0x20, 2, 0, 6], V3_1, Protocol);
     assert_decode_error(&[0x90, 3, 0, 1, 0x87], V3_1_1, Protocol);
     assert_decode_error(&[0x90, 3, 0, 1, 0x03], V3_1, Protocol);
 }

@@ -142,3 +142,47 @@ fn packets_stay_small_so_that_moving_them_is_cheap() {
         std::mem::size_of::<Packet>()
     );
 }
+
+/// mqtt-packet lists received properties in wire order; the codec keeps that order when it is
+/// not ascending (for JavaScript), and equality ignores it.
+#[test]
+fn properties_received_out_of_order_keep_their_wire_order_and_compare_by_value() {
+    // CONNACK: Topic Alias Maximum (0x22) = 10, then Receive Maximum (0x21) = 5, then a User
+    // Property (0x26) and Receive Maximum's neighbour Assigned Client Identifier (0x12).
+    let body = [
+        &[0u8, 0][..],
+        &props(&[
+            &[0x22, 0, 10],
+            &[0x21, 0, 5],
+            &[0x26, 0, 1, b'k', 0, 1, b'v'],
+            &[0x12, 0, 1, b'c'],
+        ]),
+    ]
+    .concat();
+    let Packet::Connack(out_of_order) =
+        decode_all(&packet(0x20, &body), ProtocolVersion::V5).unwrap()
+    else {
+        panic!("not a CONNACK");
+    };
+    assert_eq!(
+        out_of_order.properties.wire_order(),
+        &[0x22, 0x21, 0x26, 0x12]
+    );
+    let ascending = [
+        &[0u8, 0][..],
+        &props(&[
+            &[0x12, 0, 1, b'c'],
+            &[0x21, 0, 5],
+            &[0x22, 0, 10],
+            &[0x26, 0, 1, b'k', 0, 1, b'v'],
+        ]),
+    ]
+    .concat();
+    let Packet::Connack(in_order) =
+        decode_all(&packet(0x20, &ascending), ProtocolVersion::V5).unwrap()
+    else {
+        panic!("not a CONNACK");
+    };
+    assert!(in_order.properties.wire_order().is_empty());
+    assert_eq!(in_order, out_of_order);
+}
