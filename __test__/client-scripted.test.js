@@ -375,3 +375,26 @@ test('packetsend reports a publish held back by the flow-control window when it 
   assert.deepEqual(reported.map((p) => p.topic), ['w/0', 'w/1', 'w/2'])
   assert.equal(reported[2], packets[2])
 })
+
+test('a QoS 2 publish answered with PUBACK completes, with one process warning per client that exactly-once is gone', async (t) => {
+  const broker = await scripted(t, { autoPuback: false })
+  broker.onConnection((conn) => conn.on('packet', (p) => {
+    // A broker that handles QoS 2 as QoS 1 (RabbitMQ's MQTT plugin).
+    if (p.cmd === 'publish' && p.qos === 2) conn.send({ cmd: 'puback', messageId: p.messageId })
+  }))
+  const warnings = []
+  const onWarning = (w) => { if (w.code === 'MQTT_NATIVE_QOS2_DOWNGRADED') warnings.push(w) }
+  process.on('warning', onWarning)
+  t.after(() => process.off('warning', onWarning))
+  const c = client(t, broker.url)
+  await next(c, 'connect')
+  const errors = []
+  c.on('error', (e) => errors.push(e))
+  await c.publishAsync('q2/a', 'x', { qos: 2 })
+  await c.publishAsync('q2/b', 'y', { qos: 2 })
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(warnings.length, 1)
+  assert.match(warnings[0].message, /QoS 2 as QoS 1/)
+  assert.deepEqual(errors, [])
+  assert.equal(c.connected, true)
+})

@@ -1308,6 +1308,19 @@ class MqttClient extends EventEmitter {
     }
   }
 
+  /**
+   * A QoS 2 publish answered with PUBACK: the broker took it as QoS 1 (RabbitMQ's MQTT plugin
+   * does, by design). It completes, as in MQTT.js (resending could only deliver it again), but
+   * exactly-once is gone, so say so, once per client, as a process warning rather than an
+   * 'error' that applications would take for a broken connection.
+   */
+  _warnQos2Downgraded () {
+    if (this._qos2DowngradeWarned) return
+    this._qos2DowngradeWarned = true
+    process.emitWarning(`mqtt-native: the broker answered a QoS 2 publish with PUBACK (client ${this.options.clientId}): it handles QoS 2 as QoS 1, so messages published with QoS 2 arrive at least once, not exactly once. RabbitMQ's MQTT plugin does this by design.`,
+      { type: 'MqttWarning', code: 'MQTT_NATIVE_QOS2_DOWNGRADED' })
+  }
+
   _onAck (rec, r, extra) {
     const kind = record.ackCode(rec, r)
     const messageId = record.messageId(rec, r)
@@ -1326,6 +1339,7 @@ class MqttClient extends EventEmitter {
           err = new ErrorWithReasonCode(`Publish error: ${ReasonCodes[reasonCode]}`, reasonCode)
         }
         const failed = err ? ackPacket() : undefined
+        if (kind === ACK.PUBACK && entry.packet && entry.packet.qos === 2) this._warnQos2Downgraded()
         delete this.outgoing[messageId]
         if (this._writeLater.size) this._writeLater.delete(messageId)
         const store = entry.store || this.outgoingStore
