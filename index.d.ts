@@ -211,6 +211,12 @@ export interface IClientOptions extends ISecureClientOptions {
   }
   timerVariant?: TimerVariant | Timer
   forceNativeWebSocket?: boolean
+  /**
+   * mqtt-native: the largest packet accepted from the broker, in bytes, on every protocol
+   * version (default 16 MiB); a bigger one is refused from its fixed header with one error and
+   * the connection is closed. MQTT 5's `properties.maximumPacketSize` overrides it.
+   */
+  maxIncomingPacketSize?: number
   /** mqtt-native: the most QoS 1/2 publishes in flight when the broker sets no Receive Maximum (default 20). */
   maxInflight?: number
   /**

@@ -14,6 +14,7 @@ const { DefaultMessageIdProvider } = require('./message-id')
 const { Store } = require('./store')
 const { toMqttPacket, fromMqttPacket } = require('./packet')
 const { createLogger } = require('./log')
+const reliability = require('./reliability')
 const { version: NATIVE_VERSION } = require('../package.json')
 /** The MQTT.js version whose API this package implements (MQTT.js's `MQTTJS_VERSION`). */
 const VERSION = '5.16.0'
@@ -106,6 +107,7 @@ class MqttClient extends EventEmitter {
     this.options.clientId = typeof this.options.clientId === 'string' ? this.options.clientId : defaultId()
     checkSupported(this.options)
     checkKeepalive(this.options.keepalive)
+    reliability.checkReliabilityOptions(this.options)
     const version = this.options.protocolVersion
     if (![3, 4, 5].includes(version)) throw new Error(`Unsupported protocolVersion ${version}: use 3, 4 or 5`)
     this.log = this.options.log || createLogger('mqttjs:client')
@@ -177,6 +179,7 @@ class MqttClient extends EventEmitter {
       autoUseTopicAlias: version === 5 && !!this.options.autoUseTopicAlias,
       autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias
     })
+    reliability.applyReliabilityOptions(this)
     this._onBatch = this._onBatch.bind(this)
     // Publishes of one tick leave in one write: the session queues them and the connection is
     // woken once, after the tick (MQTT.js corks its socket the same way).

@@ -338,3 +338,10 @@ pub fn client_clear_outgoing(handle: &External<Handle>) -> Vec<u32> {
         .map(u32::from)
         .collect()
 }
+
+impl Handle {
+    /// The shared client, for the binding's other modules.
+    pub(super) fn client(&self) -> &Arc<Client> {
+        &self.client
+    }
+}

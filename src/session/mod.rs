@@ -37,6 +37,12 @@ use inflight::{Inflight, Outgoing};
 use keepalive::Keepalive;
 use topic_alias::{without_alias, OutgoingAliases};
 
+/// The default largest incoming packet, 16 MiB: far above what brokers are configured to carry
+/// in practice (EMQX defaults to 1 MB, AWS IoT Core and Azure IoT Hub cap messages at 128 KiB and
+/// 256 KiB) and far below the 256 MiB the protocol allows, so that a broker cannot make the
+/// client buffer a quarter of a gigabyte per connection.
+pub const DEFAULT_MAX_INCOMING_PACKET_SIZE: u32 = 16 * 1024 * 1024;
+
 /// Settings that hold for every connection of a session.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
@@ -136,6 +142,9 @@ pub struct Session {
     keepalive: Keepalive,
     /// Decoder limits of the current connection (our Maximum Packet Size).
     limits: Limits,
+    /// The largest incoming packet accepted on every connection, whatever the protocol version
+    /// (our `maxIncomingPacketSize`); MQTT 5's announced Maximum Packet Size replaces it.
+    max_incoming_packet_size: u32,
     events: VecDeque<Event>,
 }
 
@@ -165,8 +174,22 @@ impl Session {
             window,
             keepalive: Keepalive::new(0),
             limits: Limits::default(),
+            max_incoming_packet_size: DEFAULT_MAX_INCOMING_PACKET_SIZE,
             events: VecDeque::new(),
         }
+    }
+
+    /// Sets the largest incoming packet (fixed header included) accepted from the next
+    /// connection on, for every protocol version. An MQTT 5 CONNECT that announces a Maximum
+    /// Packet Size (MQTT 5 §3.1.2.11.4) overrides it for that connection. Zero is refused.
+    pub fn set_max_incoming_packet_size(&mut self, max: u32) -> Result<(), SessionError> {
+        if max == 0 {
+            return Err(SessionError::invalid(
+                "maxIncomingPacketSize must be at least 1 byte",
+            ));
+        }
+        self.max_incoming_packet_size = max;
+        Ok(())
     }
 
     /// The protocol version of this session.
@@ -232,7 +255,9 @@ impl Session {
             Some(max) if connect.protocol_version.is_v5() && max > 0 => max,
             _ => u16::MAX,
         };
-        self.limits = Limits::default();
+        self.limits = Limits {
+            max_packet_size: self.max_incoming_packet_size,
+        };
         if let (true, Some(max)) = (
             connect.protocol_version.is_v5(),
             connect.properties.maximum_packet_size,
@@ -912,12 +937,24 @@ impl Session {
         self.events.push_back(Event::Error(error));
     }
 
-    /// Reports a decoding error from the driver's reader and closes.
+    /// Reports a decoding error from the driver's reader and closes. A packet over the size
+    /// limit is refused from its fixed header (the driver has buffered at most one read of it);
+    /// the error names the option that raises the limit.
     pub fn handle_decode_error(&mut self, error: &codec::CodecError) {
-        self.fail(SessionError::protocol_code(
-            error.message().to_string(),
-            error.reason_code(),
-        ));
+        let message = if error.kind() == codec::ErrorKind::TooLarge {
+            let option = if self.version.is_v5() {
+                "the maxIncomingPacketSize option or properties.maximumPacketSize"
+            } else {
+                "the maxIncomingPacketSize option"
+            };
+            format!(
+                "{}; the connection was closed without reading the packet. Raise the limit with {option} if the broker is meant to send packets this large",
+                error.message()
+            )
+        } else {
+            error.message().to_string()
+        };
+        self.fail(SessionError::protocol_code(message, error.reason_code()));
     }
 }
 

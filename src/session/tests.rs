@@ -642,3 +642,48 @@ fn the_qos0_fast_path_steps_aside_for_packet_events_and_needs_a_connection() {
     let mut offline = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
     assert!(offline.publish_qos0("a", b"", false, false).is_err());
 }
+
+#[test]
+fn the_incoming_size_limit_defaults_to_16_mib_for_every_version_and_mqtt5_announcement_overrides_it(
+) {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0)
+        .unwrap();
+    assert_eq!(s.limits().max_packet_size, DEFAULT_MAX_INCOMING_PACKET_SIZE);
+
+    s.set_max_incoming_packet_size(1000).unwrap();
+    assert!(s.set_max_incoming_packet_size(0).is_err());
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0)
+        .unwrap();
+    assert_eq!(s.limits().max_packet_size, 1000);
+
+    let mut v5 = connect_packet(ProtocolVersion::V5, 10);
+    v5.properties = Properties::from(PropertyValues {
+        maximum_packet_size: Some(500),
+        ..Default::default()
+    });
+    let mut s = Session::new(ProtocolVersion::V5, SessionOptions::default());
+    s.set_max_incoming_packet_size(1000).unwrap();
+    s.start_connection(v5, None, t0).unwrap();
+    assert_eq!(s.limits().max_packet_size, 500);
+}
+
+#[test]
+fn a_packet_over_the_limit_is_reported_with_the_option_that_raises_it_and_closes() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let mut buf = BytesMut::from(&[0x30u8, 0xFF, 0xFF, 0xFF, 0x7F][..]);
+    let error = codec::decode(&mut buf, s.version(), &s.limits()).unwrap_err();
+    s.handle_decode_error(&error);
+    assert!(s.wants_close());
+    let evs = events(&mut s);
+    assert_eq!(evs.len(), 1);
+    let Event::Error(e) = &evs[0] else {
+        panic!("expected an error, got {evs:?}")
+    };
+    assert_eq!(e.reason_code, Some(0x95));
+    assert!(e.message.contains("268435460 bytes"), "{}", e.message);
+    assert!(e.message.contains("16777216 bytes"), "{}", e.message);
+    assert!(e.message.contains("maxIncomingPacketSize"), "{}", e.message);
+}
