@@ -180,6 +180,7 @@ class MqttClient extends EventEmitter {
       autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias
     })
     reliability.applyReliabilityOptions(this)
+    this._takeover = new reliability.TakeoverWatch(this)
     this._onBatch = this._onBatch.bind(this)
     // Publishes of one tick leave in one write: the session queues them and the connection is
     // woken once, after the tick (MQTT.js corks its socket the same way).
@@ -939,7 +940,11 @@ class MqttClient extends EventEmitter {
         }
         return
       }
-      case K_DISCONNECT: return this.emit('disconnect', this._packet(extra, rec[r + 3]))
+      case K_DISCONNECT: {
+        const packet = this._packet(extra, rec[r + 3])
+        this.emit('disconnect', packet)
+        return this._takeover.onDisconnect(packet)
+      }
       case K_AUTH: return this._onAuth(this._packet(extra, rec[r + 3]))
       case K_ERROR: return this._onError(extra)
       case K_CLOSE: return this._onClose()
@@ -1052,6 +1057,7 @@ class MqttClient extends EventEmitter {
     this.reconnecting = false
     this._failedAttempts = 0
     this._lastError = null
+    this._takeover.onConnack()
     this._clearReconnect()
     this.messageIdProvider.clear()
     // The session resends what was in flight as soon as CONNACK arrives. Like MQTT.js, 'connect'
@@ -1261,6 +1267,7 @@ class MqttClient extends EventEmitter {
     const err = fromNative(info)
     if (info.source === 'transport') err.retryable = isRetryable(err)
     this._lastError = err
+    this._takeover.onError()
     this.log('error :: %s (%s)', err.message, err.code)
     if (info.code === 'TIMEOUT') {
       // MQTT.js 5.16 cleans up (emitting 'offline') before reporting a keepalive or CONNACK
@@ -1282,6 +1289,7 @@ class MqttClient extends EventEmitter {
     this.log('close :: connection closed (disconnecting %s)', this.disconnecting)
     this._connectionOpen = false
     this.connected = false
+    this._takeover.onClose()
     if (this.stream) {
       this.stream.destroyed = true
       this.stream.emit('close')
