@@ -104,10 +104,10 @@ class MqttClient extends EventEmitter {
     for (const key of Object.keys(DEFAULTS)) {
       if (typeof this.options[key] === 'undefined') this.options[key] = DEFAULTS[key]
     }
+    reliability.checkReliabilityOptions(this.options)
     this.options.clientId = typeof this.options.clientId === 'string' ? this.options.clientId : defaultId()
     checkSupported(this.options)
     checkKeepalive(this.options.keepalive)
-    reliability.checkReliabilityOptions(this.options)
     const version = this.options.protocolVersion
     if (![3, 4, 5].includes(version)) throw new Error(`Unsupported protocolVersion ${version}: use 3, 4 or 5`)
     this.log = this.options.log || createLogger('mqttjs:client')
@@ -223,6 +223,7 @@ class MqttClient extends EventEmitter {
 
   /** Opens a connection (MQTT.js `connect()`): builds CONNECT and hands it to the native driver. */
   connect () {
+    reliability.reopenPersistence(this)
     if (this.disconnected && !this.reconnecting) {
       this.outgoingStore = this.options.outgoingStore || new Store()
       this.incomingStore = this.options.incomingStore || new Store()
@@ -347,8 +348,9 @@ class MqttClient extends EventEmitter {
         if (entry) entry.cb(err)
         return
       }
-      if (cbStorePut) cbStorePut()
+      if (cbStorePut && !this._persist) cbStorePut()
       if (!this._sendPublish(topic, payload, flags, messageId, nativeProps, packet, null)) this._dropOutgoing(messageId)
+      else if (cbStorePut && this._persist) this._persist.whenDurable(cbStorePut)
     })
     return this
   }
@@ -706,6 +708,7 @@ class MqttClient extends EventEmitter {
   _finishEnd () {
     if (!this._endWaiters.length) return
     this.disconnected = true
+    if (this._persist) this._persist = this._persist.close()
     this.incomingStore.close(noop)
     this.outgoingStore.close(noop)
     const waiters = this._endWaiters

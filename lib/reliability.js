@@ -13,6 +13,7 @@ const PROTOCOL_MAX_PACKET = 268435460
  * option's name rather than surfacing later.
  */
 function checkReliabilityOptions (opts) {
+  checkPersistenceOptions(opts)
   const max = opts.maxIncomingPacketSize
   if (max !== undefined && max !== null) {
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > PROTOCOL_MAX_PACKET) {
@@ -25,9 +26,131 @@ function checkReliabilityOptions (opts) {
 function applyReliabilityOptions (client) {
   const max = client.options.maxIncomingPacketSize
   if (max !== undefined && max !== null) native.clientSetMaxIncomingPacketSize(client._handle, max)
+  if (client.options.persistence) client._persist = new Persistence(client, client.options.persistence)
 }
 
-module.exports = { checkReliabilityOptions, applyReliabilityOptions, PROTOCOL_MAX_PACKET }
+function persistenceError (message) {
+  const err = new Error(message)
+  err.code = 'ERR_MQTT_PERSISTENCE'
+  return err
+}
+
+/**
+ * `persistence: { dir }` keeps a `clean: false` session's QoS 1/2 state in `dir`, so it needs
+ * a session the broker keeps (`clean: false`) under a clientId the next run will use again.
+ */
+function checkPersistenceOptions (opts) {
+  const p = opts.persistence
+  if (p === undefined || p === null || p === false) return
+  if (typeof p !== 'object' || typeof p.dir !== 'string' || p.dir === '') {
+    throw persistenceError('persistence must be an object such as { dir: \'./mqtt-state\' }: the directory that keeps the session\'s QoS 1/2 messages')
+  }
+  if (opts.clean !== false) {
+    throw persistenceError('persistence needs clean: false: with a clean session the broker forgets the session that the persisted messages belong to')
+  }
+  if (typeof opts.clientId !== 'string' || opts.clientId === '') {
+    throw persistenceError('persistence needs a fixed clientId: the next run finds the persisted messages (and the broker the session) by it')
+  }
+  if (opts.protocolVersion === 5 && !(opts.properties && opts.properties.sessionExpiryInterval > 0)) {
+    throw persistenceError('persistence on MQTT 5 needs properties.sessionExpiryInterval above 0 (for example 3600): with 0 the broker ends the session, and the QoS 2 exchanges the persisted messages belong to, as soon as the connection closes (MQTT 5 §3.1.2.11.2)')
+  }
+  if (opts.outgoingStore || opts.incomingStore) {
+    throw persistenceError('persistence replaces outgoingStore and incomingStore: give one or the other')
+  }
+}
+
+/**
+ * The built-in persistence of one client (src/persist): opens the log, takes back what an earlier
+ * run left, and fires `cbStorePut` callbacks once a publish's record is synced to disk.
+ */
+class Persistence {
+  constructor (client, options) {
+    this.client = client
+    /** Callbacks waiting for durability, as { seq, cb }, oldest first. */
+    this.waiting = []
+    this.failed = false
+    try {
+      this.handle = native.clientPersistOpen(client._handle, options.dir, client.options.clientId, (seq) => this._onDurable(seq))
+    } catch (e) {
+      const text = String(e && e.message)
+      throw persistenceError(text.slice(text.indexOf('|') + 1))
+    }
+    const restored = native.clientPersistRestored(this.handle)
+    if (restored.warning) process.emitWarning(restored.warning, { code: 'MQTT_NATIVE_PERSISTENCE_DAMAGED' })
+    // The session resends these after CONNACK; the shim tracks them as any message in flight, so
+    // that 'connect' and the offline queue wait for their acks as in MQTT.js.
+    for (let i = 0; i < restored.outgoingIds.length; i++) {
+      const id = restored.outgoingIds[i]
+      if (client.outgoing[id]) continue
+      client.messageIdProvider.register(id)
+      client.outgoing[id] = { volatile: false, cmd: restored.outgoingPubrel[i] ? 'pubrel' : 'publish', cb: noop }
+    }
+    const ids = restored.outgoingIds
+    const provider = client.messageIdProvider
+    if (ids.length && typeof provider.nextId === 'number') {
+      // MQTT.js's default provider counts up without tracking ids in use: start it after the
+      // last restored id, so that new messages do not take the ids of restored ones.
+      provider.nextId = (ids[ids.length - 1] % 65535) + 1
+    }
+    /** What was taken back from an earlier run: `{ outgoing, incoming }` counts. */
+    this.restored = { outgoing: restored.outgoingIds.length, incoming: restored.incoming }
+  }
+
+  /** Calls `cb` once the record of the publish just handed to the session is synced to disk. */
+  whenDurable (cb) {
+    const seq = native.clientPersistPosition(this.handle)
+    this.waiting.push({ seq, cb })
+    if (this.waiting.length === 1) this._want()
+  }
+
+  _want () {
+    while (this.waiting.length) {
+      const durable = native.clientPersistWant(this.handle, this.waiting[0].seq)
+      if (durable < 0) return
+      // Already synced: fire on the next tick, never inside publish().
+      const ready = this._take(durable)
+      process.nextTick(() => { for (const cb of ready) cb() })
+    }
+  }
+
+  _take (durable) {
+    const ready = []
+    while (this.waiting.length && this.waiting[0].seq <= durable) ready.push(this.waiting.shift().cb)
+    return ready
+  }
+
+  _onDurable (seq) {
+    if (seq < 0) {
+      if (this.failed) return
+      this.failed = true
+      const message = native.clientPersistFailure(this.handle) || 'mqtt-native persistence failed'
+      this.client.emit('error', persistenceError(message))
+      return
+    }
+    for (const cb of this._take(seq)) cb()
+    this._want()
+  }
+
+  /**
+   * Closes the log (`end()`): every record is written and synced, so every waiting `cbStorePut`
+   * fires, and the directory is free for another client. Returns null (the new `_persist`).
+   */
+  close () {
+    native.clientPersistClose(this.client._handle)
+    const ready = this._take(Infinity)
+    if (ready.length) process.nextTick(() => { for (const cb of ready) cb() })
+    return null
+  }
+}
+
+/** Opens the log again for a client that was ended and connects again. */
+function reopenPersistence (client) {
+  if (client.options.persistence && !client._persist) client._persist = new Persistence(client, client.options.persistence)
+}
+
+function noop () {}
+
+module.exports = { checkReliabilityOptions, applyReliabilityOptions, reopenPersistence, PROTOCOL_MAX_PACKET }
 
 /** MQTT 5 reason code 0x8E, Session taken over (MQTT 5 §3.14.2.1). */
 const SESSION_TAKEN_OVER = 0x8e

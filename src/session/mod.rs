@@ -19,10 +19,12 @@
 
 mod event;
 mod inflight;
+mod journal;
 mod keepalive;
 mod topic_alias;
 
 pub use event::{AckKind, AppAck, Event, SessionError};
+pub use journal::{Journal, JournalEntry};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -145,6 +147,8 @@ pub struct Session {
     /// The largest incoming packet accepted on every connection, whatever the protocol version
     /// (our `maxIncomingPacketSize`); MQTT 5's announced Maximum Packet Size replaces it.
     max_incoming_packet_size: u32,
+    /// Where the durable state goes, when persistence is on.
+    journal: Option<Box<dyn Journal>>,
     events: VecDeque<Event>,
 }
 
@@ -175,8 +179,66 @@ impl Session {
             keepalive: Keepalive::new(0),
             limits: Limits::default(),
             max_incoming_packet_size: DEFAULT_MAX_INCOMING_PACKET_SIZE,
+            journal: None,
             events: VecDeque::new(),
         }
+    }
+
+    /// Starts recording the durable state (outgoing QoS 1/2 publishes and PUBREL stages, inbound
+    /// QoS 2 messages) in `journal`. State restored from an earlier run must be put back first
+    /// ([`Session::restore_publish`], [`Session::restore_pubrel`],
+    /// [`Session::restore_incoming`]), so that it is not recorded twice.
+    pub fn set_journal(&mut self, journal: Box<dyn Journal>) {
+        self.journal = Some(journal);
+    }
+
+    /// Stops recording: hands the journal back (to be dropped, which closes its log).
+    pub fn take_journal(&mut self) -> Option<Box<dyn Journal>> {
+        self.journal.take()
+    }
+
+    /// Whether a journal records this session.
+    pub fn has_journal(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    fn record(&mut self, entry: JournalEntry<'_>) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.record(entry);
+        }
+    }
+
+    /// Puts back an outgoing QoS 1/2 publish of an earlier run (persistence): it waits, after
+    /// those put back before it, and is sent with its identifier and DUP set once a connection
+    /// and the window allow (MQTT 5 §4.4). Returns false when the id is zero or in use.
+    pub fn restore_publish(&mut self, mut publish: Publish) -> bool {
+        let id = publish.message_id;
+        if id == 0
+            || publish.qos == QoS::AtMostOnce
+            || self.inflight.contains(id)
+            || self.waiting_ids.contains(&id)
+        {
+            return false;
+        }
+        // It may have been sent before the crash (MQTT 5 §3.3.1.1).
+        publish.dup = true;
+        self.waiting_ids.insert(id);
+        self.waiting.push_back(Waiting {
+            publish,
+            alias_only: false,
+        });
+        self.fill_window();
+        true
+    }
+
+    /// Puts back an inbound QoS 2 message of an earlier run (persistence), acknowledged with
+    /// PUBREC and awaiting PUBREL. Returns false when the id is already held.
+    pub fn restore_incoming(&mut self, publish: Publish) -> bool {
+        if publish.qos != QoS::ExactlyOnce || self.incoming_qos2.contains_key(&publish.message_id) {
+            return false;
+        }
+        self.incoming_qos2.insert(publish.message_id, publish);
+        true
     }
 
     /// Sets the largest incoming packet (fixed header included) accepted from the next
@@ -281,6 +343,10 @@ impl Session {
     pub fn poll_transmit(&mut self, out: &mut BytesMut) -> bool {
         if self.outbox.is_empty() {
             return false;
+        }
+        // Write-ahead: what the broker is about to see is in the journal's file first.
+        if let Some(journal) = self.journal.as_mut() {
+            journal.write_ahead();
         }
         if out.is_empty() {
             std::mem::swap(out, &mut self.outbox);
@@ -447,6 +513,7 @@ impl Session {
                 let Packet::Publish(publish) = packet else {
                     return Err(SessionError::invalid("not a PUBLISH"));
                 };
+                self.record(JournalEntry::Publish(&publish));
                 self.waiting_ids.insert(publish.message_id);
                 self.waiting.push_back(Waiting {
                     publish,
@@ -526,6 +593,7 @@ impl Session {
             return false;
         }
         self.inflight.insert_pubrel(message_id);
+        self.record(JournalEntry::PubRel(message_id));
         if self.is_connected() {
             let _ = self.send(Packet::Pubrel(plain_ack(message_id)));
         }
@@ -539,6 +607,7 @@ impl Session {
         self.waiting_ids.remove(&message_id);
         let removed = self.inflight.remove(message_id).is_some() || self.waiting.len() != before;
         if removed {
+            self.record(JournalEntry::Done(message_id));
             self.fill_window();
         }
         removed
@@ -551,6 +620,12 @@ impl Session {
         ids.extend(self.waiting.drain(..).map(|w| w.publish.message_id));
         self.waiting_ids.clear();
         self.incoming_qos2.clear();
+        if let Some(journal) = self.journal.as_mut() {
+            for id in &ids {
+                journal.record(JournalEntry::Done(*id));
+            }
+            journal.record(JournalEntry::IncomingCleared);
+        }
         ids
     }
 
@@ -607,7 +682,10 @@ impl Session {
         if !ack.session_present {
             // MQTT 5 §4.3.3: without a session on the server, half-finished inbound QoS 2
             // exchanges will never see their PUBREL.
-            self.incoming_qos2.clear();
+            if !self.incoming_qos2.is_empty() {
+                self.incoming_qos2.clear();
+                self.record(JournalEntry::IncomingCleared);
+            }
         }
         self.events.push_back(Event::ConnAck(ack));
         // Resend what was in flight, in order, with the original identifiers (MQTT 5 §4.4).
@@ -651,6 +729,7 @@ impl Session {
                     ));
                     return;
                 }
+                self.record(JournalEntry::Incoming(&publish));
                 self.incoming_qos2.insert(id, publish.clone());
                 self.deliver(publish, AppAck::PubRec);
             }
@@ -697,7 +776,9 @@ impl Session {
             AppAck::PubRec => {
                 if reason_code >= 0x80 {
                     // MQTT 5 §4.3.3: a PUBREC with a failure code ends the exchange.
-                    self.incoming_qos2.remove(&message_id);
+                    if self.incoming_qos2.remove(&message_id).is_some() {
+                        self.record(JournalEntry::IncomingDone(message_id));
+                    }
                 }
                 Packet::Pubrec(body)
             }
@@ -755,6 +836,7 @@ impl Session {
         match self.inflight.get(ack.message_id) {
             Some(Outgoing::Publish { publish, .. }) if publish.qos == QoS::AtLeastOnce => {
                 self.inflight.remove(ack.message_id);
+                self.record(JournalEntry::Done(ack.message_id));
                 self.events.push_back(Event::Ack {
                     kind: AckKind::PubAck,
                     packet: Packet::Puback(ack),
@@ -776,6 +858,7 @@ impl Session {
                 if ack.reason_code >= 0x80 {
                     // MQTT 5 §4.3.3: a failed PUBREC ends the exchange.
                     self.inflight.remove(id);
+                    self.record(JournalEntry::Done(id));
                     self.events.push_back(Event::Ack {
                         kind: AckKind::PubRec,
                         packet: Packet::Pubrec(ack),
@@ -784,6 +867,7 @@ impl Session {
                     return;
                 }
                 self.inflight.replace_with_pubrel(id);
+                self.record(JournalEntry::PubRel(id));
                 if self.options.report_pubrec {
                     self.events.push_back(Event::Ack {
                         kind: AckKind::PubRecReceived,
@@ -820,6 +904,7 @@ impl Session {
         match self.inflight.get(ack.message_id) {
             Some(Outgoing::PubRel { .. }) => {
                 self.inflight.remove(ack.message_id);
+                self.record(JournalEntry::Done(ack.message_id));
                 self.events.push_back(Event::Ack {
                     kind: AckKind::PubComp,
                     packet: Packet::Pubcomp(ack),
@@ -837,6 +922,7 @@ impl Session {
     fn handle_pubrel(&mut self, ack: Ack) {
         let id = ack.message_id;
         if let Some(publish) = self.incoming_qos2.remove(&id) {
+            self.record(JournalEntry::IncomingDone(id));
             self.deliver(publish, AppAck::PubComp);
             return;
         }
