@@ -100,7 +100,12 @@ class Persistence {
   whenDurable (cb) {
     const seq = native.clientPersistPosition(this.handle)
     this.waiting.push({ seq, cb })
-    if (this.waiting.length === 1) this._want()
+    if (this.waiting.length === 1) {
+      // The writer thread's call does not keep the process alive; this does, while a callback
+      // waits (an application awaiting cbStorePut with nothing else to do must still get it).
+      this.keepAlive = setTimeout(noop, 0x7fffffff)
+      this._want()
+    }
   }
 
   _want () {
@@ -116,6 +121,10 @@ class Persistence {
   _take (durable) {
     const ready = []
     while (this.waiting.length && this.waiting[0].seq <= durable) ready.push(this.waiting.shift().cb)
+    if (!this.waiting.length && this.keepAlive) {
+      clearTimeout(this.keepAlive)
+      this.keepAlive = null
+    }
     return ready
   }
 
@@ -123,6 +132,7 @@ class Persistence {
     if (seq < 0) {
       if (this.failed) return
       this.failed = true
+      if (this.keepAlive) clearTimeout(this.keepAlive)
       const message = native.clientPersistFailure(this.handle) || 'mqtt-native persistence failed'
       this.client.emit('error', persistenceError(message))
       return
