@@ -21,6 +21,8 @@ mod event;
 mod inflight;
 mod journal;
 mod keepalive;
+#[doc(hidden)]
+pub mod sim;
 mod topic_alias;
 
 pub use event::{AckKind, AppAck, Event, SessionError};
@@ -592,9 +594,11 @@ impl Session {
         {
             return false;
         }
-        self.inflight.insert_pubrel(message_id);
+        // Sent now if the window has room, else in its turn (MQTT 5 §4.9).
+        let now = self.is_connected() && self.inflight.sent_len() < usize::from(self.window);
+        self.inflight.insert_pubrel(message_id, now);
         self.record(JournalEntry::PubRel(message_id));
-        if self.is_connected() {
+        if now {
             let _ = self.send(Packet::Pubrel(plain_ack(message_id)));
         }
         true
@@ -688,11 +692,8 @@ impl Session {
             }
         }
         self.events.push_back(Event::ConnAck(ack));
-        // Resend what was in flight, in order, with the original identifiers (MQTT 5 §4.4).
-        let resend: Vec<Packet> = self.inflight.resend_packets();
-        for packet in resend {
-            let _ = self.send(packet);
-        }
+        // Resend what was in flight, in order, with the original identifiers (MQTT 5 §4.4), as
+        // far as this connection's window allows; fill_window sends the rest as acks arrive.
         self.fill_window();
     }
 
@@ -964,7 +965,12 @@ impl Session {
         if !self.is_connected() {
             return;
         }
-        while self.inflight.len() < usize::from(self.window) {
+        while self.inflight.sent_len() < usize::from(self.window) {
+            // Exchanges of an earlier connection first, in order (MQTT 5 §4.4).
+            if let Some(packet) = self.inflight.resend_next() {
+                let _ = self.send(packet);
+                continue;
+            }
             let Some(Waiting {
                 publish,
                 alias_only,
@@ -1063,5 +1069,7 @@ fn packet_name(packet: &Packet) -> &'static str {
     }
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

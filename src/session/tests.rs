@@ -687,3 +687,109 @@ fn a_packet_over_the_limit_is_reported_with_the_option_that_raises_it_and_closes
     assert!(e.message.contains("16777216 bytes"), "{}", e.message);
     assert!(e.message.contains("maxIncomingPacketSize"), "{}", e.message);
 }
+
+#[test]
+fn after_a_reconnect_to_a_smaller_receive_maximum_only_that_many_exchanges_are_resent_and_the_rest_follow_in_order(
+) {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V5, SessionOptions::default());
+    let connack_with = |max: u16| {
+        Packet::Connack(ConnAck {
+            session_present: true,
+            reason_code: 0,
+            properties: Properties::from(PropertyValues {
+                receive_maximum: Some(max),
+                ..Default::default()
+            }),
+        })
+    };
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
+        .unwrap();
+    s.handle_packet(connack_with(4), t0);
+    for id in 1..=4 {
+        s.publish(publish(QoS::AtLeastOnce, id, "t")).unwrap();
+    }
+    assert_eq!(sent(&mut s).len(), 5); // CONNECT and four PUBLISH
+    s.handle_close();
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
+        .unwrap();
+    s.handle_packet(connack_with(2), t0);
+    let ids = |packets: Vec<Packet>| -> Vec<u16> {
+        packets
+            .into_iter()
+            .filter_map(|p| match p {
+                Packet::Publish(p) => {
+                    assert!(p.dup);
+                    Some(p.message_id)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(ids(sent(&mut s)), vec![1, 2]);
+    s.handle_packet(Packet::Puback(ack(1)), t0);
+    assert_eq!(ids(sent(&mut s)), vec![3]);
+    s.handle_packet(Packet::Puback(ack(2)), t0);
+    s.handle_packet(Packet::Puback(ack(3)), t0);
+    assert_eq!(ids(sent(&mut s)), vec![4]);
+}
+
+/// A journal that keeps what it is told, for the session's persistence hooks.
+#[derive(Debug, Default)]
+struct Recorded(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Journal for Recorded {
+    fn record(&mut self, entry: JournalEntry<'_>) {
+        let text = match entry {
+            JournalEntry::Publish(p) => format!("publish {}", p.message_id),
+            JournalEntry::PubRel(id) => format!("pubrel {id}"),
+            JournalEntry::Done(id) => format!("done {id}"),
+            JournalEntry::Incoming(p) => format!("incoming {}", p.message_id),
+            JournalEntry::IncomingDone(id) => format!("incoming-done {id}"),
+            JournalEntry::IncomingCleared => "incoming-cleared".into(),
+        };
+        self.0.lock().unwrap().push(text);
+    }
+    fn write_ahead(&mut self) {
+        self.0.lock().unwrap().push("write-ahead".into());
+    }
+}
+
+#[test]
+fn the_journal_hears_every_change_of_durable_state_and_is_written_ahead_of_the_packets() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    s.set_journal(Box::new(Recorded(log.clone())));
+    s.publish(publish(QoS::AtLeastOnce, 1, "t")).unwrap();
+    s.publish(publish(QoS::ExactlyOnce, 2, "t")).unwrap();
+    sent(&mut s);
+    s.handle_packet(Packet::Puback(ack(1)), t0);
+    s.handle_packet(Packet::Pubrec(ack(2)), t0);
+    sent(&mut s);
+    s.handle_packet(Packet::Pubcomp(ack(2)), t0);
+    s.handle_packet(
+        Packet::Publish(Publish {
+            message_id: 9,
+            ..publish(QoS::ExactlyOnce, 9, "in")
+        }),
+        t0,
+    );
+    sent(&mut s);
+    s.handle_packet(Packet::Pubrel(ack(9)), t0);
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec![
+            "publish 1",
+            "publish 2",
+            "write-ahead",
+            "done 1",
+            "pubrel 2",
+            "write-ahead",
+            "done 2",
+            "incoming 9",
+            "write-ahead",
+            "incoming-done 9",
+        ]
+    );
+}
