@@ -254,6 +254,25 @@ export interface IClientOptions extends ISecureClientOptions {
    * certificate, a wrong port or scheme, an HTTP 4xx to the WebSocket upgrade); default `true`.
    */
   reconnectOnUnhealableError?: boolean
+  /**
+   * mqtt-native: the order in which `servers` is tried. `'ordered'` (the default, as MQTT.js):
+   * the first entry first, then in turn. `'shuffle'`: each client walks the list in its own
+   * random order, so that a fleet spreads over the servers, and the clients of a failed server
+   * over the others.
+   */
+  serverSelection?: 'ordered' | 'shuffle'
+  /**
+   * mqtt-native: the first reconnect attempt after a lost connection waits a random 0 to
+   * `reconnectJitter` ms more than usual, so that many clients do not all come back at once
+   * (default 0, as MQTT.js).
+   */
+  reconnectJitter?: number
+  /**
+   * mqtt-native: follow MQTT 5 server redirection (a CONNACK or DISCONNECT with reason 0x9C
+   * Use another server or 0x9D Server moved and a Server Reference, MQTT 5 §4.11). Default
+   * `true`; MQTT.js ignores redirection.
+   */
+  serverRedirection?: boolean
 }
 
 export interface IClientPublishOptions {
@@ -453,6 +472,8 @@ export declare class UniqueMessageIdProvider implements IMessageIdProvider {
 
 export declare class ErrorWithReasonCode extends Error {
   code: number
+  /** mqtt-native: the Server Reference of a redirection (reason 0x9C or 0x9D, MQTT 5 §4.11). */
+  serverReference?: string
   constructor(message: string, code: number)
 }
 

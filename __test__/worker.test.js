@@ -124,3 +124,34 @@ test('terminating a worker with a connected client does not disturb a client in 
   const [code] = await b.exited
   assert.equal(code, 0)
 })
+
+test('terminating a worker whose client is still opening its connection (a TLS handshake that never ends) leaves the process healthy', { timeout: 30000 }, async (t) => {
+  // A server that accepts and never answers: the TLS handshake waits on tokio while the worker goes.
+  const silent = require('node:net').createServer((socket) => { socket.on('error', () => {}) })
+  silent.listen(0, '127.0.0.1')
+  await once(silent, 'listening')
+  t.after(() => silent.close())
+  const worker = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads')
+    const mqtt = require(workerData.entry)
+    const client = mqtt.connect(workerData.url, { connectTimeout: 20000, rejectUnauthorized: false })
+    client.on('error', () => {})
+    parentPort.postMessage('connecting')
+  `, { eval: true, workerData: { entry, url: `mqtts://127.0.0.1:${silent.address().port}` } })
+  await once(worker, 'message')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  await worker.terminate()
+  // The process goes on: a client on the main thread still works end to end.
+  if (!requireBinary(t, 'mosquitto')) return
+  const broker = await startMosquitto()
+  t.after(() => broker.stop())
+  const mqtt = require(entry)
+  const client = mqtt.connect(broker.url, { reconnectPeriod: 0 })
+  t.after(() => client.end(true))
+  await once(client, 'connect')
+  await client.subscribeAsync('worker/after', { qos: 1 })
+  const got = once(client, 'message')
+  client.publish('worker/after', 'still here', { qos: 1 })
+  const [topic, payload] = await got
+  assert.equal(`${topic} ${payload}`, 'worker/after still here')
+})

@@ -253,7 +253,8 @@ const cases = {
       p99Us: round(percentile(samples, 99), 1),
       meanUs: round(samples.reduce((s, x) => s + x, 0) / samples.length, 1),
       cpuUsPerRoundTrip: cpu.cpuUsPerMsg,
-      mainCpuUsPerRoundTrip: cpu.mainCpuUsPerMsg
+      mainCpuUsPerRoundTrip: cpu.mainCpuUsPerMsg,
+      ctxSwitchesPerRoundTrip: cpu.ctxSwitchesPerMsg
     }
   },
 

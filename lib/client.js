@@ -9,7 +9,8 @@ const { EventEmitter } = require('events')
 const native = require('./native')
 const { normalize, checkSupported, resolveEndpoint, isRetryable } = require('./options')
 const { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError } = require('./errors')
-const { validateTopics } = require('./topic')
+const { validateTopics, sharedSubscriptionError } = require('./topic')
+const { ServerList, checkClusterOptions, USE_ANOTHER_SERVER, SERVER_MOVED } = require('./servers')
 const { DefaultMessageIdProvider } = require('./message-id')
 const { Store } = require('./store')
 const { toMqttPacket, fromMqttPacket } = require('./packet')
@@ -107,6 +108,7 @@ class MqttClient extends EventEmitter {
     reliability.checkReliabilityOptions(this.options)
     this.options.clientId = typeof this.options.clientId === 'string' ? this.options.clientId : defaultId()
     checkSupported(this.options)
+    checkClusterOptions(this.options)
     checkKeepalive(this.options.keepalive)
     const version = this.options.protocolVersion
     if (![3, 4, 5].includes(version)) throw new Error(`Unsupported protocolVersion ${version}: use 3, 4 or 5`)
@@ -130,6 +132,8 @@ class MqttClient extends EventEmitter {
     this.outgoing = {}
     this._firstConnection = true
     this._reconnectCount = 0
+    /** Which server each attempt goes to: `servers`, `serverSelection`, redirection (lib/servers.js). */
+    this._servers = new ServerList(this)
     this._connackRefused = false
     this._serverProperties = undefined
     this._connack = null
@@ -478,6 +482,12 @@ class MqttClient extends EventEmitter {
       setImmediate(callback, new Error(`Invalid topic ${invalid}`))
       return this
     }
+    const sharedError = sharedSubscriptionError(topicsList,
+      (topic) => (Array.isArray(topicObject) ? opts : topicObject[topic]) || opts, version, this._serverProperties)
+    if (sharedError) {
+      setImmediate(callback, sharedError)
+      return this
+    }
     if (this._checkDisconnecting(callback)) return this
     const defaults = version === 5 ? { qos: 0, nl: false, rap: false, rh: 0 } : { qos: 0 }
     opts = { ...defaults, ...opts }
@@ -594,6 +604,11 @@ class MqttClient extends EventEmitter {
     const invalid = validateTopics(topic)
     if (invalid !== null) {
       setImmediate(callback, new Error(`Invalid topic ${invalid}`))
+      return this
+    }
+    const sharedError = sharedSubscriptionError(topic, null)
+    if (sharedError) {
+      setImmediate(callback, sharedError)
       return this
     }
     if (this._checkDisconnecting(callback)) return this
@@ -782,10 +797,77 @@ class MqttClient extends EventEmitter {
   _reconnectDelay () {
     const period = this.options.reconnectPeriod
     const backoff = this.options.reconnectBackoff
-    if (!backoff) return period
-    const { initialDelay = period, maxDelay = 30000, factor = 2, jitter = 0.5 } = backoff === true ? {} : backoff
-    const delay = Math.min(maxDelay, initialDelay * Math.pow(factor, this._failedAttempts))
-    return Math.max(0, Math.round(delay * (1 - jitter * Math.random())))
+    let delay
+    if (this._servers.redirectNow()) {
+      delay = 0
+    } else if (!backoff) {
+      delay = period
+    } else {
+      const { initialDelay = period, maxDelay = 30000, factor = 2, jitter = 0.5 } = backoff === true ? {} : backoff
+      delay = Math.min(maxDelay, initialDelay * Math.pow(factor, this._failedAttempts))
+      delay = Math.max(0, Math.round(delay * (1 - jitter * Math.random())))
+    }
+    // Our opt-in `reconnectJitter`: the first attempt after a lost connection waits a random
+    // extra 0 to reconnectJitter ms, so that the clients of a failed node do not all come back
+    // at the same instant. Later attempts keep the offset, one period apart.
+    const spread = this.options.reconnectJitter
+    if (spread > 0 && this._failedAttempts === 0) delay += Math.round(Math.random() * spread)
+    return delay
+  }
+
+  /**
+   * MQTT 5 server redirection (§4.11): a CONNACK or DISCONNECT with reason 0x9C (Use another
+   * server) or 0x9D (Server moved). With a Server Reference (§3.2.2.3.16, §3.14.2.2.5) the next
+   * attempts go to the referenced servers, then back to the configured ones if none answers;
+   * without one, a client with several `servers` moves on to the next. Returns null when
+   * `packet` is no redirection, else `{ follow, reference, text }`, `text` being what the
+   * error message adds.
+   */
+  _redirect (packet) {
+    const opts = this.options
+    const rc = packet.reasonCode
+    if (opts.protocolVersion !== 5 || (rc !== USE_ANOTHER_SERVER && rc !== SERVER_MOVED)) return null
+    const reference = packet.properties ? packet.properties.serverReference : undefined
+    const off = opts.serverRedirection === false ? 'serverRedirection is false'
+      : !(opts.reconnectPeriod > 0) ? 'reconnectPeriod is 0'
+        : opts.unixSocket ? 'the client uses a unix socket' : null
+    if (reference === undefined) {
+      const rotation = this._servers.rotation
+      const follow = !off && !!rotation && rotation.length > 1
+      return { follow, reference, text: follow ? ' (no Server Reference: the next attempt goes to the next of `servers`)' : '' }
+    }
+    if (off) {
+      this.log('redirect :: not following server reference %s: %s', reference, off)
+      return { follow: false, reference, text: ` (Server Reference "${reference}" not followed: ${off})` }
+    }
+    const current = this._servers.current
+    const port = current ? current.port : Number(opts.port)
+    const { servers, rejected } = this._servers.redirect(rc, reference, opts.protocol, port)
+    const skipped = rejected.length ? `; ignored ${rejected.join(', ')}` : ''
+    if (servers.length === 0) {
+      this.log('redirect :: unusable server reference %s', reference)
+      return { follow: false, reference, text: ` (Server Reference "${reference}" not followed: no usable server${skipped})` }
+    }
+    const targets = servers.map((s) => (s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`)).join(', ')
+    this.log('redirect :: reason %d, server reference %s: next attempt to %s', rc, reference, targets)
+    const kind = rc === SERVER_MOVED ? 'moved: it replaces this server once it answers' : 'for the next connection only'
+    return { follow: true, reference, text: ` (Server Reference "${reference}": the next attempt goes to ${targets}, ${kind}${skipped})` }
+  }
+
+  /**
+   * A DISCONNECT from the broker: the 'disconnect' event, as in MQTT.js, and for a redirection
+   * an 'error' naming the reference (only when the application listens to 'error': MQTT.js
+   * emits none here, and an unheard 'error' would throw).
+   */
+  _onDisconnect (packet) {
+    this.emit('disconnect', packet)
+    const redirect = this._redirect(packet)
+    if (redirect && this.listenerCount('error') > 0) {
+      const rc = packet.reasonCode
+      const err = new ErrorWithReasonCode(`Disconnected by the broker: ${ReasonCodes[rc]}${redirect.text}`, rc)
+      if (redirect.reference !== undefined) err.serverReference = redirect.reference
+      this.emit('error', err)
+    }
   }
 
   /**
@@ -945,7 +1027,7 @@ class MqttClient extends EventEmitter {
       }
       case K_DISCONNECT: {
         const packet = this._packet(extra, rec[r + 3])
-        this.emit('disconnect', packet)
+        this._onDisconnect(packet)
         return this._takeover.onDisconnect(packet)
       }
       case K_AUTH: return this._onAuth(this._packet(extra, rec[r + 3]))
@@ -1051,11 +1133,15 @@ class MqttClient extends EventEmitter {
     this.log('connack :: return code %d, session present %s', rc, packet.sessionPresent)
     if (rc !== 0) {
       // MQTT.js 5.16: a refused CONNACK closes the connection and is not retried unless
-      // reconnectOnConnackError is set.
-      this._connackRefused = !this.options.reconnectOnConnackError
-      this.emit('error', new ErrorWithReasonCode(`Connection refused: ${ReasonCodes[rc]}`, rc))
+      // reconnectOnConnackError is set; a redirection (MQTT 5 §4.11) is followed.
+      const redirect = this._redirect(packet)
+      this._connackRefused = !this.options.reconnectOnConnackError && !(redirect && redirect.follow)
+      const err = new ErrorWithReasonCode(`Connection refused: ${ReasonCodes[rc]}${redirect ? redirect.text : ''}`, rc)
+      if (redirect && redirect.reference !== undefined) err.serverReference = redirect.reference
+      this.emit('error', err)
       return
     }
+    this._servers.connected()
     this.connected = true
     this.reconnecting = false
     this._failedAttempts = 0

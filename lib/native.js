@@ -1,4 +1,5 @@
 'use strict'
+require('./runtime').assertSupportedRuntime()
 // Loads the addon through the loader `napi build` generates (native.js at the package root), with
 // a message that says how to build it when it is missing.
 try {

@@ -342,23 +342,20 @@ function isRetryable (err) {
   return !(err && typeof err.code === 'string' && UNHEALABLE_CODES.has(err.code))
 }
 
-/** Where to connect for this attempt: MQTT.js's `servers` rotation, hostname over host. */
+/**
+ * Where to connect for this attempt: the server `client._servers` chooses (MQTT.js's `servers`
+ * rotation, or a redirection's target: lib/servers.js), else the options' hostname over host.
+ */
 function resolveEndpoint (client) {
   const opts = client.options
-  if (opts.servers && opts.servers.length) {
-    if (!client._reconnectCount || client._reconnectCount === opts.servers.length) client._reconnectCount = 0
-    const server = opts.servers[client._reconnectCount]
-    opts.host = server.host
-    opts.port = server.port
-    opts.protocol = server.protocol ? server.protocol : opts.defaultProtocol
-    opts.hostname = opts.host
-    client._reconnectCount++
-  }
+  const chosen = client._servers.next()
+  // A redirection's target is used for this attempt without being written into the options.
+  const redirect = chosen && client._servers.redirected ? chosen : null
   const protocol = opts.protocol
   if (opts.port === undefined || opts.port === null || opts.port === '') opts.port = DEFAULT_PORTS[protocol] || 1883
-  const host = opts.hostname || opts.host || 'localhost'
-  if (!opts.unixSocket) opts.hostname = host
-  const port = Number(opts.port)
+  const host = redirect ? redirect.host : opts.hostname || opts.host || 'localhost'
+  if (!opts.unixSocket && !redirect) opts.hostname = host
+  const port = redirect ? redirect.port : Number(opts.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw urlError(`Port ${opts.port} is out of range (1 to 65535).`, 'ERR_MQTT_URL_PORT')
   }

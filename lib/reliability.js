@@ -245,7 +245,10 @@ class TakeoverWatch {
     const err = new Error(`Session taken over: ${what}. Most likely another client is connected with the same clientId "${clientId}" (a copied configuration, or a second instance of this service), and the two keep knocking each other off. Give every client its own clientId. Reconnecting continues.`)
     err.code = 'ERR_MQTT_SESSION_TAKEN_OVER'
     err.clientId = clientId
-    this.client.emit('error', err)
+    // Never silent, and never a crash of an application that listens to no 'error' (MQTT.js
+    // code that ran quietly before): without a listener it is a process warning.
+    if (this.client.listenerCount('error') > 0) this.client.emit('error', err)
+    else process.emitWarning(err.message, { code: err.code })
   }
 }
 

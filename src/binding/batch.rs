@@ -1,8 +1,7 @@
 //! Event batches for JavaScript (DESIGN.md §2).
 //!
-//! The driver appends events to a pending [`Batch`]; the first append after a delivery schedules
-//! one call of the thread-safe function, and the JavaScript-thread callback swaps out everything
-//! that has accumulated by then. A batch crosses as one `Buffer` (topics and payloads back to
+//! The driver appends events to a pending [`Batch`] and delivers it, synchronously, from the
+//! libuv callback that produced it ([`JsSink`]). A batch crosses as one `Buffer` (topics and payloads back to
 //! back), one `Uint32Array` of fixed-width records, and one array of plain objects for the rare
 //! events that need them (packets for `packetsend`/`packetreceive`, properties, errors).
 //!
@@ -10,12 +9,10 @@
 //! payloadOffset, payloadLength, extra` where `extra` indexes the object array (or is
 //! [`NO_EXTRA`]). `lib/batch.js` reads the same layout.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::cell::RefCell;
 
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use parking_lot::Mutex;
+use napi::{sys, JsValue};
 use serde::Serialize;
 
 use crate::codec::{self, Packet, Properties, ProtocolVersion, Publish, QoS};
@@ -77,8 +74,11 @@ pub struct Batch {
     extras: Vec<Extra>,
 }
 
-/// Batches larger than this are delivered without waiting for the next flush, so that one
-/// callback cannot hold the event loop for long.
+/// Blobs up to this size are copied into a V8-owned Buffer; larger ones are handed over.
+const COPY_LIMIT: usize = 64 * 1024;
+
+/// Batches larger than this are delivered before reading more, so that one callback cannot
+/// hold the event loop for long.
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 impl Batch {
@@ -278,82 +278,234 @@ fn packet_length(packet: &Packet, version: ProtocolVersion) -> u32 {
     to_u32(body.saturating_sub(varint))
 }
 
-/// The JavaScript function that receives batches.
-pub type BatchFunction = ThreadsafeFunction<(), (), BatchArgs, Status, false>;
-
-/// What the JavaScript batch callback receives: `(blob: Buffer, records: Uint32Array, extras)`.
-pub type BatchArgs = FnArgs<(Unknown<'static>, Uint32Array, Unknown<'static>)>;
-
-/// State shared by the driver side and the JavaScript-thread callback.
-#[derive(Default)]
-pub struct Pending {
-    batch: Mutex<Batch>,
-    scheduled: AtomicBool,
-}
-
-impl Pending {
-    /// Takes the accumulated batch and allows the next flush to schedule a new delivery.
-    /// Runs on the JavaScript thread.
-    pub fn take_as_js(&self, env: &Env) -> Result<BatchArgs> {
-        self.scheduled.store(false, Ordering::Release);
-        let mut batch = self.batch.lock();
-        // The blob becomes an external Buffer; the next batch starts with room for as much.
-        let capacity = batch.blob.len();
-        let blob = BufferSlice::from_data(
-            env,
-            std::mem::replace(&mut batch.blob, Vec::with_capacity(capacity)),
-        )?
-        .to_unknown();
-        let records = Uint32Array::new(std::mem::take(&mut batch.records));
-        let extras: Unknown<'static> = env.to_js_value(&batch.extras)?;
-        batch.extras.clear();
-        Ok(FnArgs::from((blob, records, extras)))
-    }
-}
-
-/// The driver's sink for one connection: holds the only strong reference to the batch function,
-/// so that the Node process can exit once the connection is over (DESIGN.md §2).
-pub struct BatchSink {
-    pending: Arc<Pending>,
-    function: BatchFunction,
+/// Delivers one connection's batches to its JavaScript callback, synchronously, from the
+/// driver's libuv callbacks (DESIGN.md §2: no thread on a message's path).
+///
+/// The call goes through `napi_make_callback` with an async context of its own, as Node's own
+/// sockets call into JavaScript: `process.nextTick` callbacks and promise reactions run when it
+/// returns, and an exception the callback throws becomes an `uncaughtException`, as one thrown
+/// by a socket listener in MQTT.js would.
+pub struct JsSink {
+    env: sys::napi_env,
+    function: sys::napi_ref,
+    context: sys::napi_async_context,
+    batch: RefCell<Batch>,
     version: ProtocolVersion,
 }
 
-impl BatchSink {
-    /// A sink delivering to `function`, whose callback reads `pending`.
-    pub fn new(pending: Arc<Pending>, function: BatchFunction, version: ProtocolVersion) -> Self {
-        BatchSink {
-            pending,
-            function,
+impl JsSink {
+    /// A sink calling `function(blob, records, extras)` for each batch.
+    pub fn new<Args: JsValuesTupleIntoVec>(
+        env: &Env,
+        function: &Function<'_, Args, ()>,
+        version: ProtocolVersion,
+    ) -> Result<Self> {
+        let raw_env = env.raw();
+        let mut function_ref = std::ptr::null_mut();
+        let mut context = std::ptr::null_mut();
+        // SAFETY: plain N-API calls on the JavaScript thread with values of this environment.
+        unsafe {
+            check(sys::napi_create_reference(
+                raw_env,
+                function.raw(),
+                1,
+                &mut function_ref,
+            ))?;
+            let mut name = std::ptr::null_mut();
+            let label = "mqtt-native";
+            check(sys::napi_create_string_utf8(
+                raw_env,
+                label.as_ptr().cast(),
+                label.len() as isize,
+                &mut name,
+            ))?;
+            let mut resource = std::ptr::null_mut();
+            check(sys::napi_create_object(raw_env, &mut resource))?;
+            if let Err(error) = check(sys::napi_async_init(raw_env, resource, name, &mut context)) {
+                sys::napi_delete_reference(raw_env, function_ref);
+                return Err(error);
+            }
+        }
+        Ok(JsSink {
+            env: raw_env,
+            function: function_ref,
+            context,
+            batch: RefCell::new(Batch::default()),
             version,
+        })
+    }
+
+    /// The JavaScript arguments for the pending batch, which is emptied.
+    fn take_args(&self, env: &Env) -> Result<[sys::napi_value; 3]> {
+        let mut batch = self.batch.borrow_mut();
+        let blob = if batch.blob.len() <= COPY_LIMIT {
+            // Small (the common case: a few messages): a copy into memory V8 owns costs less
+            // than an external buffer, whose finalizer and weak handle V8 must track; the Vec
+            // keeps its capacity for the next batch.
+            let mut data = std::ptr::null_mut();
+            let mut value = std::ptr::null_mut();
+            // SAFETY: copies `blob.len()` bytes from the Vec into a new Buffer.
+            check(unsafe {
+                sys::napi_create_buffer_copy(
+                    self.env,
+                    batch.blob.len(),
+                    batch.blob.as_ptr().cast(),
+                    &mut data,
+                    &mut value,
+                )
+            })?;
+            batch.blob.clear();
+            value
+        } else {
+            // Large: hand the bytes over without copying; the next batch starts with room for
+            // as much.
+            let capacity = batch.blob.len();
+            BufferSlice::from_data(
+                env,
+                std::mem::replace(&mut batch.blob, Vec::with_capacity(capacity)),
+            )?
+            .raw()
+        };
+        let records = self.records_array(&batch.records)?;
+        batch.records.clear();
+        let extras = if batch.extras.is_empty() {
+            let mut array = std::ptr::null_mut();
+            // SAFETY: a plain N-API call in this environment.
+            check(unsafe { sys::napi_create_array(self.env, &mut array) })?;
+            array
+        } else {
+            env.to_js_value(&batch.extras)?.raw()
+        };
+        batch.extras.clear();
+        Ok([blob, records, extras])
+    }
+
+    /// A `Uint32Array` holding a copy of `records` (a few dozen bytes per event).
+    fn records_array(&self, records: &[u32]) -> Result<sys::napi_value> {
+        let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
+        let mut buffer = std::ptr::null_mut();
+        let mut array = std::ptr::null_mut();
+        let bytes = std::mem::size_of_val(records);
+        // SAFETY: a new ArrayBuffer of `bytes` bytes, filled from `records` before any other
+        // N-API call, then viewed as `records.len()` u32s.
+        unsafe {
+            check(sys::napi_create_arraybuffer(
+                self.env,
+                bytes,
+                &mut data,
+                &mut buffer,
+            ))?;
+            if bytes > 0 && !data.is_null() {
+                std::ptr::copy_nonoverlapping(
+                    records.as_ptr().cast::<u8>(),
+                    data.cast::<u8>(),
+                    bytes,
+                );
+            }
+            check(sys::napi_create_typedarray(
+                self.env,
+                sys::TypedarrayType::uint32_array,
+                records.len(),
+                buffer,
+                0,
+                &mut array,
+            ))?;
+        }
+        Ok(array)
+    }
+
+    fn call(&self) -> Result<()> {
+        let env = Env::from_raw(self.env);
+        let args = self.take_args(&env)?;
+        // SAFETY: N-API calls on the JavaScript thread, inside the handle scope `deliver`
+        // opened, with the reference and async context this sink created.
+        unsafe {
+            let mut function = std::ptr::null_mut();
+            check(sys::napi_get_reference_value(
+                self.env,
+                self.function,
+                &mut function,
+            ))?;
+            // `napi_make_callback` wants an object as `this` (the callback is a bound function).
+            let mut receiver = std::ptr::null_mut();
+            check(sys::napi_get_global(self.env, &mut receiver))?;
+            let mut result = std::ptr::null_mut();
+            let status = sys::napi_make_callback(
+                self.env,
+                self.context,
+                receiver,
+                function,
+                args.len(),
+                args.as_ptr(),
+                &mut result,
+            );
+            if status == sys::Status::napi_pending_exception {
+                // The callback threw: report it as Node reports an exception thrown by a
+                // socket's listener.
+                let mut exception = std::ptr::null_mut();
+                sys::napi_get_and_clear_last_exception(self.env, &mut exception);
+                sys::napi_fatal_exception(self.env, exception);
+                return Ok(());
+            }
+            check(status)
         }
     }
 }
 
-impl EventSink for BatchSink {
+fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Status::from(status),
+            "N-API call failed while delivering events".to_string(),
+        ))
+    }
+}
+
+impl EventSink for JsSink {
     fn push(&self, event: DriverEvent) {
-        let oversized = {
-            let mut batch = self.pending.batch.lock();
-            batch.push(event, self.version);
-            batch.blob.len() >= MAX_BATCH_BYTES
-        };
-        if oversized {
-            self.flush();
-        }
+        self.batch.borrow_mut().push(event, self.version);
     }
 
-    fn flush(&self) {
-        if self.pending.batch.lock().is_empty() {
+    fn is_empty(&self) -> bool {
+        self.batch.borrow().is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.batch.borrow().blob.len() >= MAX_BATCH_BYTES
+    }
+
+    fn deliver(&self) {
+        if self.is_empty() {
             return;
         }
-        if !self.pending.scheduled.swap(true, Ordering::AcqRel) {
-            let status = self
-                .function
-                .call((), ThreadsafeFunctionCallMode::NonBlocking);
-            if status != Status::Ok {
-                // The environment is shutting down; nobody is listening any more.
-                self.pending.scheduled.store(false, Ordering::Release);
+        let mut scope = std::ptr::null_mut();
+        // SAFETY: called on the JavaScript thread from a libuv callback, where no handle
+        // scope is open; the scope is closed below.
+        unsafe {
+            if sys::napi_open_handle_scope(self.env, &mut scope) != sys::Status::napi_ok {
+                return;
             }
+        }
+        // A failure here means the environment is going away: nobody is listening any more.
+        let _ = self.call();
+        // SAFETY: the scope opened above.
+        unsafe { sys::napi_close_handle_scope(self.env, scope) };
+    }
+}
+
+impl Drop for JsSink {
+    fn drop(&mut self) {
+        if crate::driver::is_shutting_down() {
+            // The environment is being torn down; it frees its references itself.
+            return;
+        }
+        // SAFETY: the reference and context this sink created, released once, on the
+        // JavaScript thread (connections are dropped by libuv close callbacks).
+        unsafe {
+            sys::napi_async_destroy(self.env, self.context);
+            sys::napi_delete_reference(self.env, self.function);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! codec's serde shape, produced by `lib/packet.js`. Errors thrown from here carry a string
 //! `code` (`NOT_CONNECTED`, `INVALID`, …) that the shim maps to MQTT.js's errors.
 
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,18 +12,17 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde::Deserialize;
 
-use super::batch::{BatchArgs, BatchSink, Pending};
+use super::batch::JsSink;
 use crate::codec::{
     Auth, Connect, Disconnect, Properties, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe,
 };
-use crate::driver::Client;
+use crate::driver::{self, Client};
 use crate::session::{AppAck, Session, SessionError, SessionOptions};
 use crate::transport::Endpoint;
 
-/// What JavaScript holds: the shared client and the batch its callback reads.
+/// What JavaScript holds: the client (it lives on the JavaScript thread that created it).
 pub struct Handle {
-    client: Arc<Client>,
-    pending: Arc<Pending>,
+    client: Rc<Client>,
 }
 
 /// Session settings, as the shim derives them from MQTT.js's options.
@@ -93,12 +92,12 @@ pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> 
     let session = Session::new(config.protocol_version, options);
     Ok(External::new(Handle {
         client: Client::new(session),
-        pending: Arc::new(Pending::default()),
     }))
 }
 
 /// Opens a connection: `endpoint` `{ protocol, host, port, unixPath? }`, `connect` a CONNECT
-/// packet, `auth` an optional first AUTH packet; batches go to `onBatch(blob, records, extras)`.
+/// packet, `auth` an optional first AUTH packet; batches go to `onBatch(blob, records, extras)`,
+/// called from the connection's own libuv callbacks on this thread.
 #[napi(
     catch_unwind,
     ts_args_type = "handle: ExternalObject<'MqttClient'>, endpoint: object, connect: object, auth: object | null | undefined, onBatch: (blob: Buffer, records: Uint32Array, extras: any[]) => void"
@@ -109,7 +108,7 @@ pub fn client_connect(
     endpoint: Unknown<'_>,
     connect: Unknown<'_>,
     auth: Option<Unknown<'_>>,
-    on_batch: Function<'_, BatchArgs, ()>,
+    on_batch: Function<'_, FnArgs<(Unknown<'_>, Uint32Array, Unknown<'_>)>, ()>,
 ) -> Result<()> {
     let endpoint: Endpoint = env.from_js_value(endpoint)?;
     let connect: Connect = env.from_js_value(connect)?;
@@ -119,20 +118,63 @@ pub fn client_connect(
         }
         _ => None,
     };
-    let version = connect.protocol_version;
-    let pending = handle.pending.clone();
-    let callback_pending = pending.clone();
-    let function = on_batch
-        .build_threadsafe_function::<()>()
-        .callee_handled::<false>()
-        .build_callback(move |ctx| callback_pending.take_as_js(&ctx.env))?;
-    let sink = Arc::new(BatchSink::new(pending, function, version));
+    let sink = JsSink::new(&env, &on_batch, connect.protocol_version)?;
+    let uv_loop = event_loop(&env)?;
     let connect_timeout = handle.client.session.lock().connect_timeout();
     let client = handle.client.clone();
-    napi::bindgen_prelude::within_runtime_if_available(move || {
-        client.connect(endpoint, connect, auth, sink, connect_timeout);
+    let mut started = Ok(());
+    napi::bindgen_prelude::within_runtime_if_available(|| {
+        // SAFETY: `uv_loop` is this thread's running loop (from `napi_get_uv_event_loop`).
+        started = unsafe {
+            client.connect(
+                uv_loop,
+                endpoint,
+                connect,
+                auth,
+                Box::new(sink),
+                connect_timeout,
+            )
+        };
     });
-    Ok(())
+    started.map_err(|why| {
+        Error::new(
+            Status::GenericFailure,
+            format!("UNSUPPORTED|mqtt-native cannot run its connections here: {why}"),
+        )
+    })
+}
+
+/// This thread's libuv loop, and (once per thread) the hook that closes our connections when
+/// the environment is torn down (a worker that exits, the process at exit).
+fn event_loop(env: &Env) -> Result<*mut driver::uv::Loop> {
+    thread_local! {
+        static HOOKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    let mut uv_loop = std::ptr::null_mut();
+    // SAFETY: a plain N-API call on the JavaScript thread.
+    let status = unsafe { napi::sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) };
+    if status != napi::sys::Status::napi_ok || uv_loop.is_null() {
+        return Err(Error::new(
+            Status::GenericFailure,
+            "UNSUPPORTED|mqtt-native needs Node.js's libuv event loop, which this runtime does \
+             not provide"
+                .to_string(),
+        ));
+    }
+    if !HOOKED.with(|h| h.replace(true)) {
+        unsafe extern "C" fn on_teardown(_: *mut std::ffi::c_void) {
+            let _ = std::panic::catch_unwind(driver::shutdown_thread);
+        }
+        // SAFETY: registering a hook without data on this environment.
+        unsafe {
+            napi::sys::napi_add_env_cleanup_hook(
+                env.raw(),
+                Some(on_teardown),
+                std::ptr::null_mut(),
+            );
+        }
+    }
+    Ok(uv_loop.cast())
 }
 
 /// Publishes. `flags`: bits 0–1 QoS, bit 2 retain, bit 3 dup. `messageId` is 0 for QoS 0.
@@ -341,7 +383,7 @@ pub fn client_clear_outgoing(handle: &External<Handle>) -> Vec<u32> {
 
 impl Handle {
     /// The shared client, for the binding's other modules.
-    pub(super) fn client(&self) -> &Arc<Client> {
+    pub(super) fn client(&self) -> &Rc<Client> {
         &self.client
     }
 }

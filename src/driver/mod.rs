@@ -1,32 +1,48 @@
-//! One tokio task per connection: the only code that owns sockets and timers.
+//! Connections driven on the JavaScript thread's own libuv loop: the only code that owns sockets
+//! and timers.
 //!
-//! Design: a [`Client`] is shared between the JavaScript thread and the connection task. The
-//! JavaScript thread locks the session briefly to issue a command (publish, subscribe, …) and
-//! then wakes the task through the connection's [`Control`]; the task reads everything that is
-//! readable, feeds the session, writes what the session has queued (many packets per write
-//! call, so a burst of publishes costs one syscall), sleeps until the session's next deadline,
-//! and hands events to an [`EventSink`] that batches them for JavaScript. The lock is never
-//! held across an `.await` or while calling into JavaScript.
+//! Design: which thread does what.
+//! - **Opening** a connection (DNS lookup, TCP connect, SOCKS, TLS handshake, WebSocket
+//!   upgrade) runs on tokio ([`crate::transport::open`]): these steps block or take long. The
+//!   open socket, with its TLS session and WebSocket framing state, is handed to the JavaScript
+//!   thread once, through a libuv async handle.
+//! - **Everything after** runs on the JavaScript thread, inside libuv callbacks: a poll handle
+//!   says the socket is readable or writable; the driver reads everything readable, decodes it
+//!   into the [`Session`], and hands the resulting events to the [`EventSink`] synchronously,
+//!   which calls JavaScript in the same callback. Writes from JavaScript (`publish`, acks, …)
+//!   go straight to the socket; what it does not take is flushed when it becomes writable. The
+//!   session's deadlines (keepalive, CONNACK and ack timeouts) are a libuv timer. No message
+//!   crosses a thread.
+//!
+//! JavaScript may call back into the client while the driver is delivering (publish, end,
+//! connect again): such calls never deliver events themselves. They write, and leave events and
+//! closing to the connection's async handle, which runs on the next loop turn, as a thread-safe
+//! function's callback did before.
 //!
 //! Reconnecting is decided by the JavaScript shim (it owns MQTT.js's reconnect timer, `servers`
 //! rotation and `transformWsUrl`); each attempt is a new call to [`Client::connect`]. The session,
 //! with its in-flight messages, outlives the connections.
 //!
-//! A panic inside the task is caught by the supervisor and reported as an error followed by
-//! `Closed`, so the client never dies silently.
+//! A connection keeps the loop alive while it exists (its handles are referenced), and an ended
+//! one holds no handle, so a process exits once every client has ended, as with MQTT.js. A
+//! panic inside a callback is caught and reported as an error followed by `Closed`, so the
+//! client never dies silently and never takes the process with it.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+pub mod uv;
+
+use std::cell::{Cell, RefCell};
+use std::ffi::{c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Notify;
 
 use crate::codec::{self, Auth, Connect};
 use crate::session::{Event, Session, SessionError};
-use crate::transport::{self, Endpoint, TransportError};
+use crate::transport::{self, Endpoint, Opened, ReadStatus, TransportError, Wire};
 
 /// What the driver reports, in order.
 #[derive(Debug)]
@@ -39,12 +55,18 @@ pub enum DriverEvent {
     Closed,
 }
 
-/// Where the driver's events go. The binding batches them for JavaScript; tests collect them.
-pub trait EventSink: Send + Sync + 'static {
+/// Where the driver's events go: the binding batches them for JavaScript.
+pub trait EventSink {
     /// Appends one event to the pending batch.
     fn push(&self, event: DriverEvent);
-    /// Makes sure the pending batch will be delivered (called once per burst).
-    fn flush(&self);
+    /// Whether no event is pending.
+    fn is_empty(&self) -> bool;
+    /// Whether the pending batch is large enough to deliver before reading more.
+    fn is_full(&self) -> bool;
+    /// Hands the pending batch to JavaScript, synchronously. The driver calls it only from a
+    /// libuv callback, never while JavaScript is on the stack, and holds no lock or borrow of
+    /// its own while it runs (JavaScript may call back into the client).
+    fn deliver(&self);
 }
 
 /// How the current connection should end.
@@ -54,108 +76,145 @@ const CLOSE_AFTER_FLUSH: u8 = 1;
 /// Close at once without writing anything more.
 const ABORT: u8 = 2;
 
-/// The signals of one connection: a wake-up for queued writes and the requested way to close.
-#[derive(Debug, Default)]
-pub struct Control {
-    wake: Notify,
-    close: AtomicU8,
-    /// While set, the connection is not read: the application applies back-pressure
-    /// (an MQTT.js `handleMessage` that has not called back yet).
-    paused: AtomicBool,
-}
+/// How long a graceful end waits for the broker to close the connection after DISCONNECT.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
-impl Control {
-    fn request_close(&self, mode: u8) {
-        // An abort overrides a graceful close, never the other way round.
-        let _ = self.close.fetch_max(mode, Ordering::AcqRel);
-        self.wake.notify_one();
-    }
-}
+/// How many socket reads one readable event may take before delivering (so one busy connection
+/// cannot hold the loop for long; level-triggered polling brings the rest on the next turn).
+const MAX_READS: usize = 16;
 
-/// A client: its session and its current connection, shared with the JavaScript thread.
+/// A client: its session and its current connection. Lives on the JavaScript thread.
 pub struct Client {
     /// The protocol state machine.
     pub session: Mutex<Session>,
-    current: Mutex<Option<Arc<Control>>>,
+    current: RefCell<Option<Rc<Conn>>>,
 }
 
 impl Client {
     /// A client with no connection yet.
-    pub fn new(session: Session) -> Arc<Self> {
-        Arc::new(Client {
+    pub fn new(session: Session) -> Rc<Self> {
+        Rc::new(Client {
             session: Mutex::new(session),
-            current: Mutex::new(None),
+            current: RefCell::new(None),
         })
     }
 
-    /// Starts a connection attempt on the current tokio runtime, replacing (and aborting) any
-    /// previous one. Events go to `sink`, which the task drops when the connection is over.
-    /// Must be called from within a tokio runtime context.
-    pub fn connect<S: EventSink>(
-        self: &Arc<Self>,
+    /// Starts a connection attempt, replacing (and aborting) any previous one. Events go to
+    /// `sink`, which lives as long as the connection. Must be called on the thread that runs
+    /// `uv_loop`, within a tokio runtime context (the opening steps are spawned on it).
+    ///
+    /// # Safety
+    /// `uv_loop` is the running libuv loop of the calling thread.
+    pub unsafe fn connect(
+        self: &Rc<Self>,
+        uv_loop: *mut uv::Loop,
         endpoint: Endpoint,
         connect: Connect,
         auth: Option<Auth>,
-        sink: Arc<S>,
+        sink: Box<dyn EventSink>,
         connect_timeout: Duration,
-    ) {
-        let control = Arc::new(Control::default());
-        if let Some(previous) = self.current.lock().replace(control.clone()) {
+    ) -> Result<(), String> {
+        let uv = uv::get()?;
+        let previous = self.current.borrow_mut().take();
+        if let Some(previous) = previous {
             previous.request_close(ABORT);
         }
-        let client = self.clone();
-        tokio::spawn(async move {
-            let task = run_connection(
-                client.clone(),
-                control.clone(),
-                endpoint,
-                connect,
-                auth,
-                sink.clone(),
-                connect_timeout,
-            );
-            let outcome = tokio::spawn(task).await;
-            if outcome.is_err() {
-                // Supervision: the task panicked. Report it and close, as any other failure.
-                sink.push(DriverEvent::Session(Event::Error(SessionError {
-                    code: "INTERNAL",
-                    message: "internal error in the mqtt-native driver; the connection was closed"
-                        .into(),
-                    reason_code: None,
-                })));
-                client.session.lock().handle_close();
-                sink.push(DriverEvent::Closed);
-                sink.flush();
+        let conn = Rc::new(Conn {
+            client: self.clone(),
+            uv,
+            uv_loop,
+            endpoint: endpoint.clone(),
+            sink,
+            wake: Cell::new(std::ptr::null_mut()),
+            timer: Cell::new(std::ptr::null_mut()),
+            poll: Cell::new(std::ptr::null_mut()),
+            interest: Cell::new(0),
+            deadline: Cell::new(None),
+            phase: Cell::new(Phase::Opening),
+            close: Cell::new(RUN),
+            paused: Cell::new(false),
+            slot: Arc::new(Mutex::new(Slot::default())),
+            opening: RefCell::new(None),
+            start: RefCell::new(Some((connect, auth))),
+            io: RefCell::new(Io {
+                wire: None,
+                read_buf: BytesMut::new(),
+                write_buf: BytesMut::new(),
+                first_read: true,
+            }),
+        });
+        // SAFETY: the caller runs `uv_loop` on this thread; each handle holds one strong count
+        // of the connection, given back in its close callback.
+        unsafe {
+            let wake = uv
+                .new_async(uv_loop, on_wake, conn.share())
+                .map_err(|e| format!("libuv: {e}"))?;
+            conn.wake.set(wake);
+            match uv.new_timer(uv_loop, conn.share()) {
+                Ok(timer) => conn.timer.set(timer),
+                Err(e) => {
+                    conn.close_handles();
+                    return Err(format!("libuv: {e}"));
+                }
             }
-            let mut current = client.current.lock();
-            if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &control)) {
-                *current = None;
+        }
+        conn.slot.lock().wake = Some(WakeHandle(conn.wake.get()));
+        let slot = conn.slot.clone();
+        let task = tokio::spawn(async move {
+            let opening = tokio::spawn(async move {
+                match tokio::time::timeout(connect_timeout, transport::open(&endpoint)).await {
+                    Ok(result) => result,
+                    Err(_elapsed) => Err(connect_timed_out(&endpoint, connect_timeout)),
+                }
+            });
+            // Supervision: a panic while opening becomes an error like any other failure.
+            let result = opening.await.unwrap_or_else(|_| {
+                Err(TransportError::unsupported(
+                    "internal error in mqtt-native while opening the connection".to_string(),
+                ))
+            });
+            let mut slot = slot.lock();
+            if let Some(wake) = slot.wake {
+                slot.opened = Some(result);
+                // SAFETY: `wake` is live: the JavaScript thread clears it (under this lock)
+                // before closing the handle.
+                unsafe { uv.async_send(wake.0) };
             }
         });
+        *conn.opening.borrow_mut() = Some(task.abort_handle());
+        LIVE.with(|live| live.borrow_mut().push(Rc::downgrade(&conn)));
+        *self.current.borrow_mut() = Some(conn);
+        Ok(())
     }
 
-    /// Wakes the connection task because the session has something to write.
+    fn current(&self) -> Option<Rc<Conn>> {
+        self.current.borrow().clone()
+    }
+
+    /// Writes what the session has queued, now (called after a command, and once per
+    /// JavaScript tick after publishes).
     pub fn wake(&self) {
-        if let Some(control) = self.current.lock().as_ref() {
-            control.wake.notify_one();
+        if let Some(conn) = self.current() {
+            conn.flush_from_js();
         }
     }
 
     /// Stops or resumes reading from the current connection (back-pressure from the
     /// application).
     pub fn set_reading(&self, reading: bool) {
-        if let Some(control) = self.current.lock().as_ref() {
-            control.paused.store(!reading, Ordering::Release);
-            control.wake.notify_one();
+        if let Some(conn) = self.current() {
+            conn.paused.set(!reading);
+            conn.update_interest();
         }
     }
 
     /// Ends the current connection: gracefully (write what is queued, then close) or at once.
-    /// Returns whether there was a connection to end.
+    /// The end happens on the next loop turn, and a `Closed` event follows. Returns whether
+    /// there was a connection to end.
     pub fn close(&self, force: bool) -> bool {
-        match self.current.lock().as_ref() {
-            Some(control) => {
-                control.request_close(if force { ABORT } else { CLOSE_AFTER_FLUSH });
+        match self.current() {
+            Some(conn) => {
+                conn.request_close(if force { ABORT } else { CLOSE_AFTER_FLUSH });
                 true
             }
             None => false,
@@ -163,72 +222,612 @@ impl Client {
     }
 }
 
-/// Hands everything the session has to say to the sink.
-fn drain_events<S: EventSink>(session: &mut Session, sink: &S) {
-    while let Some(event) = session.poll_event() {
-        sink.push(DriverEvent::Session(event));
+thread_local! {
+    /// The connections of this thread's loop, for [`shutdown_thread`].
+    static LIVE: RefCell<Vec<Weak<Conn>>> = const { RefCell::new(Vec::new()) };
+    /// The read buffer shared by this thread's connections while none holds a partial packet:
+    /// reads go here, are decoded at once, and the buffer comes back (payloads decoded from it
+    /// are copied into the batch, so its allocation is free again by the next read).
+    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    /// Set once this thread's JavaScript environment is being torn down.
+    static SHUTTING_DOWN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Closes every connection of the calling thread without calling JavaScript: the environment
+/// (a worker, or the process) is going away, and libuv must be left with no open handle of ours.
+pub fn shutdown_thread() {
+    SHUTTING_DOWN.with(|s| s.set(true));
+    let live: Vec<Weak<Conn>> = LIVE.with(|live| std::mem::take(&mut *live.borrow_mut()));
+    for conn in live.iter().filter_map(Weak::upgrade) {
+        conn.teardown(None, false);
     }
 }
 
-async fn run_connection<S: EventSink>(
-    client: Arc<Client>,
-    control: Arc<Control>,
+/// Whether the calling thread's JavaScript environment is being torn down (JavaScript must not
+/// be called, nor references released).
+pub fn is_shutting_down() -> bool {
+    SHUTTING_DOWN.with(Cell::get)
+}
+
+/// The async handle, as the opening task may use it.
+#[derive(Clone, Copy)]
+struct WakeHandle(*mut uv::Handle);
+// SAFETY: `uv_async_send` is the one libuv call that may be made from any thread; the handle
+// is only used under the slot's lock, which the JavaScript thread takes before closing it.
+unsafe impl Send for WakeHandle {}
+
+/// Where the opening task leaves its result.
+#[derive(Default)]
+struct Slot {
+    wake: Option<WakeHandle>,
+    opened: Option<Result<Opened, TransportError>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Opening,
+    Open,
+    /// DISCONNECT written and our side shut: waiting (briefly) for the broker to close its.
+    Draining,
+    Closed,
+}
+
+/// The socket side of an open connection.
+struct Io {
+    wire: Option<Wire>,
+    read_buf: BytesMut,
+    write_buf: BytesMut,
+    /// No byte has come from the broker yet (diagnostics look at the first ones).
+    first_read: bool,
+}
+
+/// One connection attempt and, once open, the connection.
+pub struct Conn {
+    client: Rc<Client>,
+    uv: &'static uv::Uv,
+    uv_loop: *mut uv::Loop,
     endpoint: Endpoint,
-    connect: Connect,
-    auth: Option<Auth>,
-    sink: Arc<S>,
-    connect_timeout: Duration,
-) {
-    let opened = tokio::select! {
-        biased;
-        () = wait_for_close(&control) => None,
-        result = tokio::time::timeout(connect_timeout, transport::connect(&endpoint)) => Some(result),
+    sink: Box<dyn EventSink>,
+    wake: Cell<*mut uv::Handle>,
+    timer: Cell<*mut uv::Handle>,
+    poll: Cell<*mut uv::Handle>,
+    /// The events the poll handle watches now.
+    interest: Cell<c_int>,
+    /// The deadline the timer is armed for.
+    deadline: Cell<Option<Instant>>,
+    phase: Cell<Phase>,
+    close: Cell<u8>,
+    /// While set, the connection is not read: the application applies back-pressure
+    /// (an MQTT.js `handleMessage` that has not called back yet).
+    paused: Cell<bool>,
+    slot: Arc<Mutex<Slot>>,
+    opening: RefCell<Option<tokio::task::AbortHandle>>,
+    /// The CONNECT (and first AUTH) to send once open.
+    start: RefCell<Option<(Connect, Option<Auth>)>>,
+    io: RefCell<Io>,
+}
+
+/// Runs `f` on the connection a handle belongs to, catching panics (supervision).
+///
+/// # Safety
+/// `handle` is one of a live connection's handles.
+unsafe fn with_conn(handle: *mut uv::Handle, f: impl FnOnce(&Rc<Conn>)) {
+    let Ok(uv) = uv::get() else { return };
+    // SAFETY: the handle's data is a strong count of the connection (see `Conn::share`).
+    let conn = unsafe {
+        let ptr = uv.data(handle).cast::<Conn>();
+        Rc::increment_strong_count(ptr);
+        Rc::from_raw(ptr)
     };
-    let io = match opened {
-        None => {
-            sink.push(DriverEvent::Closed);
-            sink.flush();
+    if catch_unwind(AssertUnwindSafe(|| f(&conn))).is_err() {
+        let _ = catch_unwind(AssertUnwindSafe(|| conn.fail_internal()));
+    }
+}
+
+unsafe extern "C" fn on_wake(handle: *mut uv::Handle) {
+    // SAFETY: libuv calls this for our async handle only.
+    unsafe { with_conn(handle, Conn::on_wake) };
+}
+
+unsafe extern "C" fn on_timer(handle: *mut uv::Handle) {
+    // SAFETY: libuv calls this for our timer handle only.
+    unsafe { with_conn(handle, |conn| conn.on_timer()) };
+}
+
+unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, events: c_int) {
+    // SAFETY: libuv calls this for our poll handle only.
+    unsafe { with_conn(handle, |conn| conn.on_poll(status, events)) };
+}
+
+unsafe extern "C" fn on_closed(handle: *mut uv::Handle) {
+    let Ok(uv) = uv::get() else { return };
+    // SAFETY: the handle's strong count of its connection, given back now that it is closed.
+    drop(unsafe { Rc::from_raw(uv.data(handle).cast::<Conn>()) });
+}
+
+impl Conn {
+    /// A strong count of this connection as a handle's data.
+    fn share(self: &Rc<Self>) -> *mut c_void {
+        Rc::into_raw(self.clone()).cast_mut().cast()
+    }
+
+    fn request_close(&self, mode: u8) {
+        // An abort overrides a graceful close, never the other way round.
+        self.close.set(self.close.get().max(mode));
+        self.schedule();
+    }
+
+    /// Asks for [`Conn::on_wake`] on the next loop turn.
+    fn schedule(&self) {
+        let wake = self.wake.get();
+        if self.phase.get() != Phase::Closed && !wake.is_null() {
+            // SAFETY: the async handle is live until `close_handles`, which sets the phase.
+            unsafe { self.uv.async_send(wake) };
+        }
+    }
+
+    fn on_wake(self: &Rc<Self>) {
+        match self.phase.get() {
+            Phase::Closed => {}
+            Phase::Opening if self.close.get() != RUN => self.teardown(None, true),
+            Phase::Opening => {
+                let opened = self.slot.lock().opened.take();
+                match opened {
+                    Some(Ok(opened)) => self.install(opened),
+                    Some(Err(error)) => self.teardown(Some(error), true),
+                    None => {}
+                }
+            }
+            Phase::Open => self.process(),
+            Phase::Draining if self.close.get() == ABORT => self.teardown(None, true),
+            Phase::Draining => {}
+        }
+    }
+
+    fn on_timer(&self) {
+        match self.phase.get() {
+            Phase::Open => {}
+            Phase::Draining => {
+                self.teardown(None, true);
+                return;
+            }
+            Phase::Opening | Phase::Closed => return,
+        }
+        self.deadline.set(None);
+        self.client.session.lock().handle_timeout(Instant::now());
+        self.process();
+    }
+
+    fn on_poll(&self, status: c_int, events: c_int) {
+        match self.phase.get() {
+            Phase::Open => {}
+            Phase::Draining => {
+                self.drain();
+                return;
+            }
+            Phase::Opening | Phase::Closed => return,
+        }
+        if status < 0 {
+            // libuv stopped the handle and reports a bare status (an error condition on the
+            // socket); reading gets the socket's own error (ECONNRESET, a TLS alert, …).
+            self.interest.set(0);
+            if self.read_available() {
+                let error = uv::error_message(status);
+                let first = self.io.borrow().first_read;
+                let failure = transport::stream_error(&self.endpoint, "read", &error, first);
+                self.teardown(Some(failure), true);
+            }
             return;
         }
-        Some(Ok(Ok(io))) => io,
-        Some(Ok(Err(error))) => {
-            sink.push(DriverEvent::Transport(error));
-            sink.push(DriverEvent::Closed);
-            sink.flush();
+        if events & uv::READABLE != 0 && !self.read_available() {
             return;
         }
-        Some(Err(_elapsed)) => {
-            sink.push(DriverEvent::Transport(connect_timed_out(
-                &endpoint,
-                connect_timeout,
-            )));
-            sink.push(DriverEvent::Closed);
-            sink.flush();
+        self.process();
+    }
+
+    /// After our DISCONNECT and half-close: reads and discards until the broker closes its
+    /// side (MQTT 5 §3.14.4: it closes the connection on DISCONNECT), as Node's socket does
+    /// after `end()` for MQTT.js, so that the broker has read everything before `close`.
+    fn drain(&self) {
+        let mut scratch = BytesMut::new();
+        for _ in 0..MAX_READS {
+            let status = match self.io.borrow_mut().wire.as_mut() {
+                Some(wire) => wire.read(&mut scratch),
+                None => return,
+            };
+            scratch.clear();
+            match status {
+                Ok(ReadStatus::Data(_)) => {}
+                Ok(ReadStatus::WouldBlock) => return,
+                Ok(ReadStatus::Eof) | Err(_) => break,
+            }
+        }
+        self.teardown(None, true);
+    }
+
+    /// The transport is open: poll its socket, send CONNECT.
+    fn install(self: &Rc<Self>, opened: Opened) {
+        self.opening.borrow_mut().take();
+        let wire = Wire::new(opened);
+        // The poll handle holds a strong count like the others.
+        let data = self.share();
+        // SAFETY: our loop's thread; `data` is a strong count released in `on_closed` (or
+        // below when the handle could not be made).
+        match unsafe { self.uv.new_poll(self.uv_loop, wire.raw_socket(), data) } {
+            Ok(poll) => self.poll.set(poll),
+            Err(error) => {
+                // SAFETY: the count `share` took above, not handed to libuv.
+                drop(unsafe { Rc::from_raw(data.cast::<Conn>()) });
+                let failure = TransportError::from_io("connect", &error, None);
+                self.teardown(Some(failure), true);
+                return;
+            }
+        }
+        self.io.borrow_mut().wire = Some(wire);
+        self.phase.set(Phase::Open);
+        let Some((connect, auth)) = self.start.borrow_mut().take() else {
+            return;
+        };
+        let started = self
+            .client
+            .session
+            .lock()
+            .start_connection(connect, auth, Instant::now());
+        if let Err(error) = started {
+            self.sink.push(DriverEvent::Session(Event::Error(error)));
+            self.teardown(None, true);
             return;
         }
-    };
-    {
-        let mut session = client.session.lock();
-        if let Err(error) = session.start_connection(connect, auth, Instant::now()) {
-            sink.push(DriverEvent::Session(Event::Error(error)));
-            session.handle_close();
-            drop(session);
-            sink.push(DriverEvent::Closed);
-            sink.flush();
+        self.process();
+    }
+
+    /// Reads what the socket has (a bounded number of reads) into the session. Returns false
+    /// if the connection ended.
+    fn read_available(&self) -> bool {
+        for _ in 0..MAX_READS {
+            if self.paused.get() || self.close.get() == ABORT {
+                break;
+            }
+            let (status, first_read) = {
+                let mut io = self.io.borrow_mut();
+                let Io { wire, read_buf, .. } = &mut *io;
+                let Some(wire) = wire.as_mut() else {
+                    return false;
+                };
+                (wire.read(read_buf), io.first_read)
+            };
+            match status {
+                Ok(ReadStatus::Data(0)) => {}
+                Ok(ReadStatus::Data(_)) => {
+                    let drained = self.io.borrow().wire.as_ref().is_some_and(Wire::is_drained);
+                    if first_read {
+                        let mut io = self.io.borrow_mut();
+                        io.first_read = false;
+                        let diagnosed =
+                            transport::diagnose_first_bytes(&self.endpoint, &io.read_buf);
+                        drop(io);
+                        if let Some(error) = diagnosed {
+                            self.teardown(Some(error), true);
+                            return false;
+                        }
+                    }
+                    let wants_close = self.feed_session();
+                    if wants_close {
+                        break;
+                    }
+                    if drained {
+                        // Level-triggered polling calls again if more arrives meanwhile.
+                        break;
+                    }
+                    if self.sink.is_full() {
+                        // A large burst: hand it over before reading more.
+                        self.sink.deliver();
+                        if self.phase.get() != Phase::Open {
+                            return false;
+                        }
+                    }
+                }
+                Ok(ReadStatus::WouldBlock) => break,
+                Ok(ReadStatus::Eof) => {
+                    // The broker closed the connection; MQTT.js reports no error for that,
+                    // except that a close before any answer to CONNECT is a failed attempt
+                    // worth a word.
+                    let failure = (first_read && self.close.get() == RUN)
+                        .then(|| transport::closed_without_answer(&self.endpoint));
+                    self.teardown(failure, true);
+                    return false;
+                }
+                // A TLS peer that closes an established connection without close_notify: Node
+                // reports a plain close, and so does MQTT.js.
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof && !first_read => {
+                    self.teardown(None, true);
+                    return false;
+                }
+                Err(error) => {
+                    let failure =
+                        transport::stream_error(&self.endpoint, "read", &error, first_read);
+                    self.teardown(Some(failure), true);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Decodes every whole packet read so far into the session and moves the session's events
+    /// to the sink. Returns whether the session wants the connection closed.
+    fn feed_session(&self) -> bool {
+        let now = Instant::now();
+        let mut io = self.io.borrow_mut();
+        let mut session = self.client.session.lock();
+        let limits = session.limits();
+        while !session.wants_close() {
+            match codec::decode(&mut io.read_buf, session.version(), &limits) {
+                Ok(Some(packet)) => session.handle_packet(packet, now),
+                Ok(None) => break,
+                Err(error) => session.handle_decode_error(&error),
+            }
+        }
+        if io.read_buf.is_empty() && io.read_buf.capacity() > 0 {
+            // Every whole packet is decoded: the buffer goes back to the thread (an idle
+            // connection holds none); a partial packet keeps it with the connection.
+            let buffer = std::mem::take(&mut io.read_buf);
+            SCRATCH.with(|s| *s.borrow_mut() = buffer);
+        }
+        drain_events(&mut session, self.sink.as_ref());
+        session.wants_close()
+    }
+
+    /// Delivers, writes, and closes as requested, then sets what to wait for. Only called from
+    /// libuv callbacks.
+    fn process(&self) {
+        loop {
+            if self.phase.get() != Phase::Open {
+                return;
+            }
+            let mode = self.close.get();
+            if mode == ABORT {
+                self.teardown(None, true);
+                return;
+            }
+            let wants_close = {
+                let mut session = self.client.session.lock();
+                session.poll_transmit(&mut self.io.borrow_mut().write_buf);
+                drain_events(&mut session, self.sink.as_ref());
+                session.wants_close()
+            };
+            if !self.sink.is_empty() {
+                // JavaScript first: what it sends in answer (a reply, the acks it owes) leaves
+                // in the same write as the session's own packets.
+                self.sink.deliver();
+                continue;
+            }
+            if wants_close {
+                self.teardown(None, true);
+                return;
+            }
+            if let Err(failure) = self.write() {
+                self.teardown(Some(failure), true);
+                return;
+            }
+            if mode == CLOSE_AFTER_FLUSH && !self.wants_write() {
+                self.start_draining();
+                return;
+            }
+            self.update_interest();
+            self.arm_timer();
             return;
         }
     }
-    let failure = pump(&client, &control, &endpoint, io, sink.as_ref()).await;
-    {
-        let mut session = client.session.lock();
-        drain_events(&mut session, sink.as_ref());
-        session.handle_close();
+
+    /// Half-closes the connection after a graceful end and waits for the broker's close, at
+    /// most [`DRAIN_TIMEOUT`].
+    fn start_draining(&self) {
+        if let Some(wire) = self.io.borrow_mut().wire.as_mut() {
+            wire.close();
+        }
+        self.phase.set(Phase::Draining);
+        let poll = self.poll.get();
+        // SAFETY: live handles of this thread's loop (not Closed).
+        unsafe {
+            self.uv.poll_start(poll, uv::READABLE, on_poll);
+            self.uv.timer_start(
+                self.timer.get(),
+                on_timer,
+                u64::try_from(DRAIN_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+            );
+        }
+        self.interest.set(uv::READABLE);
     }
-    if let Some(error) = failure {
-        sink.push(DriverEvent::Transport(error));
+
+    /// Writes the session's queued packets from a JavaScript call: never calls JavaScript;
+    /// events and failures wait for the next loop turn.
+    fn flush_from_js(&self) {
+        if self.phase.get() != Phase::Open {
+            return;
+        }
+        {
+            let mut session = self.client.session.lock();
+            session.poll_transmit(&mut self.io.borrow_mut().write_buf);
+            drain_events(&mut session, self.sink.as_ref());
+        }
+        if let Err(failure) = self.write() {
+            self.sink.push(DriverEvent::Transport(failure));
+            self.request_close(ABORT);
+            return;
+        }
+        self.update_interest();
+        self.arm_timer();
+        if !self.sink.is_empty() {
+            self.schedule();
+        }
     }
-    sink.push(DriverEvent::Closed);
-    sink.flush();
+
+    fn wants_write(&self) -> bool {
+        self.io
+            .borrow()
+            .wire
+            .as_ref()
+            .is_some_and(Wire::wants_write)
+    }
+
+    /// Writes the queued bytes as far as the socket takes them.
+    fn write(&self) -> Result<(), TransportError> {
+        let mut io = self.io.borrow_mut();
+        let Io {
+            wire,
+            write_buf,
+            first_read,
+            ..
+        } = &mut *io;
+        let Some(wire) = wire.as_mut() else {
+            return Ok(());
+        };
+        wire.write(write_buf)
+            .map_err(|e| transport::stream_error(&self.endpoint, "write", &e, *first_read))
+    }
+
+    /// Points the poll handle at what the connection waits for now.
+    fn update_interest(&self) {
+        let poll = self.poll.get();
+        if self.phase.get() != Phase::Open || poll.is_null() {
+            return;
+        }
+        let mut wanted = 0;
+        if !self.paused.get() {
+            wanted |= uv::READABLE;
+        }
+        if self.wants_write() {
+            wanted |= uv::WRITABLE;
+        }
+        if wanted == self.interest.get() {
+            return;
+        }
+        self.interest.set(wanted);
+        // SAFETY: a live poll handle of this thread's loop (the phase is Open).
+        unsafe {
+            if wanted == 0 {
+                self.uv.poll_stop(poll);
+            } else {
+                self.uv.poll_start(poll, wanted, on_poll);
+            }
+        }
+    }
+
+    /// Arms the timer for the session's next deadline.
+    fn arm_timer(&self) {
+        let deadline = self.client.session.lock().poll_timeout();
+        if deadline == self.deadline.get() {
+            return;
+        }
+        self.deadline.set(deadline);
+        let timer = self.timer.get();
+        // SAFETY: a live timer handle of this thread's loop (the phase is not Closed).
+        unsafe {
+            match deadline {
+                None => self.uv.timer_stop(timer),
+                Some(at) => {
+                    let wait = at.saturating_duration_since(Instant::now());
+                    // Round up: a timer that fires early finds nothing due and spins.
+                    let ms = wait.as_micros().div_ceil(1000);
+                    self.uv
+                        .timer_start(timer, on_timer, u64::try_from(ms).unwrap_or(u64::MAX));
+                }
+            }
+        }
+    }
+
+    /// A panic was caught in a callback: report it and close, as any other failure.
+    fn fail_internal(&self) {
+        if self.phase.get() == Phase::Closed {
+            return;
+        }
+        self.sink
+            .push(DriverEvent::Session(Event::Error(SessionError {
+                code: "INTERNAL",
+                message: "internal error in the mqtt-native driver; the connection was closed"
+                    .into(),
+                reason_code: None,
+            })));
+        self.teardown(None, !is_shutting_down());
+    }
+
+    /// Closes the libuv handles; each gives back its strong count when closed.
+    fn close_handles(&self) {
+        let uv = self.uv;
+        // SAFETY: each handle is live and closed once (the pointer is cleared); no async send
+        // can follow, because the slot's handle is cleared first, under its lock.
+        unsafe {
+            self.slot.lock().wake = None;
+            let poll = self.poll.replace(std::ptr::null_mut());
+            if !poll.is_null() {
+                uv.poll_stop(poll);
+                uv.close(poll, uv::HandleType::Poll, on_closed);
+            }
+            let timer = self.timer.replace(std::ptr::null_mut());
+            if !timer.is_null() {
+                uv.timer_stop(timer);
+                uv.close(timer, uv::HandleType::Timer, on_closed);
+            }
+            let wake = self.wake.replace(std::ptr::null_mut());
+            if !wake.is_null() {
+                uv.close(wake, uv::HandleType::Async, on_closed);
+            }
+        }
+    }
+
+    /// Ends the connection: closes the socket and the handles, reports what the session has
+    /// left, the failure if any, and `Closed`; delivers them when `deliver` (not while the
+    /// environment is torn down).
+    fn teardown(&self, failure: Option<TransportError>, deliver: bool) {
+        if self.phase.get() == Phase::Closed {
+            return;
+        }
+        if let Some(task) = self.opening.borrow_mut().take() {
+            task.abort();
+        }
+        self.close_handles();
+        // The socket closes after its poll handle stopped watching it.
+        let was_open = self.io.borrow_mut().wire.take().is_some();
+        self.phase.set(Phase::Closed);
+        // A newer connection of the same client that has already started owns the session's
+        // events and state now; this one must not take them.
+        let superseded = self
+            .client
+            .current()
+            .is_some_and(|c| !std::ptr::eq(&*c, self) && c.phase.get() == Phase::Open);
+        if !superseded {
+            let mut session = self.client.session.lock();
+            drain_events(&mut session, self.sink.as_ref());
+            if was_open {
+                session.handle_close();
+            }
+        }
+        if let Some(error) = failure {
+            self.sink.push(DriverEvent::Transport(error));
+        }
+        self.sink.push(DriverEvent::Closed);
+        {
+            let mut current = self.client.current.borrow_mut();
+            if current.as_ref().is_some_and(|c| std::ptr::eq(&**c, self)) {
+                *current = None;
+            }
+        }
+        LIVE.with(|live| {
+            live.borrow_mut()
+                .retain(|c| c.upgrade().is_some_and(|c| !std::ptr::eq(&*c, self)))
+        });
+        if deliver && !is_shutting_down() {
+            self.sink.deliver();
+        }
+    }
+}
+
+/// Hands everything the session has to say to the sink.
+fn drain_events(session: &mut Session, sink: &dyn EventSink) {
+    while let Some(event) = session.poll_event() {
+        sink.push(DriverEvent::Session(event));
+    }
 }
 
 /// The error for a transport that did not open within `connectTimeout`, saying where to.
@@ -245,158 +844,4 @@ fn connect_timed_out(endpoint: &Endpoint, timeout: Duration) -> TransportError {
         timeout.as_millis()
     );
     error
-}
-
-async fn wait_for_close(control: &Control) {
-    loop {
-        if control.close.load(Ordering::Acquire) != RUN {
-            return;
-        }
-        control.wake.notified().await;
-    }
-}
-
-/// How many more reads of already-arrived data one wake-up may take before delivering.
-const EXTRA_READS: usize = 16;
-
-/// Polls a future once, without waiting: `None` if it is not ready.
-fn poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(output) => Some(output),
-        std::task::Poll::Pending => None,
-    }
-}
-
-/// Decodes every whole packet in `read_buf` into the session.
-fn feed_session(client: &Client, read_buf: &mut BytesMut) {
-    let now = Instant::now();
-    let mut session = client.session.lock();
-    let limits = session.limits();
-    while !session.wants_close() {
-        match codec::decode(read_buf, session.version(), &limits) {
-            Ok(Some(packet)) => session.handle_packet(packet, now),
-            Ok(None) => break,
-            Err(error) => session.handle_decode_error(&error),
-        }
-    }
-}
-
-/// Makes room for the next read: a connection whose reads are small keeps a small buffer; one
-/// whose last read was large gets a large one (fewer reads in a flood).
-fn make_room(read_buf: &mut BytesMut, last_read: usize) {
-    let spare = read_buf.capacity() - read_buf.len();
-    let wanted = if last_read >= READ_BUFFER_MIN / 2 {
-        READ_BUFFER_MAX
-    } else {
-        READ_BUFFER_MIN
-    };
-    if spare < wanted / 2 {
-        read_buf.reserve(wanted);
-    }
-}
-
-/// The read buffer of a new connection (most MQTT traffic is small packets).
-const READ_BUFFER_MIN: usize = 4 * 1024;
-/// The read buffer of a connection that fills the small one.
-const READ_BUFFER_MAX: usize = 64 * 1024;
-
-/// Moves bytes between the transport and the session until either side ends the connection.
-/// Returns the transport error that ended it, if any.
-async fn pump<S: EventSink>(
-    client: &Client,
-    control: &Control,
-    endpoint: &Endpoint,
-    io: Box<dyn transport::Io>,
-    sink: &S,
-) -> Option<TransportError> {
-    let (mut reader, mut writer) = tokio::io::split(io);
-    // Transport diagnostics look at the broker's first bytes once, before they are decoded.
-    let mut first_read = true;
-    // Buffers start small (memory per connection matters with thousands of clients) and grow.
-    let mut read_buf = BytesMut::with_capacity(READ_BUFFER_MIN);
-    let mut write_buf = BytesMut::new();
-    loop {
-        let close_mode = control.close.load(Ordering::Acquire);
-        if close_mode == ABORT {
-            return None;
-        }
-        let (deadline, wants_close) = {
-            let mut session = client.session.lock();
-            session.poll_transmit(&mut write_buf);
-            drain_events(&mut session, sink);
-            (session.poll_timeout(), session.wants_close())
-        };
-        sink.flush();
-        if wants_close || (close_mode == CLOSE_AFTER_FLUSH && write_buf.is_empty()) {
-            // Write what is left (a DISCONNECT) before closing; errors no longer matter.
-            if !write_buf.is_empty() && !wants_close {
-                let _ = writer.write_all(&write_buf).await;
-            }
-            let _ = writer.shutdown().await;
-            return None;
-        }
-        let sleep = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            read = reader.read_buf(&mut read_buf), if !control.paused.load(Ordering::Acquire) => match read {
-                // The broker closed the connection; MQTT.js reports no error for that, except
-                // that a close before any answer to CONNECT is a failed attempt worth a word.
-                Ok(0) => {
-                    if first_read && control.close.load(Ordering::Acquire) == RUN {
-                        return Some(transport::closed_without_answer(endpoint));
-                    }
-                    return None;
-                }
-                Ok(n) => {
-                    if first_read {
-                        first_read = false;
-                        if let Some(error) = transport::diagnose_first_bytes(endpoint, &read_buf) {
-                            return Some(error);
-                        }
-                    }
-                    feed_session(client, &mut read_buf);
-                    make_room(&mut read_buf, n);
-                    // Take in what else has already arrived before delivering: one batch (and one
-                    // wake-up of the JavaScript thread) for a burst instead of one per read.
-                    for _ in 0..EXTRA_READS {
-                        if control.paused.load(Ordering::Acquire) {
-                            break;
-                        }
-                        match poll_once(reader.read_buf(&mut read_buf)) {
-                            None => break,
-                            Some(Ok(0)) => return None,
-                            Some(Ok(n)) => {
-                                feed_session(client, &mut read_buf);
-                                make_room(&mut read_buf, n);
-                            }
-                            Some(Err(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => return None,
-                            Some(Err(error)) => return Some(transport::stream_error(endpoint, "read", &error, false)),
-                        }
-                    }
-                }
-                // A TLS peer that closes an established connection without close_notify: Node
-                // reports a plain close, and so does MQTT.js.
-                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof && !first_read => return None,
-                Err(error) => return Some(transport::stream_error(endpoint, "read", &error, first_read)),
-            },
-            written = writer.write_buf(&mut write_buf), if !write_buf.is_empty() => {
-                if let Err(error) = written {
-                    return Some(transport::stream_error(endpoint, "write", &error, first_read));
-                }
-                if write_buf.is_empty() {
-                    if let Err(error) = writer.flush().await {
-                        return Some(transport::stream_error(endpoint, "write", &error, first_read));
-                    }
-                }
-            }
-            () = control.wake.notified() => {}
-            () = sleep => client.session.lock().handle_timeout(Instant::now()),
-        }
-    }
 }

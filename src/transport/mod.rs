@@ -2,7 +2,7 @@
 //! TCP through a SOCKS proxy.
 //! Nothing here knows MQTT packets.
 //!
-//! [`connect`] turns an [`Endpoint`] into a boxed [`Io`]; failures are [`TransportError`]s that
+//! [`open`] turns an [`Endpoint`] into an [`Opened`] socket for the driver's [`Wire`]; failures are [`TransportError`]s that
 //! keep the Node-style code (`ECONNREFUSED`, `ENOTFOUND`, `DEPTH_ZERO_SELF_SIGNED_CERT`, …)
 //! MQTT.js users test for, or one of our stable `ERR_MQTT_*` codes when we can tell the user's
 //! mistake (a WebSocket URL on an MQTT port, TLS on a plain port, …; see [`sniff`]).
@@ -13,19 +13,17 @@ mod keys;
 pub mod sniff;
 pub mod socks;
 pub mod tls;
+pub mod wire;
 pub mod ws;
+pub mod ws_frame;
 
 pub use error::TransportError;
+pub use wire::{Opened, ReadStatus, Socket, Wire};
 
 use sniff::{Peer, Sniff};
 
 use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-
-/// A connected byte stream.
-pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 /// Where and how to connect, as the JavaScript shim resolved it from MQTT.js's options.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,12 +58,15 @@ impl Endpoint {
     }
 }
 
-/// Opens the transport for `endpoint`.
-pub async fn connect(endpoint: &Endpoint) -> Result<Box<dyn Io>, TransportError> {
+/// Opens the transport for `endpoint`: every slow or blocking step (DNS, TCP connect, SOCKS,
+/// the TLS handshake, the WebSocket upgrade) runs here, on tokio; what comes out is a
+/// non-blocking socket and the layers above it, for the driver to run on the JavaScript
+/// thread's loop.
+pub async fn open(endpoint: &Endpoint) -> Result<Opened, TransportError> {
     match endpoint.protocol.as_str() {
         "mqtt" | "tcp" => match &endpoint.unix_path {
-            Some(path) => connect_unix(path).await,
-            None => Ok(Box::new(open_tcp(endpoint).await?)),
+            Some(path) => open_unix(path).await,
+            None => plain(open_tcp(endpoint).await?, None, false),
         },
         "mqtts" | "ssl" | "tls" => {
             let tcp = open_tcp(endpoint).await?;
@@ -73,7 +74,8 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Box<dyn Io>, TransportError>
             let options = endpoint.tls.clone().unwrap_or_default();
             let stream =
                 tls::handshake(tcp, &first, &endpoint.host, endpoint.port, &options).await?;
-            Ok(Box::new(stream))
+            let (tcp, session) = stream.into_inner();
+            plain(tcp.into_inner(), Some(session), false)
         }
         "ws" | "wss" => {
             let Some(options) = &endpoint.ws else {
@@ -84,25 +86,42 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Box<dyn Io>, TransportError>
             let target = ws::target(&options.url)?;
             let tcp = connect_tcp(&target.host, target.port).await?;
             let (tcp, first) = Sniff::new(tcp);
-            let (stream, first): (Box<dyn Io>, _) = if target.secure {
+            if target.secure {
                 let tls_options = endpoint.tls.clone().unwrap_or_default();
                 let tls =
                     tls::handshake(tcp, &first, &target.host, target.port, &tls_options).await?;
                 // The upgrade's diagnostics need the first decrypted bytes.
                 let (tls, first) = Sniff::new(tls);
-                (Box::new(tls), first)
+                let tls = ws::upgrade(tls, &first, options, &target).await?;
+                let (tcp, session) = tls.into_inner().into_inner();
+                plain(tcp.into_inner(), Some(session), true)
             } else {
-                (Box::new(tcp), first)
-            };
-            Ok(Box::new(
-                ws::handshake(stream, &first, options, &target).await?,
-            ))
+                let tcp = ws::upgrade(tcp, &first, options, &target).await?;
+                plain(tcp.into_inner(), None, true)
+            }
         }
         other => Err(TransportError::unsupported(format!(
             "The {other}:// transport is not supported by mqtt-native; use mqtt://, mqtts://, \
              ws:// or wss://"
         ))),
     }
+}
+
+/// Takes an established TCP stream off tokio, for the driver's loop.
+fn plain(
+    tcp: TcpStream,
+    tls: Option<rustls::ClientConnection>,
+    ws: bool,
+) -> Result<Opened, TransportError> {
+    let tcp = tcp
+        .into_std()
+        .and_then(|s| s.set_nonblocking(true).map(|()| s))
+        .map_err(|e| TransportError::from_io("connect", &e, None))?;
+    Ok(Opened {
+        socket: Socket::Tcp(tcp),
+        tls: tls.map(Box::new),
+        ws,
+    })
 }
 
 /// Looks at the first bytes the broker sent on an established transport, before any MQTT
@@ -251,15 +270,21 @@ pub async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, TransportEr
 }
 
 #[cfg(unix)]
-async fn connect_unix(path: &str) -> Result<Box<dyn Io>, TransportError> {
-    match tokio::net::UnixStream::connect(path).await {
-        Ok(stream) => Ok(Box::new(stream)),
-        Err(e) => Err(TransportError::from_io_path("connect", &e, path)),
-    }
+async fn open_unix(path: &str) -> Result<Opened, TransportError> {
+    let stream = tokio::net::UnixStream::connect(path)
+        .await
+        .and_then(|s| s.into_std())
+        .and_then(|s| s.set_nonblocking(true).map(|()| s))
+        .map_err(|e| TransportError::from_io_path("connect", &e, path))?;
+    Ok(Opened {
+        socket: Socket::Unix(stream),
+        tls: None,
+        ws: false,
+    })
 }
 
 #[cfg(not(unix))]
-async fn connect_unix(_path: &str) -> Result<Box<dyn Io>, TransportError> {
+async fn open_unix(_path: &str) -> Result<Opened, TransportError> {
     Err(TransportError::unsupported(
         "unix sockets are not available on this platform".to_string(),
     ))

@@ -46,6 +46,11 @@ impl<S> Sniff<S> {
             first,
         )
     }
+
+    /// The wrapped stream.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Sniff<S> {

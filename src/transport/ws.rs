@@ -1,23 +1,14 @@
 //! MQTT over WebSocket (MQTT 3.1.1 §6, MQTT 5 §6): the upgrade handshake with subprotocol
-//! `mqtt`, and [`WsIo`], a byte stream over binary WebSocket messages.
+//! `mqtt`; the frames that follow are [`super::ws_frame`]'s.
 
-use std::io;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
-
-use bytes::{Buf, Bytes};
-use futures_core::Stream;
-use futures_sink::Sink;
 use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 use super::sniff::{FirstBytes, Peer};
-use super::{Io, TransportError};
+use super::TransportError;
 
 /// The WebSocket part of an endpoint, as the shim computed it (after `transformWsUrl`).
 #[derive(Debug, Clone, Deserialize)]
@@ -104,13 +95,19 @@ pub fn target(url: &str) -> Result<Target, TransportError> {
     })
 }
 
-/// Runs the upgrade handshake over `stream` (plain or TLS) and returns the MQTT byte stream.
-pub async fn handshake(
-    stream: Box<dyn Io>,
+/// Runs the upgrade handshake over `stream` (plain or TLS) and gives the stream back, for the
+/// driver to carry WebSocket frames over ([`super::ws_frame`]). Nothing the server sends after
+/// its `101` answer can be lost: an MQTT server says nothing before the client's CONNECT
+/// (MQTT 5 §3.1), which is only sent once the stream is handed over.
+pub async fn upgrade<S>(
+    stream: S,
     first: &FirstBytes,
     options: &WsOptions,
     target: &Target,
-) -> Result<WsIo<Box<dyn Io>>, TransportError> {
+) -> Result<S, TransportError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut request = options
         .url
         .as_str()
@@ -142,7 +139,7 @@ pub async fn handshake(
         .map_err(|_| url_error(&options.url, "invalid subprotocol"))?;
     headers.insert("sec-websocket-protocol", protocol);
     match tokio_tungstenite::client_async_with_config(request, stream, None).await {
-        Ok((socket, _response)) => Ok(WsIo::new(socket)),
+        Ok((socket, _response)) => Ok(socket.into_inner()),
         Err(error) => Err(upgrade_error(error, &first.get(), options, target)),
     }
 }
@@ -290,105 +287,6 @@ fn upgrade_error(
                 ),
             },
         },
-    }
-}
-
-/// An MQTT byte stream over a WebSocket: each write is one binary message, and reads return
-/// the payloads of binary messages in order (MQTT 5 §6.0: packets are carried in binary data
-/// frames, which need not align with packet boundaries).
-pub struct WsIo<S> {
-    socket: WebSocketStream<S>,
-    /// The unread rest of the last message received.
-    pending: Bytes,
-    /// The server closed the WebSocket.
-    eof: bool,
-}
-
-impl<S> WsIo<S> {
-    /// Wraps an open WebSocket.
-    pub fn new(socket: WebSocketStream<S>) -> Self {
-        WsIo {
-            socket,
-            pending: Bytes::new(),
-            eof: false,
-        }
-    }
-}
-
-fn to_io(error: WsError) -> io::Error {
-    match error {
-        WsError::Io(e) => e,
-        WsError::ConnectionClosed | WsError::AlreadyClosed => {
-            io::Error::new(io::ErrorKind::BrokenPipe, "the WebSocket is closed")
-        }
-        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsIo<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        loop {
-            if !self.pending.is_empty() {
-                let n = self.pending.len().min(buf.remaining());
-                buf.put_slice(&self.pending[..n]);
-                self.pending.advance(n);
-                return Poll::Ready(Ok(()));
-            }
-            if self.eof {
-                return Poll::Ready(Ok(()));
-            }
-            match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
-                Some(Ok(Message::Binary(data))) => self.pending = data,
-                Some(Ok(Message::Close(_))) | None => self.eof = true,
-                Some(Ok(Message::Text(_))) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "the server sent a WebSocket text message; MQTT over WebSocket uses \
-                         binary messages only (MQTT 5 §6.0)",
-                    )))
-                }
-                // Pings are answered by tungstenite itself; pongs and raw frames carry nothing.
-                Some(Ok(_)) => {}
-                Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => self.eof = true,
-                // The peer dropped the TCP connection without a close frame (RFC 6455 §7.1.5,
-                // code 1006): a close like any other, as the `ws` package reports it to MQTT.js.
-                Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
-                    self.eof = true
-                }
-                Some(Err(e)) => return Poll::Ready(Err(to_io(e))),
-            }
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsIo<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let socket = Pin::new(&mut self.socket);
-        let mut socket = socket;
-        ready!(socket.as_mut().poll_ready(cx)).map_err(to_io)?;
-        socket
-            .start_send(Message::Binary(Bytes::copy_from_slice(buf)))
-            .map_err(to_io)?;
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.socket).poll_flush(cx).map_err(to_io)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match ready!(Pin::new(&mut self.socket).poll_close(cx)) {
-            Ok(()) | Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(to_io(e))),
-        }
     }
 }
 

@@ -5,6 +5,10 @@ export const ours: IClientOptions = {
   maxInflight: 50,
   reconnectBackoff: { initialDelay: 500, maxDelay: 10_000, factor: 2, jitter: 0.2 },
   reconnectOnUnhealableError: false,
+  servers: [{ host: 'node1', port: 1883 }, { host: 'node2', port: 1883 }],
+  serverSelection: 'shuffle',
+  reconnectJitter: 5000,
+  serverRedirection: false,
   maxIncomingPacketSize: 1024 * 1024
 }
 export const persistent = connect('mqtt://localhost', {
