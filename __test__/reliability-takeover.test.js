@@ -5,6 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const mqtt = require('..')
+const { normalize } = require('../lib/client')
 const { startScriptedBroker } = require('./helpers/scripted-broker')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
 
@@ -91,6 +92,29 @@ test('an MQTT 5 DISCONNECT with reason 0x8E gives one takeover error after the d
   await broker.nextConnection()
   await next(c, 'connect')
   assert.deepEqual(events, ['disconnect 142', 'error ERR_MQTT_SESSION_TAKEN_OVER', 'reconnect'])
+})
+
+test('without an error listener a takeover is a process warning, not a crash', async (t) => {
+  const broker = await startScriptedBroker({ protocolVersion: 5, autoConnack: true })
+  t.after(() => broker.close())
+  const warnings = []
+  const onWarning = (w) => warnings.push(w)
+  process.on('warning', onWarning)
+  t.after(() => process.off('warning', onWarning))
+  // mqtt.connect() adds a no-op 'error' listener, as MQTT.js does; a client made with
+  // new MqttClient() has none, and an 'error' would throw.
+  const c = new mqtt.MqttClient(normalize(broker.url, { protocolVersion: 5, clientId: 'quiet', reconnectPeriod: 20 }))
+  t.after(() => c.end(true))
+  const conn = await broker.nextConnection()
+  await next(c, 'connect')
+  conn.send({ cmd: 'disconnect', reasonCode: 0x8e })
+  conn.end()
+  await broker.nextConnection()
+  await next(c, 'connect')
+  await new Promise((resolve) => setImmediate(resolve))
+  const ours = warnings.filter((w) => w.code === 'ERR_MQTT_SESSION_TAKEN_OVER')
+  assert.equal(ours.length, 1)
+  assert.match(ours[0].message, /same clientId "quiet"/)
 })
 
 for (const protocolVersion of [4, 5]) {
