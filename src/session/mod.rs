@@ -16,6 +16,14 @@
 //! configured window, MQTT 5 §4.9), inbound QoS 2 packets awaiting PUBREL (§4.3.3), inbound topic
 //! aliases (§3.3.2.3.4), and the keepalive and CONNACK deadlines (§3.1.2.10). Packet identifiers
 //! are chosen by the caller (MQTT.js lets the application supply its own allocator).
+//!
+//! Persistence stays outside: with a [`Journal`] set, the session reports every change of its
+//! durable state (QoS 1/2 publish accepted, PUBREL stage, exchange done, inbound QoS 2 received
+//! or released) and asks the journal to write it ahead of the packets that depend on it, in
+//! [`Session::poll_transmit`]. State from an earlier run is put back with
+//! [`Session::restore_publish`], [`Session::restore_pubrel`] and [`Session::restore_incoming`].
+//! The incoming size bound ([`Session::set_max_incoming_packet_size`]) reaches the decoder
+//! through [`Session::limits`].
 
 mod event;
 mod inflight;
