@@ -2,7 +2,7 @@
 //! records in a directory, one file per clientId, compacted as it grows.
 //!
 //! Design: the session reports each change of its durable state through the
-//! [`Journal`](crate::session::Journal) trait; [`LogJournal`] encodes it into an in-memory
+//! [`Journal`] trait; [`LogJournal`] encodes it into an in-memory
 //! buffer (the caller's thread pays one copy and no system call). A writer thread appends the
 //! buffer to the file and syncs it (`fdatasync`) in groups: whatever arrives while one sync runs
 //! goes out with the next, so the cost of a sync is shared by every record of the group. Before
@@ -14,7 +14,7 @@
 //! listener how far the file is synced ([`Persistence::durable`]), which is what an application
 //! waits for to know that a publish survives even a power loss.
 //!
-//! Opening reads the whole log, skips damaged or truncated records (see [`record`]), rebuilds
+//! Opening reads the whole log, skips damaged or truncated records (see the `record` module), rebuilds
 //! the state, writes it to a fresh file (`.tmp`, synced, renamed over the old one, directory
 //! synced) and appends from there. The writer rewrites the file the same way whenever it holds
 //! mostly finished exchanges. A lock file keeps a second process off the same log.
