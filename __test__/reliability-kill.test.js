@@ -83,12 +83,21 @@ async function killAndRestart (t, { protocolVersion, restartBroker }) {
   const clientId = `kill-pub-${protocolVersion}-${process.pid}`
 
   const received = new Map()
+  /** For each QoS 2 label, the broker's packet identifiers it arrived under. */
+  const brokerIds = new Map()
+  /** QoS 2 labels delivered again without DUP: never the broker's resend. */
+  const undupedRepeats = []
   const sub = mqtt.connect(broker.url, { clientId: `kill-sub-${protocolVersion}-${process.pid}`, clean: false, protocolVersion, reconnectPeriod: 50, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) })
   t.after(() => sub.end(true))
   sub.on('error', () => {})
-  sub.on('message', (topic, payload) => {
+  sub.on('message', (topic, payload, packet) => {
     const label = payload.toString()
     received.set(label, (received.get(label) || 0) + 1)
+    if (packet.qos === 2) {
+      if (!brokerIds.has(label)) brokerIds.set(label, new Set())
+      else if (!packet.dup) undupedRepeats.push(label)
+      brokerIds.get(label).add(packet.messageId)
+    }
   })
   await new Promise((resolve, reject) => sub.once('connect', resolve).once('error', reject))
   await sub.subscribeAsync('kill/test', { qos: 2 })
@@ -135,8 +144,18 @@ async function killAndRestart (t, { protocolVersion, restartBroker }) {
   await waitUntil(() => missing().length === 0, 30000, 'the promised messages').catch(() => {})
   assert.deepEqual(missing(), [], `${missing().length} of ${promised.size} durable messages never arrived: ${missing().join(" ")}`)
   for (const label of acked) assert.ok(received.has(label), `acknowledged ${label} never arrived`)
-  const duplicatedQos2 = [...received].filter(([label, n]) => label.endsWith(':2') && n > 1)
-  assert.deepEqual(duplicatedQos2, [], 'QoS 2 messages delivered more than once')
+  // A QoS 2 message the publisher sent twice reaches the subscriber as two broker messages, under
+  // two of the broker's packet identifiers: that would be our duplicate. mosquitto 2.0.11, after
+  // a restart, also resends to the subscriber a PUBLISH whose PUBREL it had sent and whose
+  // exchange the subscriber had completed (PUBCOMP), under the same identifier with DUP set
+  // (MQTT 5 §4.3.3 forbids it); the subscriber must take that as a new message. Those are the
+  // broker's and are reported, not failed.
+  const duplicatedQos2 = [...brokerIds].filter(([, ids]) => ids.size > 1).map(([label, ids]) => [label, [...ids]])
+  assert.deepEqual(duplicatedQos2, [], 'QoS 2 messages published more than once')
+  assert.deepEqual(undupedRepeats, [], 'QoS 2 messages delivered again without DUP')
+  const brokerResends = [...received].filter(([label, n]) => label.endsWith(':2') && n > 1).length
+  if (brokerResends) t.diagnostic(`${brokerResends} QoS 2 message(s) resent by mosquitto after its restart under the same identifier (the broker's duplicates)`)
+  if (!restartBroker) assert.equal(brokerResends, 0, 'QoS 2 duplicates without a broker restart')
 }
 
 for (const protocolVersion of [4, 5]) {
