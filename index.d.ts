@@ -211,6 +211,22 @@ export interface IClientOptions extends ISecureClientOptions {
   }
   timerVariant?: TimerVariant | Timer
   forceNativeWebSocket?: boolean
+  /**
+   * mqtt-native: the largest packet accepted from the broker, in bytes, on every protocol
+   * version (default 16 MiB); a bigger one is refused from its fixed header with one error and
+   * the connection is closed. MQTT 5's `properties.maximumPacketSize` overrides it.
+   */
+  maxIncomingPacketSize?: number
+  /**
+   * mqtt-native: keep this client's QoS 1/2 state in `dir` so that it survives a crash of the
+   * process. Needs `clean: false`, a fixed `clientId` and, on MQTT 5,
+   * `properties.sessionExpiryInterval` above 0. With it, a publish's `cbStorePut` fires once its
+   * record is synced to disk. Throws `ERR_MQTT_PERSISTENCE` when it cannot work.
+   */
+  persistence?: {
+    /** The directory of the log (`<clientId>.mqttlog`); created if missing. */
+    dir: string
+  }
   /** mqtt-native: the most QoS 1/2 publishes in flight when the broker sets no Receive Maximum (default 20). */
   maxInflight?: number
   /**

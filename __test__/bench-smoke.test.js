@@ -48,6 +48,7 @@ test('the benchmark smoke run gives well-formed results for both libraries in ev
   const expected = [
     ['peer-publish-qos0-64B', ['msgPerSec', 'cpuUsPerMsg']],
     ['peer-publish-qos1-64B', ['msgPerSec', 'cpuUsPerMsg']],
+    ['peer-publish-qos1-64B-persist', ['msgPerSec', 'cpuUsPerMsg']],
     ['peer-receive-qos0-64B', ['msgPerSec', 'cpuUsPerMsg']]
   ]
   if (withBroker) {
@@ -55,6 +56,7 @@ test('the benchmark smoke run gives well-formed results for both libraries in ev
       for (const size of [64, 4096]) expected.push([`pubsub-tcp-qos${qos}-${size}B`, ['msgPerSec', 'cpuUsPerMsg']])
     }
     expected.push(
+      ['pubsub-tcp-qos1-64B-persist', ['msgPerSec', 'cpuUsPerMsg']],
       ['flood-tcp-qos0-64B', ['msgPerSec', 'cpuUsPerMsg']],
       ['rtt-tcp-qos0-64B', ['p50Us', 'p99Us']],
       ['rtt-tcp-qos1-64B', ['p50Us', 'p99Us']],

@@ -194,6 +194,18 @@ function buildCases (s) {
       }
     }
   }
+  // Built-in persistence (`persistence: { dir }`): the same QoS 1 publish with every message
+  // logged and synced in groups; compare with pubsub-tcp-qos1-64B for its cost.
+  cases.push({
+    id: 'pubsub-tcp-qos1-64B-persist',
+    group: '1. publish → mosquitto → subscriber (same process)',
+    label: 'tcp QoS 1 64 B, mqtt-native with persistence',
+    worker: 'pubsub',
+    needs: ['mosquitto'],
+    params: (env) => ({ url: env.url, qos: 1, size: 64, inflight: 0, window: 2000, persist: true, peerPid: env.brokerPid(), ...win }),
+    metrics: THROUGHPUT,
+    targets: {}
+  })
   cases.push({
     id: 'flood-tcp-qos0-64B',
     group: '2. receive a flood published by another process through mosquitto',
@@ -216,6 +228,16 @@ function buildCases (s) {
       targets: { msgPerSec: ['>=', qos === 0 ? 3 : 4], mainCpuUsPerMsg: ['<=', 0.2] }
     })
   }
+  cases.push({
+    id: 'peer-publish-qos1-64B-persist',
+    group: '3. broker-free, minimal peer in another process',
+    label: 'publish QoS 1 64 B, mqtt-native with persistence',
+    worker: 'peerPublish',
+    needs: ['peer'],
+    params: (env) => ({ url: env.peerUrl, qos: 1, size: 64, n: small ? 400 : 150000, persist: true, peerPid: env.peerPid }),
+    metrics: THROUGHPUT,
+    targets: {}
+  })
   cases.push({
     id: 'peer-receive-qos0-64B',
     group: '3. broker-free, minimal peer in another process',

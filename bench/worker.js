@@ -83,6 +83,22 @@ async function window (counter, warmMs, measureMs) {
   return throughput(a, b, c1 - c0)
 }
 
+/**
+ * The publisher's options: with `params.persist`, a `clean: false` session and, for mqtt-native,
+ * its built-in persistence in a fresh temporary directory (MQTT.js has none; it runs the same
+ * session without it, so the figure is mqtt-native with persistence against MQTT.js without).
+ */
+function publisherOpts (clientId) {
+  if (!params.persist) return { clientId }
+  const opts = { clientId, clean: false }
+  if (libName !== 'mqtt') {
+    const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mqtt-native-bench-'))
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+    opts.persistence = { dir }
+  }
+  return opts
+}
+
 const cases = {
   /** Whether the library can connect to `url` (used to detect ws support). */
   async probe (mqtt) {
@@ -105,7 +121,7 @@ const cases = {
     const cap = qos > 0 ? params.inflight || 0 : 0
     const topic = `bench/${process.pid}/pubsub`
     const sub = await open(mqtt, url, { clientId: `sub-${process.pid}` })
-    const pub = await open(mqtt, url, { clientId: `pub-${process.pid}` })
+    const pub = await open(mqtt, url, publisherOpts(`pub-${process.pid}`))
     await subscribe(sub, topic, qos)
     const payload = Buffer.alloc(size, 0x61)
     const opts = { qos }
@@ -159,7 +175,7 @@ const cases = {
     const warm = Math.floor(n * (params.warmFraction || 0.1))
     const chunk = params.chunk || 256
     const win = params.window || 1000
-    const client = await open(mqtt, url, { clientId: `ack:${warm}:${n}` })
+    const client = await open(mqtt, url, publisherOpts(`ack:${warm}:${n}`))
     const payload = Buffer.alloc(size, 0x61)
     const opts = { qos }
     let sent = 0

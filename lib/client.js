@@ -17,6 +17,7 @@ const { toMqttPacket, fromMqttPacket } = require('./packet')
 const { KIND, ACK, APP_ACK, ACK_CMDS, APP_ACK_CMDS, record, BatchReader } = require('./batch')
 const { createLogger } = require('./log')
 const { KeepaliveManager } = require('./keepalive')
+const reliability = require('./reliability')
 const { version: NATIVE_VERSION } = require('../package.json')
 /** The MQTT.js version whose API this package implements (MQTT.js's `MQTTJS_VERSION`). */
 const VERSION = '5.16.0'
@@ -89,6 +90,7 @@ class MqttClient extends EventEmitter {
     for (const key of Object.keys(DEFAULTS)) {
       if (typeof this.options[key] === 'undefined') this.options[key] = DEFAULTS[key]
     }
+    reliability.checkReliabilityOptions(this.options)
     this.options.clientId = typeof this.options.clientId === 'string' ? this.options.clientId : defaultId()
     checkSupported(this.options)
     checkClusterOptions(this.options)
@@ -176,6 +178,8 @@ class MqttClient extends EventEmitter {
       autoUseTopicAlias: version === 5 && !!this.options.autoUseTopicAlias,
       autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias
     })
+    reliability.applyReliabilityOptions(this)
+    this._takeover = new reliability.TakeoverWatch(this)
     this._onBatch = this._onBatch.bind(this)
     // Publishes of one tick leave in one write: the session queues them and the connection is
     // woken once, after the tick (MQTT.js corks its socket the same way).
@@ -221,6 +225,7 @@ class MqttClient extends EventEmitter {
 
   /** Opens a connection (MQTT.js `connect()`): builds CONNECT and hands it to the native driver. */
   connect () {
+    reliability.reopenPersistence(this)
     if (this.disconnected && !this.reconnecting) {
       this.outgoingStore = this.options.outgoingStore || new Store()
       this.incomingStore = this.options.incomingStore || new Store()
@@ -348,10 +353,14 @@ class MqttClient extends EventEmitter {
         if (known) entry.cb(err)
         return
       }
-      if (cbStorePut) cbStorePut()
+      if (cbStorePut && !this._persist) cbStorePut()
       if (this.outgoing[messageId] !== entry) return // removed meanwhile
-      if (this.connected) {
+      if (this.connected || this._persist) {
+        // With built-in persistence the session takes the publish at once, offline too: its
+        // record is what makes it survive a crash, and what an earlier run left was restored
+        // into the session ahead of it.
         if (!this._sendPublish(topic, payload, flags, messageId, nativeProps, packet, null)) this._dropOutgoing(messageId)
+        else if (cbStorePut && this._persist) this._persist.whenDurable(cbStorePut)
         return
       }
       // The alias belonged to the old connection: sent with its topic (MQTT.js does the same).
@@ -754,6 +763,7 @@ class MqttClient extends EventEmitter {
   _finishEnd () {
     if (!this._endWaiters.length) return
     this.disconnected = true
+    if (this._persist) this._persist = this._persist.close()
     const waiters = this._endWaiters
     this._endWaiters = []
     // As MQTT.js: close the incoming store, then the outgoing one, then 'end' (without
@@ -1069,7 +1079,11 @@ class MqttClient extends EventEmitter {
         }
         return
       }
-      case KIND.DISCONNECT: return this._onDisconnect(this._packet(extra, record.length(rec, r)))
+      case KIND.DISCONNECT: {
+        const packet = this._packet(extra, record.length(rec, r))
+        this._onDisconnect(packet)
+        return this._takeover.onDisconnect(packet)
+      }
       case KIND.AUTH: return this._onAuth(this._packet(extra, record.length(rec, r)))
       case KIND.ERROR: return this._onError(extra)
       case KIND.CLOSE: return this._onClose()
@@ -1187,6 +1201,7 @@ class MqttClient extends EventEmitter {
     this.reconnecting = false
     this._failedAttempts = 0
     this._lastError = null
+    this._takeover.onConnack()
     this._clearReconnect()
     this.messageIdProvider.clear()
     // The session resends what was in flight as soon as CONNACK arrives. Like MQTT.js, 'connect'
@@ -1435,6 +1450,7 @@ class MqttClient extends EventEmitter {
     const err = fromNative(info)
     if (info.source === 'transport') err.retryable = isRetryable(err)
     this._lastError = err
+    this._takeover.onError()
     this.log('error :: %s (%s)', err.message, err.code)
     if (info.code === 'TIMEOUT') {
       // MQTT.js 5.16 cleans up (emitting 'offline') before reporting a keepalive or CONNACK
@@ -1457,6 +1473,7 @@ class MqttClient extends EventEmitter {
     this._connectionOpen = false
     this.connected = false
     this._destroyKeepaliveManager()
+    this._takeover.onClose()
     if (this.stream) {
       this.stream.destroyed = true
       this.stream.emit('close')

@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod driver;
+pub mod persist;
 pub mod session;
 pub mod transport;
 

@@ -408,3 +408,10 @@ pub fn client_stop_keepalive(handle: &External<Handle>) -> Result<()> {
         Ok(())
     })
 }
+
+impl Handle {
+    /// The shared client, for the binding's other modules.
+    pub(super) fn client(&self) -> &Rc<Client> {
+        &self.client
+    }
+}

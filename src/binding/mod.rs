@@ -7,4 +7,5 @@
 mod batch;
 mod client;
 mod codec_api;
+mod reliability;
 mod runtime;

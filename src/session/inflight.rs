@@ -1,4 +1,9 @@
 //! The outgoing in-flight table: QoS 1/2 publishes and PUBRELs awaiting acks, in send order.
+//!
+//! An entry is either sent on the current connection or waiting to be resent on it: after a
+//! reconnect, only as many exchanges as the new window allows are resent at once (the broker's
+//! Receive Maximum may be smaller than the previous connection's, MQTT 5 §4.9); the rest follow,
+//! in order, as acks make room.
 
 use std::collections::VecDeque;
 
@@ -18,6 +23,8 @@ pub(crate) enum Outgoing {
     PubRel {
         /// The packet identifier.
         message_id: u16,
+        /// Whether it was written on the current connection.
+        sent: bool,
     },
 }
 
@@ -33,7 +40,36 @@ impl Outgoing {
     fn message_id(&self) -> u16 {
         match self {
             Outgoing::Publish { publish, .. } => publish.message_id,
-            Outgoing::PubRel { message_id } => *message_id,
+            Outgoing::PubRel { message_id, .. } => *message_id,
+        }
+    }
+
+    fn is_sent(&self) -> bool {
+        match self {
+            Outgoing::Publish { sent, .. } | Outgoing::PubRel { sent, .. } => *sent,
+        }
+    }
+
+    fn set_sent(&mut self, value: bool) {
+        match self {
+            Outgoing::Publish { sent, .. } | Outgoing::PubRel { sent, .. } => *sent = value,
+        }
+    }
+
+    /// The packet to write for this entry on a new connection: PUBLISH with DUP set
+    /// (MQTT 5 §3.3.1.1), PUBREL as it was.
+    fn resend_packet(&self) -> Packet {
+        match self {
+            Outgoing::Publish { publish, .. } => {
+                let mut copy = publish.clone();
+                copy.dup = true;
+                Packet::Publish(copy)
+            }
+            Outgoing::PubRel { message_id, .. } => Packet::Pubrel(Ack {
+                message_id: *message_id,
+                reason_code: 0,
+                properties: Default::default(),
+            }),
         }
     }
 }
@@ -43,11 +79,18 @@ impl Outgoing {
 #[derive(Debug, Default)]
 pub(crate) struct Inflight {
     entries: VecDeque<Outgoing>,
+    /// Entries not written on the current connection.
+    unsent: usize,
 }
 
 impl Inflight {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Entries written on the current connection: what counts against the window.
+    pub(crate) fn sent_len(&self) -> usize {
+        self.entries.len() - self.unsent
     }
 
     pub(crate) fn contains(&self, message_id: u16) -> bool {
@@ -58,6 +101,7 @@ impl Inflight {
         self.position(message_id).and_then(|i| self.entries.get(i))
     }
 
+    /// A PUBLISH written now.
     pub(crate) fn insert(&mut self, publish: Publish) {
         self.entries.push_back(Outgoing::Publish {
             publish,
@@ -65,57 +109,62 @@ impl Inflight {
         });
     }
 
-    /// A PUBREL awaiting PUBCOMP, restored from an application store.
-    pub(crate) fn insert_pubrel(&mut self, message_id: u16) {
-        self.entries.push_back(Outgoing::PubRel { message_id });
+    /// A PUBREL awaiting PUBCOMP, restored from a store; `sent` says whether it is written now.
+    pub(crate) fn insert_pubrel(&mut self, message_id: u16, sent: bool) {
+        if !sent {
+            self.unsent += 1;
+        }
+        self.entries
+            .push_back(Outgoing::PubRel { message_id, sent });
     }
 
     pub(crate) fn remove(&mut self, message_id: u16) -> Option<Outgoing> {
-        self.position(message_id)
-            .and_then(|i| self.entries.remove(i))
+        let removed = self
+            .position(message_id)
+            .and_then(|i| self.entries.remove(i));
+        if removed.as_ref().is_some_and(|e| !e.is_sent()) {
+            self.unsent -= 1;
+        }
+        removed
     }
 
-    /// PUBREC arrived: the exchange now awaits PUBCOMP, keeping its place in the order.
+    /// PUBREC arrived: the exchange now awaits PUBCOMP, keeping its place in the order (and the
+    /// PUBREL is written now).
     pub(crate) fn replace_with_pubrel(&mut self, message_id: u16) {
-        if let Some(entry) = self
-            .position(message_id)
-            .and_then(|i| self.entries.get_mut(i))
-        {
-            *entry = Outgoing::PubRel { message_id };
+        if let Some(i) = self.position(message_id) {
+            if let Some(entry) = self.entries.get_mut(i) {
+                if !entry.is_sent() {
+                    self.unsent -= 1;
+                }
+                *entry = Outgoing::PubRel {
+                    message_id,
+                    sent: true,
+                };
+            }
         }
     }
 
+    /// The connection is gone: nothing is written on the next one yet.
     pub(crate) fn mark_all_unsent(&mut self) {
         for entry in &mut self.entries {
-            if let Outgoing::Publish { sent, .. } = entry {
-                *sent = false;
-            }
+            entry.set_sent(false);
         }
+        self.unsent = self.entries.len();
     }
 
-    /// The packets to resend on a new connection, in order: PUBLISH with DUP set
-    /// (MQTT 5 §3.3.1.1) and PUBREL as they were.
-    pub(crate) fn resend_packets(&mut self) -> Vec<Packet> {
-        let mut packets = Vec::with_capacity(self.entries.len());
-        for entry in &mut self.entries {
-            match entry {
-                Outgoing::Publish { publish, sent } => {
-                    let mut copy = publish.clone();
-                    copy.dup = true;
-                    *sent = true;
-                    packets.push(Packet::Publish(copy));
-                }
-                Outgoing::PubRel { message_id } => packets.push(Packet::Pubrel(Ack {
-                    message_id: *message_id,
-                    reason_code: 0,
-                    properties: Default::default(),
-                })),
-            }
+    /// The next entry to resend on this connection, in order, marked as sent: its packet.
+    pub(crate) fn resend_next(&mut self) -> Option<Packet> {
+        if self.unsent == 0 {
+            return None;
         }
-        packets
+        let entry = self.entries.iter_mut().find(|e| !e.is_sent())?;
+        entry.set_sent(true);
+        self.unsent -= 1;
+        Some(entry.resend_packet())
     }
 
     pub(crate) fn drain_ids(&mut self) -> Vec<u16> {
+        self.unsent = 0;
         self.entries.drain(..).map(|e| e.message_id()).collect()
     }
 

@@ -16,13 +16,25 @@
 //! configured window, MQTT 5 §4.9), inbound QoS 2 packets awaiting PUBREL (§4.3.3), inbound topic
 //! aliases (§3.3.2.3.4), and the keepalive and CONNACK deadlines (§3.1.2.10). Packet identifiers
 //! are chosen by the caller (MQTT.js lets the application supply its own allocator).
+//!
+//! Persistence stays outside: with a [`Journal`] set, the session reports every change of its
+//! durable state (QoS 1/2 publish accepted, PUBREL stage, exchange done, inbound QoS 2 received
+//! or released) and asks the journal to write it ahead of the packets that depend on it, in
+//! [`Session::poll_transmit`]. State from an earlier run is put back with
+//! [`Session::restore_publish`], [`Session::restore_pubrel`] and [`Session::restore_incoming`].
+//! The incoming size bound ([`Session::set_max_incoming_packet_size`]) reaches the decoder
+//! through [`Session::limits`].
 
 mod event;
 mod inflight;
+mod journal;
 mod keepalive;
+#[doc(hidden)]
+pub mod sim;
 mod topic_alias;
 
 pub use event::{AckKind, AppAck, Event, SessionError};
+pub use journal::{Journal, JournalEntry};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -36,6 +48,12 @@ use crate::codec::{
 use inflight::{Inflight, Outgoing};
 use keepalive::Keepalive;
 use topic_alias::{without_alias, OutgoingAliases};
+
+/// The default largest incoming packet, 16 MiB: far above what brokers are configured to carry
+/// in practice (EMQX defaults to 1 MB, AWS IoT Core and Azure IoT Hub cap messages at 128 KiB and
+/// 256 KiB) and far below the 256 MiB the protocol allows, so that a broker cannot make the
+/// client buffer a quarter of a gigabyte per connection.
+pub const DEFAULT_MAX_INCOMING_PACKET_SIZE: u32 = 16 * 1024 * 1024;
 
 /// Settings that hold for every connection of a session.
 #[derive(Debug, Clone)]
@@ -136,6 +154,11 @@ pub struct Session {
     keepalive: Keepalive,
     /// Decoder limits of the current connection (our Maximum Packet Size).
     limits: Limits,
+    /// The largest incoming packet accepted on every connection, whatever the protocol version
+    /// (our `maxIncomingPacketSize`); MQTT 5's announced Maximum Packet Size replaces it.
+    max_incoming_packet_size: u32,
+    /// Where the durable state goes, when persistence is on.
+    journal: Option<Box<dyn Journal>>,
     events: VecDeque<Event>,
 }
 
@@ -165,8 +188,80 @@ impl Session {
             window,
             keepalive: Keepalive::new(0),
             limits: Limits::default(),
+            max_incoming_packet_size: DEFAULT_MAX_INCOMING_PACKET_SIZE,
+            journal: None,
             events: VecDeque::new(),
         }
+    }
+
+    /// Starts recording the durable state (outgoing QoS 1/2 publishes and PUBREL stages, inbound
+    /// QoS 2 messages) in `journal`. State restored from an earlier run must be put back first
+    /// ([`Session::restore_publish`], [`Session::restore_pubrel`],
+    /// [`Session::restore_incoming`]), so that it is not recorded twice.
+    pub fn set_journal(&mut self, journal: Box<dyn Journal>) {
+        self.journal = Some(journal);
+    }
+
+    /// Stops recording: hands the journal back (to be dropped, which closes its log).
+    pub fn take_journal(&mut self) -> Option<Box<dyn Journal>> {
+        self.journal.take()
+    }
+
+    /// Whether a journal records this session.
+    pub fn has_journal(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    fn record(&mut self, entry: JournalEntry<'_>) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.record(entry);
+        }
+    }
+
+    /// Puts back an outgoing QoS 1/2 publish of an earlier run (persistence): it waits, after
+    /// those put back before it, and is sent with its identifier and DUP set once a connection
+    /// and the window allow (MQTT 5 §4.4). Returns false when the id is zero or in use.
+    pub fn restore_publish(&mut self, mut publish: Publish) -> bool {
+        let id = publish.message_id;
+        if id == 0
+            || publish.qos == QoS::AtMostOnce
+            || self.inflight.contains(id)
+            || self.waiting_ids.contains(&id)
+        {
+            return false;
+        }
+        // It may have been sent before the crash (MQTT 5 §3.3.1.1).
+        publish.dup = true;
+        self.waiting_ids.insert(id);
+        self.waiting.push_back(Waiting {
+            publish,
+            alias_only: false,
+        });
+        self.fill_window();
+        true
+    }
+
+    /// Puts back an inbound QoS 2 message of an earlier run (persistence), acknowledged with
+    /// PUBREC and awaiting PUBREL. Returns false when the id is already held.
+    pub fn restore_incoming(&mut self, publish: Publish) -> bool {
+        if publish.qos != QoS::ExactlyOnce || self.incoming_qos2.contains_key(&publish.message_id) {
+            return false;
+        }
+        self.incoming_qos2.insert(publish.message_id, publish);
+        true
+    }
+
+    /// Sets the largest incoming packet (fixed header included) accepted from the next
+    /// connection on, for every protocol version. An MQTT 5 CONNECT that announces a Maximum
+    /// Packet Size (MQTT 5 §3.1.2.11.4) overrides it for that connection. Zero is refused.
+    pub fn set_max_incoming_packet_size(&mut self, max: u32) -> Result<(), SessionError> {
+        if max == 0 {
+            return Err(SessionError::invalid(
+                "maxIncomingPacketSize must be at least 1 byte",
+            ));
+        }
+        self.max_incoming_packet_size = max;
+        Ok(())
     }
 
     /// The protocol version of this session.
@@ -232,7 +327,9 @@ impl Session {
             Some(max) if connect.protocol_version.is_v5() && max > 0 => max,
             _ => u16::MAX,
         };
-        self.limits = Limits::default();
+        self.limits = Limits {
+            max_packet_size: self.max_incoming_packet_size,
+        };
         if let (true, Some(max)) = (
             connect.protocol_version.is_v5(),
             connect.properties.maximum_packet_size,
@@ -256,6 +353,10 @@ impl Session {
     pub fn poll_transmit(&mut self, out: &mut BytesMut) -> bool {
         if self.outbox.is_empty() {
             return false;
+        }
+        // Write-ahead: what the broker is about to see is in the journal's file first.
+        if let Some(journal) = self.journal.as_mut() {
+            journal.write_ahead();
         }
         if out.is_empty() {
             std::mem::swap(out, &mut self.outbox);
@@ -422,6 +523,7 @@ impl Session {
                 let Packet::Publish(publish) = packet else {
                     return Err(SessionError::invalid("not a PUBLISH"));
                 };
+                self.record(JournalEntry::Publish(&publish));
                 self.waiting_ids.insert(publish.message_id);
                 self.waiting.push_back(Waiting {
                     publish,
@@ -531,8 +633,11 @@ impl Session {
         {
             return false;
         }
-        self.inflight.insert_pubrel(message_id);
-        if self.is_connected() {
+        // Sent now if the window has room, else in its turn (MQTT 5 §4.9).
+        let now = self.is_connected() && self.inflight.sent_len() < usize::from(self.window);
+        self.inflight.insert_pubrel(message_id, now);
+        self.record(JournalEntry::PubRel(message_id));
+        if now {
             let _ = self.send(Packet::Pubrel(plain_ack(message_id)));
         }
         true
@@ -545,6 +650,7 @@ impl Session {
         self.waiting_ids.remove(&message_id);
         let removed = self.inflight.remove(message_id).is_some() || self.waiting.len() != before;
         if removed {
+            self.record(JournalEntry::Done(message_id));
             self.fill_window();
         }
         removed
@@ -557,6 +663,12 @@ impl Session {
         ids.extend(self.waiting.drain(..).map(|w| w.publish.message_id));
         self.waiting_ids.clear();
         self.incoming_qos2.clear();
+        if let Some(journal) = self.journal.as_mut() {
+            for id in &ids {
+                journal.record(JournalEntry::Done(*id));
+            }
+            journal.record(JournalEntry::IncomingCleared);
+        }
         ids
     }
 
@@ -613,14 +725,14 @@ impl Session {
         if !ack.session_present {
             // MQTT 5 §4.3.3: without a session on the server, half-finished inbound QoS 2
             // exchanges will never see their PUBREL.
-            self.incoming_qos2.clear();
+            if !self.incoming_qos2.is_empty() {
+                self.incoming_qos2.clear();
+                self.record(JournalEntry::IncomingCleared);
+            }
         }
         self.events.push_back(Event::ConnAck(ack));
-        // Resend what was in flight, in order, with the original identifiers (MQTT 5 §4.4).
-        let resend: Vec<Packet> = self.inflight.resend_packets();
-        for packet in resend {
-            let _ = self.send(packet);
-        }
+        // Resend what was in flight, in order, with the original identifiers (MQTT 5 §4.4), as
+        // far as this connection's window allows; fill_window sends the rest as acks arrive.
         self.fill_window();
     }
 
@@ -660,6 +772,7 @@ impl Session {
                     ));
                     return;
                 }
+                self.record(JournalEntry::Incoming(&publish));
                 self.incoming_qos2.insert(id, publish.clone());
                 self.deliver(publish, AppAck::PubRec, topic_from_alias);
             }
@@ -707,7 +820,9 @@ impl Session {
             AppAck::PubRec => {
                 if reason_code >= 0x80 {
                     // MQTT 5 §4.3.3: a PUBREC with a failure code ends the exchange.
-                    self.incoming_qos2.remove(&message_id);
+                    if self.incoming_qos2.remove(&message_id).is_some() {
+                        self.record(JournalEntry::IncomingDone(message_id));
+                    }
                 }
                 Packet::Pubrec(body)
             }
@@ -792,6 +907,7 @@ impl Session {
             // called), so the exchange ends here, at least once, as the broker provides.
             Some(Outgoing::Publish { .. }) => {
                 self.inflight.remove(ack.message_id);
+                self.record(JournalEntry::Done(ack.message_id));
                 self.events.push_back(Event::Ack {
                     kind: AckKind::PubAck,
                     packet: Packet::Puback(ack),
@@ -813,6 +929,7 @@ impl Session {
                 if ack.reason_code >= 0x80 {
                     // MQTT 5 §4.3.3: a failed PUBREC ends the exchange.
                     self.inflight.remove(id);
+                    self.record(JournalEntry::Done(id));
                     self.events.push_back(Event::Ack {
                         kind: AckKind::PubRec,
                         packet: Packet::Pubrec(ack),
@@ -821,6 +938,7 @@ impl Session {
                     return;
                 }
                 self.inflight.replace_with_pubrel(id);
+                self.record(JournalEntry::PubRel(id));
                 if self.options.report_pubrec {
                     self.events.push_back(Event::Ack {
                         kind: AckKind::PubRecReceived,
@@ -857,6 +975,7 @@ impl Session {
         match self.inflight.get(ack.message_id) {
             Some(Outgoing::PubRel { .. }) => {
                 self.inflight.remove(ack.message_id);
+                self.record(JournalEntry::Done(ack.message_id));
                 self.events.push_back(Event::Ack {
                     kind: AckKind::PubComp,
                     packet: Packet::Pubcomp(ack),
@@ -874,6 +993,7 @@ impl Session {
     fn handle_pubrel(&mut self, ack: Ack) {
         let id = ack.message_id;
         if let Some(publish) = self.incoming_qos2.remove(&id) {
+            self.record(JournalEntry::IncomingDone(id));
             self.deliver(publish, AppAck::PubComp, false);
             return;
         }
@@ -915,7 +1035,12 @@ impl Session {
         if !self.is_connected() {
             return;
         }
-        while self.inflight.len() < usize::from(self.window) {
+        while self.inflight.sent_len() < usize::from(self.window) {
+            // Exchanges of an earlier connection first, in order (MQTT 5 §4.4).
+            if let Some(packet) = self.inflight.resend_next() {
+                let _ = self.send(packet);
+                continue;
+            }
             let Some(Waiting {
                 publish,
                 alias_only,
@@ -974,12 +1099,24 @@ impl Session {
         self.events.push_back(Event::Error(error));
     }
 
-    /// Reports a decoding error from the driver's reader and closes.
+    /// Reports a decoding error from the driver's reader and closes. A packet over the size
+    /// limit is refused from its fixed header (the driver has buffered at most one read of it);
+    /// the error names the option that raises the limit.
     pub fn handle_decode_error(&mut self, error: &codec::CodecError) {
-        self.fail(SessionError::protocol_code(
-            error.message().to_string(),
-            error.reason_code(),
-        ));
+        let message = if error.kind() == codec::ErrorKind::TooLarge {
+            let option = if self.version.is_v5() {
+                "the maxIncomingPacketSize option or properties.maximumPacketSize"
+            } else {
+                "the maxIncomingPacketSize option"
+            };
+            format!(
+                "{}; the connection was closed without reading the packet. Raise the limit with {option} if the broker is meant to send packets this large",
+                error.message()
+            )
+        } else {
+            error.message().to_string()
+        };
+        self.fail(SessionError::protocol_code(message, error.reason_code()));
     }
 }
 
@@ -1002,5 +1139,7 @@ fn packet_name(packet: &Packet) -> &'static str {
     }
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

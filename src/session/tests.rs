@@ -712,3 +712,154 @@ fn the_qos0_fast_path_steps_aside_for_packet_events_and_needs_a_connection() {
     let mut offline = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
     assert!(offline.publish_qos0("a", b"", false, false).is_err());
 }
+
+#[test]
+fn the_incoming_size_limit_defaults_to_16_mib_for_every_version_and_mqtt5_announcement_overrides_it(
+) {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0)
+        .unwrap();
+    assert_eq!(s.limits().max_packet_size, DEFAULT_MAX_INCOMING_PACKET_SIZE);
+
+    s.set_max_incoming_packet_size(1000).unwrap();
+    assert!(s.set_max_incoming_packet_size(0).is_err());
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0)
+        .unwrap();
+    assert_eq!(s.limits().max_packet_size, 1000);
+
+    let mut v5 = connect_packet(ProtocolVersion::V5, 10);
+    v5.properties = Properties::from(PropertyValues {
+        maximum_packet_size: Some(500),
+        ..Default::default()
+    });
+    let mut s = Session::new(ProtocolVersion::V5, SessionOptions::default());
+    s.set_max_incoming_packet_size(1000).unwrap();
+    s.start_connection(v5, None, t0).unwrap();
+    assert_eq!(s.limits().max_packet_size, 500);
+}
+
+#[test]
+fn a_packet_over_the_limit_is_reported_with_the_option_that_raises_it_and_closes() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let mut buf = BytesMut::from(&[0x30u8, 0xFF, 0xFF, 0xFF, 0x7F][..]);
+    let error = codec::decode(&mut buf, s.version(), &s.limits()).unwrap_err();
+    s.handle_decode_error(&error);
+    assert!(s.wants_close());
+    let evs = events(&mut s);
+    assert_eq!(evs.len(), 1);
+    let Event::Error(e) = &evs[0] else {
+        panic!("expected an error, got {evs:?}")
+    };
+    assert_eq!(e.reason_code, Some(0x95));
+    assert!(e.message.contains("268435460 bytes"), "{}", e.message);
+    assert!(e.message.contains("16777216 bytes"), "{}", e.message);
+    assert!(e.message.contains("maxIncomingPacketSize"), "{}", e.message);
+}
+
+#[test]
+fn after_a_reconnect_to_a_smaller_receive_maximum_only_that_many_exchanges_are_resent_and_the_rest_follow_in_order(
+) {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V5, SessionOptions::default());
+    let connack_with = |max: u16| {
+        Packet::Connack(ConnAck {
+            session_present: true,
+            reason_code: 0,
+            properties: Properties::from(PropertyValues {
+                receive_maximum: Some(max),
+                ..Default::default()
+            }),
+        })
+    };
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
+        .unwrap();
+    s.handle_packet(connack_with(4), t0);
+    for id in 1..=4 {
+        s.publish(publish(QoS::AtLeastOnce, id, "t")).unwrap();
+    }
+    assert_eq!(sent(&mut s).len(), 5); // CONNECT and four PUBLISH
+    s.handle_close();
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
+        .unwrap();
+    s.handle_packet(connack_with(2), t0);
+    let ids = |packets: Vec<Packet>| -> Vec<u16> {
+        packets
+            .into_iter()
+            .filter_map(|p| match p {
+                Packet::Publish(p) => {
+                    assert!(p.dup);
+                    Some(p.message_id)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(ids(sent(&mut s)), vec![1, 2]);
+    s.handle_packet(Packet::Puback(ack(1)), t0);
+    assert_eq!(ids(sent(&mut s)), vec![3]);
+    s.handle_packet(Packet::Puback(ack(2)), t0);
+    s.handle_packet(Packet::Puback(ack(3)), t0);
+    assert_eq!(ids(sent(&mut s)), vec![4]);
+}
+
+/// A journal that keeps what it is told, for the session's persistence hooks.
+#[derive(Debug, Default)]
+struct Recorded(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Journal for Recorded {
+    fn record(&mut self, entry: JournalEntry<'_>) {
+        let text = match entry {
+            JournalEntry::Publish(p) => format!("publish {}", p.message_id),
+            JournalEntry::PubRel(id) => format!("pubrel {id}"),
+            JournalEntry::Done(id) => format!("done {id}"),
+            JournalEntry::Incoming(p) => format!("incoming {}", p.message_id),
+            JournalEntry::IncomingDone(id) => format!("incoming-done {id}"),
+            JournalEntry::IncomingCleared => "incoming-cleared".into(),
+        };
+        self.0.lock().unwrap().push(text);
+    }
+    fn write_ahead(&mut self) {
+        self.0.lock().unwrap().push("write-ahead".into());
+    }
+}
+
+#[test]
+fn the_journal_hears_every_change_of_durable_state_and_is_written_ahead_of_the_packets() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    s.set_journal(Box::new(Recorded(log.clone())));
+    s.publish(publish(QoS::AtLeastOnce, 1, "t")).unwrap();
+    s.publish(publish(QoS::ExactlyOnce, 2, "t")).unwrap();
+    sent(&mut s);
+    s.handle_packet(Packet::Puback(ack(1)), t0);
+    s.handle_packet(Packet::Pubrec(ack(2)), t0);
+    sent(&mut s);
+    s.handle_packet(Packet::Pubcomp(ack(2)), t0);
+    s.handle_packet(
+        Packet::Publish(Publish {
+            message_id: 9,
+            ..publish(QoS::ExactlyOnce, 9, "in")
+        }),
+        t0,
+    );
+    sent(&mut s);
+    s.handle_packet(Packet::Pubrel(ack(9)), t0);
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec![
+            "publish 1",
+            "publish 2",
+            "write-ahead",
+            "done 1",
+            "pubrel 2",
+            "write-ahead",
+            "done 2",
+            "incoming 9",
+            "write-ahead",
+            "incoming-done 9",
+        ]
+    );
+}

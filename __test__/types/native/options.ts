@@ -8,6 +8,13 @@ export const ours: IClientOptions = {
   servers: [{ host: 'node1', port: 1883 }, { host: 'node2', port: 1883 }],
   serverSelection: 'shuffle',
   reconnectJitter: 5000,
-  serverRedirection: false
+  serverRedirection: false,
+  maxIncomingPacketSize: 1024 * 1024
 }
+export const persistent = connect('mqtt://localhost', {
+  clientId: 'meter-17',
+  clean: false,
+  persistence: { dir: '/var/lib/meter/mqtt' }
+})
+persistent.publish('meters/17', 'reading', { qos: 1, cbStorePut: () => {} }, (err) => { if (err) throw err })
 export const client = connect('mqtt://localhost', { ...ours, reconnectBackoff: true })
