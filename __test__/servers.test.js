@@ -5,6 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const mqtt = require('..')
+const { waitFor } = require('./helpers/wait')
 const { startScriptedBroker } = require('./helpers/scripted-broker')
 const { freePort } = require('./helpers/ports')
 const { parseServerReference } = require('../lib/servers')
@@ -32,15 +33,6 @@ function record (c) {
   return events
 }
 
-function waitFor (emitter, event, timeoutMs = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs)
-    emitter.once(event, (...args) => {
-      clearTimeout(timer)
-      resolve(args)
-    })
-  })
-}
 
 /** Answers the next CONNECT on `broker` itself (the broker must have autoConnack off). */
 async function refuseNext (broker, reasonCode, serverReference) {

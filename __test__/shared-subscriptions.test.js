@@ -5,6 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const mqtt = require('..')
+const { waitFor } = require('./helpers/wait')
 const { startMosquitto, requireBinary } = require('./helpers/mosquitto')
 const { startScriptedBroker } = require('./helpers/scripted-broker')
 
@@ -16,15 +17,6 @@ async function mosquitto (t) {
   return broker
 }
 
-function waitFor (emitter, event, timeoutMs = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs)
-    emitter.once(event, (...args) => {
-      clearTimeout(timer)
-      resolve(args)
-    })
-  })
-}
 
 async function until (condition, what, timeoutMs = 10000) {
   const deadline = Date.now() + timeoutMs

@@ -143,6 +143,26 @@ impl Uv {
         }
     }
 
+    /// Allocates a handle of `kind`, initialises it with `init` and gives it `data`; frees it
+    /// again when `init` fails (libuv then does not know it).
+    fn new_handle(
+        &self,
+        kind: HandleType,
+        data: *mut c_void,
+        init: impl FnOnce(*mut Handle) -> c_int,
+    ) -> Result<*mut Handle, std::io::Error> {
+        let handle = self.alloc(kind).ok_or(std::io::ErrorKind::OutOfMemory)?;
+        let status = init(handle);
+        if status != 0 {
+            // SAFETY: init failed, so libuv does not know the handle.
+            unsafe { self.free(handle, kind) };
+            return Err(error_message(status));
+        }
+        // SAFETY: an initialised handle.
+        unsafe { (self.handle_set_data)(handle, data) };
+        Ok(handle)
+    }
+
     /// A new poll handle watching `socket` on `uv_loop`, with `data`.
     ///
     /// # Safety
@@ -153,19 +173,10 @@ impl Uv {
         socket: RawSocket,
         data: *mut c_void,
     ) -> Result<*mut Handle, std::io::Error> {
-        let handle = self
-            .alloc(HandleType::Poll)
-            .ok_or(std::io::ErrorKind::OutOfMemory)?;
         // SAFETY: a fresh handle on the caller's loop.
-        let status = unsafe { (self.poll_init_socket)(uv_loop, handle, socket) };
-        if status != 0 {
-            // SAFETY: init failed, so libuv does not know the handle.
-            unsafe { self.free(handle, HandleType::Poll) };
-            return Err(error_message(status));
-        }
-        // SAFETY: an initialised handle.
-        unsafe { (self.handle_set_data)(handle, data) };
-        Ok(handle)
+        self.new_handle(HandleType::Poll, data, |h| unsafe {
+            (self.poll_init_socket)(uv_loop, h, socket)
+        })
     }
 
     /// A new timer handle on `uv_loop`, with `data`.
@@ -177,19 +188,10 @@ impl Uv {
         uv_loop: *mut Loop,
         data: *mut c_void,
     ) -> Result<*mut Handle, std::io::Error> {
-        let handle = self
-            .alloc(HandleType::Timer)
-            .ok_or(std::io::ErrorKind::OutOfMemory)?;
         // SAFETY: a fresh handle on the caller's loop.
-        let status = unsafe { (self.timer_init)(uv_loop, handle) };
-        if status != 0 {
-            // SAFETY: init failed, so libuv does not know the handle.
-            unsafe { self.free(handle, HandleType::Timer) };
-            return Err(error_message(status));
-        }
-        // SAFETY: an initialised handle.
-        unsafe { (self.handle_set_data)(handle, data) };
-        Ok(handle)
+        self.new_handle(HandleType::Timer, data, |h| unsafe {
+            (self.timer_init)(uv_loop, h)
+        })
     }
 
     /// A new async handle on `uv_loop` calling `callback`, with `data`.
@@ -202,19 +204,10 @@ impl Uv {
         callback: HandleCallback,
         data: *mut c_void,
     ) -> Result<*mut Handle, std::io::Error> {
-        let handle = self
-            .alloc(HandleType::Async)
-            .ok_or(std::io::ErrorKind::OutOfMemory)?;
         // SAFETY: a fresh handle on the caller's loop.
-        let status = unsafe { (self.async_init)(uv_loop, handle, callback) };
-        if status != 0 {
-            // SAFETY: init failed, so libuv does not know the handle.
-            unsafe { self.free(handle, HandleType::Async) };
-            return Err(error_message(status));
-        }
-        // SAFETY: an initialised handle.
-        unsafe { (self.handle_set_data)(handle, data) };
-        Ok(handle)
+        self.new_handle(HandleType::Async, data, |h| unsafe {
+            (self.async_init)(uv_loop, h, callback)
+        })
     }
 
     /// Starts (or changes) what a poll handle watches.
