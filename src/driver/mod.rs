@@ -596,19 +596,20 @@ impl Conn {
                 drain_events(&mut session, self.sink.as_ref());
                 session.wants_close()
             };
-            if !self.sink.is_empty() {
-                // JavaScript first: what it sends in answer (a reply, the acks it owes) leaves
-                // in the same write as the session's own packets.
-                self.sink.deliver();
-                continue;
-            }
             if wants_close {
                 self.teardown(None, true);
                 return;
             }
+            // What the session has to send (acks it owes, publishes the window let through, a
+            // PUBREL) leaves before JavaScript runs: the broker works on it meanwhile. What
+            // JavaScript sends in answer leaves in its own flush, at the end of its tick.
             if let Err(failure) = self.write() {
                 self.teardown(Some(failure), true);
                 return;
+            }
+            if !self.sink.is_empty() {
+                self.sink.deliver();
+                continue;
             }
             if mode == CLOSE_AFTER_FLUSH && !self.wants_write() {
                 self.start_draining();
