@@ -95,25 +95,34 @@ test('a 4 MiB publish to itself while messages arrive is written and received in
   const chatter = await connected(broker.url)
   t.after(() => chatter.end(true))
   await client.subscribeAsync('loop/big', { qos: 1 })
-  await client.subscribeAsync('loop/chatter', { qos: 0 })
+  await client.subscribeAsync('loop/chatter', { qos: 1 })
   const big = crypto.randomBytes(4 * 1024 * 1024)
-  let chatterReceived = 0
+  const chatterSeen = []
+  let firstChatter
+  const chatterFlowing = new Promise((resolve) => { firstChatter = resolve })
   const bigReceived = new Promise((resolve) => {
     client.on('message', (topic, payload) => {
-      if (topic === 'loop/chatter') chatterReceived++
-      else resolve(payload)
+      if (topic === 'loop/chatter') {
+        chatterSeen.push(Number(payload.toString()))
+        firstChatter()
+      } else resolve(payload)
     })
   })
   // The broker keeps sending while the client's socket is full of the large publish.
-  const interval = setInterval(() => { for (let i = 0; i < 50; i++) chatter.publish('loop/chatter', 'x') }, 1)
+  let sent = 0
+  const interval = setInterval(() => { for (let i = 0; i < 20; i++) chatter.publish('loop/chatter', String(sent++), { qos: 1 }) }, 1)
   t.after(() => clearInterval(interval))
+  await within(10000, 'the first chatter message', chatterFlowing)
   const acked = client.publishAsync('loop/big', big, { qos: 1 })
   const payload = await within(60000, 'the 4 MiB message back', bigReceived)
   await within(10000, 'the PUBACK', acked)
   clearInterval(interval)
+  await within(10000, 'every chatter message', new Promise((resolve) => {
+    const check = setInterval(() => { if (chatterSeen.length >= sent) { clearInterval(check); resolve() } }, 10)
+  }))
   assert.equal(payload.length, big.length)
   assert.ok(payload.equals(big), 'the payload comes back byte for byte')
-  assert.ok(chatterReceived > 0, 'messages were delivered while the large one was in transit')
+  assert.deepEqual(chatterSeen, Array.from({ length: sent }, (_, i) => i), 'every small message arrives once, in order')
 })
 
 test('a 4 MiB publish to a broker that reads slowly goes out over many writable events without loss', async (t) => {
