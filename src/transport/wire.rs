@@ -9,7 +9,7 @@
 
 use std::io::{self, Read, Write};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use rustls::ClientConnection;
 
 use super::ws_frame::WsFramer;
@@ -131,6 +131,21 @@ const READ_MAX: usize = 64 * 1024;
 
 fn would_block(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Writes `bytes` to the socket until it would block; returns how many it took.
+fn write_until_blocked(socket: &mut Socket, bytes: &[u8]) -> io::Result<usize> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match socket.write(&bytes[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if would_block(&e) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
 }
 
 /// Reads once from `source` into the end of `buf`, at most `max` bytes.
@@ -286,19 +301,8 @@ impl Wire {
                 None if self.out.is_empty() && self.tls.is_none() => {
                     // The common case: straight from the caller's buffer, which keeps its
                     // capacity for the next packets; only what the socket refuses is kept.
-                    let mut written = 0;
-                    while written < mqtt.len() {
-                        match self.socket.write(&mqtt[written..]) {
-                            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                            Ok(n) => written += n,
-                            Err(e) if would_block(&e) => break,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    if written < mqtt.len() {
-                        self.out.extend_from_slice(&mqtt[written..]);
-                    }
+                    let written = write_until_blocked(&mut self.socket, mqtt)?;
+                    self.out.extend_from_slice(&mqtt[written..]);
                     mqtt.clear();
                     return Ok(());
                 }
@@ -318,17 +322,8 @@ impl Wire {
         }
         match self.tls.as_deref_mut() {
             None => {
-                while !self.out.is_empty() {
-                    match self.socket.write(&self.out) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => {
-                            let _ = self.out.split_to(n);
-                        }
-                        Err(e) if would_block(&e) => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
+                let written = write_until_blocked(&mut self.socket, &self.out)?;
+                self.out.advance(written);
                 if self.out.is_empty() && self.out.capacity() > READ_MAX {
                     // A large publish went out: do not keep its buffer per connection.
                     self.out = BytesMut::new();

@@ -99,6 +99,13 @@ impl WsFramer {
         }
     }
 
+    /// Queues a control frame for the server (sent with the next write).
+    fn reply(&mut self, opcode: u8, payload: &[u8]) {
+        let mut replies = std::mem::take(&mut self.replies);
+        self.frame(opcode, payload, &mut replies);
+        self.replies = replies;
+    }
+
     /// Appends `payload` to `out` as one binary message.
     pub fn encode_binary(&mut self, payload: &[u8], out: &mut BytesMut) {
         self.frame(OP_BINARY, payload, out);
@@ -191,20 +198,14 @@ impl WsFramer {
                     }
                     let payload = input.split_to(total).split_off(header);
                     match opcode {
-                        OP_PING => {
-                            let mut replies = std::mem::take(&mut self.replies);
-                            self.frame(OP_PONG, &payload, &mut replies);
-                            self.replies = replies;
-                        }
+                        OP_PING => self.reply(OP_PONG, &payload),
                         OP_CLOSE => {
                             // §5.5.1: answer with a close frame (echoing the status), then end.
                             self.closed = true;
                             if !self.close_sent {
                                 self.close_sent = true;
                                 let status = payload.get(..2).unwrap_or(&NORMAL_CLOSURE).to_vec();
-                                let mut replies = std::mem::take(&mut self.replies);
-                                self.frame(OP_CLOSE, &status, &mut replies);
-                                self.replies = replies;
+                                self.reply(OP_CLOSE, &status);
                             }
                         }
                         _ => {}
