@@ -109,8 +109,8 @@ function packageOnce () {
   return packaged
 }
 
-test('the checkout has no runtime dependencies and no optionalDependencies, so a fresh clone installs from the registry as it is', () => {
-  assert.equal(pkg.dependencies, undefined)
+test('the checkout has one runtime dependency (ws, for the Node-stream path) and no optionalDependencies, so a fresh clone installs from the registry as it is', () => {
+  assert.deepEqual(Object.keys(pkg.dependencies), ['ws'])
   assert.equal(pkg.peerDependencies, undefined)
   // The platform packages are added to the published package.json only (scripts/package.js).
   assert.equal(pkg.optionalDependencies, undefined)
