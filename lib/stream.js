@@ -9,7 +9,7 @@
 
 const tls = require('tls')
 const net = require('net')
-const { PassThrough } = require('stream')
+const { Duplex } = require('stream')
 const native = require('./native')
 
 const OP = native.streamOps()
@@ -109,7 +109,7 @@ function whatwgStream (url, subprotocol) {
   const socket = new globalThis.WebSocket(url, [subprotocol])
   socket.binaryType = 'arraybuffer'
   const pending = []
-  const stream = new (require('stream').Duplex)({
+  const stream = new Duplex({
     write (chunk, encoding, callback) {
       if (socket.readyState === 1) {
         socket.send(chunk)
@@ -198,7 +198,8 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
       throw new TypeError('The streamBuilder must return a Duplex stream')
     }
   } catch (err) {
-    stream = new PassThrough()
+    // A stream that takes nothing and fails at once: the attempt goes the usual way.
+    stream = new Duplex({ read () {}, write (chunk, encoding, callback) { callback() } })
     process.nextTick(() => stream.destroy(err))
   }
   const handle = client._handle
