@@ -48,8 +48,18 @@ function emptyProject (t, name) {
   return dir
 }
 
-/** `npm install` offline, with no Rust on PATH, and scripts allowed (there must be none to run). */
+let dependenciesCached = false
+/**
+ * `npm install` offline, with no Rust on PATH, and scripts allowed (there must be none to run).
+ * The package's runtime dependencies (ws) come from npm's cache, put there once beforehand.
+ */
 function install (app, specs) {
+  if (!dependenciesCached) {
+    for (const [name, version] of Object.entries(pkg.dependencies || {})) {
+      sh(npm, ['cache', 'add', '--no-audit', '--loglevel=error', `${name}@${version}`], { cwd: app })
+    }
+    dependenciesCached = true
+  }
   return sh(npm, ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...specs], { cwd: app, env: rustlessEnv })
 }
 
