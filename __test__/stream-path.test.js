@@ -21,6 +21,7 @@ const mqtt = require('..')
 const { startMosquitto, requireBinary, findBinary } = require('./helpers/mosquitto.js')
 const { makeCerts, requireOpenssl, mosquittoTlsListener } = require('./helpers/certs.js')
 const { freePort } = require('./helpers/ports.js')
+const { startScriptedBroker, ScriptedConnection } = require('./helpers/scripted-broker.js')
 
 const GARBAGE = Buffer.from([0x00, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x01, 0x02])
 
@@ -459,4 +460,97 @@ test('a stream whose write() asks to wait gets the rest after \'drain\', every m
   assert.deepEqual(got, Array.from({ length: count }, (_, i) => i))
   assert.ok(drains > 0, 'the stream asked to wait at least once')
   await client.endAsync()
+})
+
+// ---------------------------------------------------------------------------------------------
+// The native path's guarantees, over a stream
+
+/** A scripted broker on the far end of an in-memory pair; the client gets the near end. */
+function scriptedPair (options) {
+  const [near, far] = memoryPair()
+  const broker = { options: { protocolVersion: 4, autoConnack: false, autoPingresp: false, autoPuback: false, ...options } }
+  return { near, conn: new ScriptedConnection(far, broker) }
+}
+
+test('over a stream, keepalive sends PINGREQ from the native timer, and a silent broker gives one Keepalive timeout', async (t) => {
+  const { near, conn } = scriptedPair({ autoConnack: true })
+  const client = new mqtt.MqttClient(() => near, { keepalive: 1, reconnectPeriod: 0 })
+  t.after(() => client.end(true))
+  const errors = []
+  client.on('error', (err) => errors.push(err))
+  await waitFor(client, 'connect')
+  await conn.nextPacket('pingreq', 5000)
+  await waitFor(client, 'close', 10000)
+  assert.deepEqual(errors.map((e) => e.message), ['Keepalive timeout'])
+})
+
+test('over a stream, QoS 1 publishes wait for the broker\'s Receive Maximum', async (t) => {
+  const { near, conn } = scriptedPair({ protocolVersion: 5, autoConnack: { properties: { receiveMaximum: 2 } } })
+  const client = new mqtt.MqttClient(() => near, { protocolVersion: 5, reconnectPeriod: 0 })
+  t.after(() => client.end(true))
+  await waitFor(client, 'connect')
+  const acked = []
+  for (let i = 0; i < 5; i++) client.publish('flow', String(i), { qos: 1 }, () => acked.push(i))
+  const first = await conn.nextPacket('publish')
+  await conn.nextPacket('publish')
+  // Anything the client wrote before this ping is in front of it.
+  client.sendPing()
+  await conn.nextPacket('pingreq')
+  assert.equal(conn.packets.filter((p) => p.cmd === 'publish').length, 2)
+  conn.send({ cmd: 'puback', messageId: first.messageId, reasonCode: 0 })
+  const third = await conn.nextPacket('publish')
+  assert.equal(third.payload.toString(), '2')
+})
+
+test('over a stream, a packet larger than maxIncomingPacketSize is refused from its header: one error, closed', async (t) => {
+  const { near, conn } = scriptedPair({ autoConnack: true })
+  const client = new mqtt.MqttClient(() => near, { maxIncomingPacketSize: 1024, reconnectPeriod: 0 })
+  t.after(() => client.end(true))
+  const errors = []
+  client.on('error', (err) => errors.push(err))
+  const messages = []
+  client.on('message', (topic) => messages.push(topic))
+  await waitFor(client, 'connect')
+  const closed = waitFor(client, 'close')
+  conn.send({ cmd: 'publish', topic: 'big', payload: Buffer.alloc(4096), qos: 0 })
+  await closed
+  assert.equal(errors.length, 1, errors.map((e) => e.message).join('\n'))
+  assert.deepEqual(messages, [])
+})
+
+test('over a stream, a DISCONNECT with Session taken over is reported as a takeover', async (t) => {
+  const { near, conn } = scriptedPair({ protocolVersion: 5, autoConnack: true })
+  const client = new mqtt.MqttClient(() => near, { protocolVersion: 5, clientId: 'stream-takeover', reconnectPeriod: 0 })
+  t.after(() => client.end(true))
+  const errors = []
+  client.on('error', (err) => errors.push(err))
+  const disconnects = []
+  client.on('disconnect', (packet) => disconnects.push(packet.reasonCode))
+  await waitFor(client, 'connect')
+  const closed = waitFor(client, 'close')
+  conn.send({ cmd: 'disconnect', reasonCode: 0x8e })
+  conn.end()
+  await closed
+  assert.deepEqual(disconnects, [0x8e])
+  assert.deepEqual(errors.map((e) => e.code), ['ERR_MQTT_SESSION_TAKEN_OVER'])
+})
+
+test('over a stream, built-in persistence resends an unacknowledged QoS 1 publish from a new client after a restart', async (t) => {
+  const { near, conn } = scriptedPair({ protocolVersion: 5, autoConnack: true })
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mqtt-native-stream-persist-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const opts = { protocolVersion: 5, clientId: `stream-persist-${process.pid}`, clean: false, reconnectPeriod: 0, persistence: { dir }, properties: { sessionExpiryInterval: 3600 } }
+  const first = new mqtt.MqttClient(() => near, opts)
+  await waitFor(first, 'connect')
+  first.publish('kept', 'across restarts', { qos: 1 })
+  const sent = await conn.nextPacket('publish')
+  await new Promise((resolve) => first.end(true, resolve))
+  // A new client (as after a crash) over a new stream: the session from the file resends it.
+  const again = scriptedPair({ protocolVersion: 5, autoConnack: { sessionPresent: true } })
+  const second = new mqtt.MqttClient(() => again.near, opts)
+  t.after(() => second.end(true))
+  const resent = await again.conn.nextPacket('publish')
+  assert.equal(resent.messageId, sent.messageId)
+  assert.equal(resent.payload.toString(), 'across restarts')
+  assert.equal(resent.dup, true)
 })
