@@ -554,3 +554,20 @@ test('over a stream, built-in persistence resends an unacknowledged QoS 1 publis
   assert.equal(resent.payload.toString(), 'across restarts')
   assert.equal(resent.dup, true)
 })
+
+test('a process whose client ended on the Node-stream path exits by itself', async (t) => {
+  const f = await setup(t)
+  if (!f) return
+  const script = `
+    const mqtt = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const net = require('node:net')
+    const c = new mqtt.MqttClient(() => net.connect(${f.broker.port}, '127.0.0.1'), {})
+    c.on('connect', () => c.publish('x', 'y', { qos: 1 }, () => c.end()))
+  `
+  const child = require('node:child_process').spawn(process.execPath, ['-e', script], { stdio: 'inherit' })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10000)
+  const [code, signal] = await once(child, 'exit')
+  clearTimeout(timer)
+  assert.equal(signal, null, 'the process had to be killed')
+  assert.equal(code, 0)
+})

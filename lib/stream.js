@@ -227,7 +227,7 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
     native.streamClosed(handle, id, err ? errorInfo(err) : null)
   }
   stream.on('data', (chunk) => {
-    native.streamFeed(handle, id, typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+    native.streamFeed(handle, id, chunk instanceof Uint8Array ? chunk : Buffer.from(chunk))
   })
   stream.on('drain', () => native.streamDrain(handle, id))
   stream.on('error', finish)

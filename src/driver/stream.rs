@@ -473,8 +473,10 @@ impl StreamConn {
             return;
         }
         let failure = error.or_else(|| {
-            // As the native path: a close before any answer to CONNECT is worth a word.
-            (self.phase.get() == Phase::Open
+            // As the native path: a close before any answer to CONNECT is worth a word (not for
+            // the application's own stream, whose far end mqtt-native knows nothing of).
+            (self.diagnose
+                && self.phase.get() == Phase::Open
                 && self.close.get() == RUN
                 && self.io.borrow().first_read)
                 .then(|| transport::closed_without_answer(&self.endpoint))
