@@ -431,7 +431,8 @@ impl StreamConn {
     }
 
     fn on_wake(&self) {
-        if let Some(failure) = self.pending_end.borrow_mut().take() {
+        let pending = self.pending_end.borrow_mut().take();
+        if let Some(failure) = pending {
             self.ended(failure);
             return;
         }
