@@ -571,3 +571,35 @@ test('a process whose client ended on the Node-stream path exits by itself', asy
   assert.equal(signal, null, 'the process had to be killed')
   assert.equal(code, 0)
 })
+
+test('socksProxy with an OpenSSL-only option: TLS by Node through SOCKS5 (with a password), SOCKS5h and SOCKS4a', async (t) => {
+  const f = await setup(t)
+  if (!f) return
+  const { startSocksProxy } = require('./helpers/socks-proxy.js')
+  const tlsOpts = { ca: f.certs.ca, cert: f.certs.client.cert, key: f.certs.client.key, ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256', maxVersion: 'TLSv1.2' }
+  for (const [scheme, auth, type] of [['socks5', { username: 'u', password: 'p' }, 'ipv4'], ['socks5h', null, 'domain'], ['socks4a', null, 'domain']]) {
+    const proxy = await startSocksProxy(auth ? { auth } : {})
+    t.after(() => proxy.stop())
+    const { lines, log } = logger()
+    const credentials = auth ? `${auth.username}:${auth.password}@` : ''
+    const client = mqtt.connect(`mqtts://localhost:${f.ports.tlsClientCert}`,
+      { ...tlsOpts, socksProxy: `${scheme}://${credentials}127.0.0.1:${proxy.port}`, reconnectPeriod: 0, log })
+    t.after(() => client.end(true))
+    await waitFor(client, 'connect')
+    assert.ok(lines.some((l) => l.includes('Node-stream path (ciphers)')), lines.join('\n'))
+    const prefix = `stream/${process.pid}/socks-${scheme}`
+    assert.deepEqual(await exchange(client, prefix), expected(prefix))
+    assert.equal(proxy.requests.length, 1)
+    assert.equal(proxy.requests[0].type, type)
+    assert.equal(proxy.requests[0].port, f.ports.tlsClientCert)
+    await client.endAsync()
+  }
+  // A proxy that refuses gives the native path's code.
+  const refusing = await startSocksProxy({ refuse: 5 })
+  t.after(() => refusing.stop())
+  const client = mqtt.connect(`mqtts://localhost:${f.ports.tlsClientCert}`,
+    { ...tlsOpts, socksProxy: `socks5h://127.0.0.1:${refusing.port}`, reconnectPeriod: 0 })
+  const [err] = await waitFor(client, 'error')
+  client.end(true)
+  assert.equal(err.code, 'ERR_SOCKS_CONNECTION_REFUSED')
+})

@@ -11,6 +11,7 @@ const tls = require('tls')
 const net = require('net')
 const { Duplex } = require('stream')
 const native = require('./native')
+const { socksStream } = require('./socks')
 
 const OP = native.streamOps()
 
@@ -89,8 +90,10 @@ function tlsStream (opts, endpoint) {
   delete options.path
   if (net.isIP(options.host) === 0 && !options.servername) options.servername = options.host
   options.rejectUnauthorized = options.rejectUnauthorized !== false
+  // Through `socksProxy` (MQTT.js's tls builder goes through it too): TLS over the tunnel.
+  if (endpoint.socks) options.socket = socksStream(endpoint.socks, endpoint.host, endpoint.port)
   const socket = tls.connect(options)
-  socket.setNoDelay(true)
+  if (!endpoint.socks) socket.setNoDelay(true)
   socket.on('secureConnect', () => {
     if (options.rejectUnauthorized && !socket.authorized) {
       const err = new Error(`TLS not authorized: ${socket.authorizationError || 'the server certificate was not verified'}`)
@@ -188,11 +191,6 @@ function openStream (client, endpoint) {
 function connectStream (client, endpoint, connect, auth, onBatch) {
   let stream
   try {
-    if (endpoint.socks) {
-      const err = new Error('socksProxy cannot be combined with options that need Node\'s networking (the Node-stream path) yet; see COMPATIBILITY.md')
-      err.code = 'ERR_MQTT_UNSUPPORTED'
-      throw err
-    }
     stream = openStream(client, endpoint)
     if (!stream || typeof stream.write !== 'function' || typeof stream.on !== 'function') {
       throw new TypeError('The streamBuilder must return a Duplex stream')
