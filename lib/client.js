@@ -76,7 +76,10 @@ class NativeStream extends EventEmitter {
 
 class MqttClient extends EventEmitter {
   /**
-   * @param {object} options MQTT.js client options, already normalised by `connect()`.
+   * `new MqttClient(options)` (options normalised by `connect()`), or MQTT.js's
+   * `new MqttClient(streamBuilder, options)`.
+   * @param {object | ((client: MqttClient) => import('stream').Duplex)} streamBuilder
+   * @param {object} [options]
    */
   constructor (streamBuilder, options) {
     super()
