@@ -423,6 +423,24 @@ test('forceNativeWebSocket uses Node\'s global WebSocket, and says so where Node
     const [err] = await waitFor(client, 'error')
     assert.equal(err.code, 'ERR_MQTT_UNSUPPORTED')
     assert.match(err.message, /global WebSocket/)
+    // Node 20 has the global WebSocket behind a flag: with it, the same program connects.
+    const flagged = require('node:child_process').spawnSync(process.execPath, ['--experimental-websocket', '-e', 'process.exit(typeof WebSocket === "function" ? 0 : 3)'])
+    if (flagged.status !== 0) return
+    const script = `
+      const mqtt = require(${JSON.stringify(path.join(__dirname, '..'))})
+      const c = mqtt.connect('ws://127.0.0.1:${f.broker.wsPort}/mqtt', { forceNativeWebSocket: true, reconnectPeriod: 0 })
+      c.on('error', (e) => { console.error(e.message); process.exit(1) })
+      c.on('connect', async () => {
+        await c.subscribeAsync('stream/${process.pid}/flagged/#', { qos: 2 })
+        let n = 0
+        c.on('message', () => { if (++n === 3) c.end(() => process.exit(0)) })
+        for (const qos of [0, 1, 2]) c.publish('stream/${process.pid}/flagged/q' + qos, 'x', { qos })
+      })
+      setTimeout(() => process.exit(2), 8000)
+    `
+    const child = require('node:child_process').spawn(process.execPath, ['--no-warnings', '--experimental-websocket', '-e', script], { stdio: 'inherit' })
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 0)
   }
 })
 
