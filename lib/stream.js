@@ -178,8 +178,8 @@ function openStream (client, endpoint) {
   const opts = client.options
   if (client._streamBuilder) return client._streamBuilder(client)
   if (endpoint.ws) return wsStream(opts, endpoint)
-  if (SECURE.has(endpoint.protocol)) return tlsStream(opts, endpoint)
-  return net.createConnection({ port: endpoint.port, host: endpoint.host, path: endpoint.unixPath })
+  // The only other reason to be here: TLS options only Node's TLS has (streamPathReason).
+  return tlsStream(opts, endpoint)
 }
 
 /**
