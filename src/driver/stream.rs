@@ -29,9 +29,11 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::{uv, Client, DriverEvent, EventSink, ABORT, CLOSE_AFTER_FLUSH, DRAIN_TIMEOUT, RUN};
+use super::{
+    drain_events, uv, Client, DriverEvent, EventSink, ABORT, CLOSE_AFTER_FLUSH, DRAIN_TIMEOUT, RUN,
+};
 use crate::codec::{self, Auth, Connect};
-use crate::session::{Event, Session, SessionError};
+use crate::session::{Event, SessionError};
 use crate::transport::{self, Endpoint, TransportError};
 
 /// The JavaScript stream, as the driver uses it. Implemented by the binding.
@@ -599,11 +601,5 @@ impl StreamConn {
         if deliver && !super::is_shutting_down() {
             self.sink.deliver();
         }
-    }
-}
-
-fn drain_events(session: &mut Session, sink: &dyn EventSink) {
-    while let Some(event) = session.poll_event() {
-        sink.push(DriverEvent::Session(event));
     }
 }
