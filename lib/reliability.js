@@ -70,7 +70,14 @@ class Persistence {
     this.waiting = []
     this.failed = false
     try {
-      this.handle = native.clientPersistOpen(client._handle, options.dir, client.options.clientId, (seq) => this._onDurable(seq))
+      // The writer thread's callback holds this function strongly; through a WeakRef it does
+      // not hold the client, which the garbage collector can then finalize (closing the log)
+      // when the application drops it without end().
+      const self = new WeakRef(this)
+      this.handle = native.clientPersistOpen(client._handle, options.dir, client.options.clientId, (seq) => {
+        const persistence = self.deref()
+        if (persistence) persistence._onDurable(seq)
+      })
     } catch (e) {
       const text = String(e && e.message)
       throw persistenceError(text.slice(text.indexOf('|') + 1))

@@ -65,8 +65,15 @@ pub trait EventSink {
     fn is_full(&self) -> bool;
     /// Hands the pending batch to JavaScript, synchronously. The driver calls it only from a
     /// libuv callback, never while JavaScript is on the stack, and holds no lock or borrow of
-    /// its own while it runs (JavaScript may call back into the client).
+    /// its own while it runs (JavaScript may call back into the client). The pending batch is
+    /// empty afterwards, whether or not JavaScript could take it.
     fn deliver(&self);
+    /// Whether a delivery failed for good (the environment is going away, or an N-API call
+    /// failed): JavaScript has heard everything it will hear from this connection, and the
+    /// driver closes it without delivering again, so that a failure can never spin the loop.
+    fn is_broken(&self) -> bool {
+        false
+    }
 }
 
 /// How the current connection should end.
@@ -522,6 +529,10 @@ impl Conn {
                     if self.sink.is_full() {
                         // A large burst: hand it over before reading more.
                         self.sink.deliver();
+                        if self.sink.is_broken() {
+                            self.teardown(None, false);
+                            return false;
+                        }
                         if self.phase.get() != Phase::Open {
                             return false;
                         }
@@ -609,6 +620,11 @@ impl Conn {
             }
             if !self.sink.is_empty() {
                 self.sink.deliver();
+                if self.sink.is_broken() {
+                    // JavaScript cannot take events any more: close without calling it again.
+                    self.teardown(None, false);
+                    return;
+                }
                 continue;
             }
             if mode == CLOSE_AFTER_FLUSH && !self.wants_write() {

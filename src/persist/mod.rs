@@ -443,6 +443,10 @@ impl Drop for LogJournal {
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
+        // The log is closed: nobody is told about durability any more. Dropping the listener
+        // releases what it holds (the binding's thread-safe function, and through it a
+        // JavaScript callback), so that a client that has ended holds nothing.
+        self.shared.listener.lock().take();
     }
 }
 
