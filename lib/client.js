@@ -8,7 +8,7 @@
 const { EventEmitter } = require('events')
 const native = require('./native')
 const { normalize, checkSupported, resolveEndpoint, isRetryable } = require('./options')
-const { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError } = require('./errors')
+const { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError, nativeError, codedError } = require('./errors')
 const { validateTopics, sharedSubscriptionError } = require('./topic')
 const { ServerList, checkClusterOptions, USE_ANOTHER_SERVER, SERVER_MOVED } = require('./servers')
 const { DefaultMessageIdProvider } = require('./message-id')
@@ -144,6 +144,17 @@ class MqttClient extends EventEmitter {
     this._unsent = new Map()
     /** QoS 1/2 publishes waiting for the flow-control window: message id → packet for packetsend. */
     this._writeLater = new Map()
+    /**
+     * Whether QoS 1/2 publishes take their packet identifier when the session first sends them
+     * (MQTT 5 §2.2.1), so that publishes waiting for the flow-control window or a connection hold
+     * none. Not with an application's `messageIdProvider` or `outgoingStore`, which see the id at
+     * call time, as in MQTT.js.
+     */
+    this._sessionIds = !this.options.messageIdProvider && !this.options.outgoingStore
+    /** Publishes handed to the session without an identifier, oldest first (numbered in this order). */
+    this._unnumbered = []
+    /** The last identifier taken in session-numbering mode (for getLastMessageId). */
+    this._lastId = null
     /** Reconnect attempts since the last successful CONNACK (for `reconnectBackoff`). */
     this._failedAttempts = 0
     /** The last error, to decide whether retrying can help (`reconnectOnUnhealableError`). */
@@ -257,7 +268,7 @@ class MqttClient extends EventEmitter {
     }
     if (opts.will) connectPacket.will = { ...opts.will, payload: opts.will.payload }
     if (opts.protocolVersion === 5 && opts.properties && opts.properties.authenticationData && !opts.properties.authenticationMethod) {
-      this.end(() => this.emit('error', new Error('Packet has no Authentication Method')))
+      this.end(() => this.emit('error', codedError('Packet has no Authentication Method', 'ERR_MQTT_INVALID_OPTION')))
       return this
     }
     let neutral
@@ -313,7 +324,7 @@ class MqttClient extends EventEmitter {
     if (typeof topic !== 'string') throw new TypeError('The topic must be a string')
     const payload = toPayload(message)
     let messageId = 0
-    if (qos > 0) {
+    if (qos > 0 && !this._sessionIds) {
       messageId = this._nextId()
       if (messageId === null) {
         // Every id is in flight (UniqueMessageIdProvider): wait for one, as MQTT.js does.
@@ -332,6 +343,10 @@ class MqttClient extends EventEmitter {
     const packet = { cmd: 'publish', topic, payload: message, qos, retain, messageId, dup }
     if (v5) packet.properties = properties
     const nativeProps = v5 && properties ? fromMqttPacket({ cmd: 'publish', topic, payload, properties }, 5).properties : null
+    if (qos !== 0 && this._sessionIds) {
+      this._publishUnnumbered(packet, payload, flags, nativeProps, cbStorePut, callback)
+      return this
+    }
     if (qos === 0) {
       if (!this.connected) {
         this._queueOrFail(packet, callback, payload, flags, nativeProps)
@@ -372,6 +387,57 @@ class MqttClient extends EventEmitter {
     return this
   }
 
+  /**
+   * Hands a QoS 1/2 publish to the session without a packet identifier: the session takes one
+   * when it first sends the publish (MQTT 5 §2.2.1, MQTT 3.1.1 §2.3.1), at once when the window
+   * has room, else later, announced by a NUMBERED record. Offline, the session keeps it and
+   * sends it after CONNACK, after what was in flight.
+   */
+  _publishUnnumbered (packet, payload, flags, nativeProps, cbStorePut, callback) {
+    let props = nativeProps
+    let sent = packet
+    // Offline, any alias belongs to the old connection: sent with its topic (as MQTT.js does).
+    if (!this.connected) [sent, props] = withoutTopicAlias(packet, nativeProps)
+    const entry = { volatile: false, cmd: 'publish', cb: callback || noop, store: this.outgoingStore, packet: sent }
+    let id
+    try {
+      id = native.clientPublish(this._handle, sent.topic, payload, flags, 0, props)
+    } catch (e) {
+      const err = nativeError(e)
+      if (callback) callback(err)
+      else this.emit('error', err)
+      return
+    }
+    if (!this._flushScheduled) {
+      this._flushScheduled = true
+      process.nextTick(this._flushWrites)
+    }
+    if (cbStorePut) {
+      if (this._persist) this._persist.whenDurable(cbStorePut)
+      else cbStorePut()
+    }
+    if (id) this._numbered(entry, id, true)
+    else this._unnumbered.push(entry)
+  }
+
+  /** A publish handed over without an identifier has one: it is tracked (and stored) under it. */
+  _numbered (entry, id, written) {
+    this._lastId = id
+    this.outgoing[id] = entry
+    if (entry.restored) return
+    entry.packet.messageId = id
+    entry.store.put(entry.packet, noop)
+    if (this._wantsPacketSend()) {
+      if (written) this.emit('packetsend', entry.packet)
+      else this._writeLater.set(id, entry.packet)
+    }
+  }
+
+  _onNumbered (id) {
+    const entry = this._unnumbered.shift()
+    if (entry) this._numbered(entry, id, false)
+  }
+
   /** Sends the QoS 1/2 publishes made offline that are still waiting, oldest first. */
   _sendUnsent () {
     const unsent = this._unsent
@@ -400,7 +466,7 @@ class MqttClient extends EventEmitter {
         this._queueOrFail(packet, callback, payload, flags, properties)
         return false
       }
-      const err = new Error(message)
+      const err = codedError(message, `ERR_MQTT_${code}`)
       const cb = callback || (messageId && this.outgoing[messageId] && this.outgoing[messageId].cb)
       if (cb && cb !== noop) cb(err)
       else this.emit('error', err)
@@ -408,7 +474,7 @@ class MqttClient extends EventEmitter {
     }
     if (packet && this._wantsPacketSend()) {
       // Beyond the flow-control window the session writes it later, and reports it then.
-      if (written === false) this._writeLater.set(messageId, packet)
+      if (written === 0) this._writeLater.set(messageId, packet)
       else this.emit('packetsend', packet)
     }
     return true
@@ -416,7 +482,7 @@ class MqttClient extends EventEmitter {
 
   _queueOrFail (packet, callback, payload, flags, properties) {
     if (!this.queueQoSZero) {
-      if (callback) callback(new Error('No connection to broker'))
+      if (callback) callback(codedError('No connection to broker', 'ERR_MQTT_NOT_CONNECTED'))
       return
     }
     if (this._queueFull(callback)) return
@@ -446,6 +512,13 @@ class MqttClient extends EventEmitter {
   }
 
   _nextId () {
+    if (this._sessionIds) {
+      // Subscribes and unsubscribes take ids from the session's counter, which knows the ids
+      // its publishes hold.
+      const id = native.clientNextMessageId(this._handle)
+      if (id !== null && id !== undefined) this._lastId = id
+      return id ?? null
+    }
     return this.messageIdProvider.allocate()
   }
 
@@ -457,6 +530,7 @@ class MqttClient extends EventEmitter {
   }
 
   getLastMessageId () {
+    if (this._sessionIds) return this._lastId
     return this.messageIdProvider.getLastAllocated()
   }
 
@@ -474,7 +548,7 @@ class MqttClient extends EventEmitter {
     if (entry) {
       native.clientRemoveOutgoing(this._handle, messageId)
       this._dropOutgoing(messageId)
-      entry.cb(new Error('Message removed'))
+      entry.cb(codedError('Message removed', 'ERR_MQTT_MESSAGE_REMOVED'))
     }
     return this
   }
@@ -507,7 +581,7 @@ class MqttClient extends EventEmitter {
     }
     const invalid = validateTopics(topicsList)
     if (invalid !== null) {
-      setImmediate(callback, new Error(`Invalid topic ${invalid}`))
+      setImmediate(callback, codedError(`Invalid topic ${invalid}`, 'ERR_MQTT_INVALID_TOPIC'))
       return this
     }
     const sharedError = sharedSubscriptionError(topicsList,
@@ -631,7 +705,7 @@ class MqttClient extends EventEmitter {
     callback = callback || noop
     const invalid = validateTopics(topic)
     if (invalid !== null) {
-      setImmediate(callback, new Error(`Invalid topic ${invalid}`))
+      setImmediate(callback, codedError(`Invalid topic ${invalid}`, 'ERR_MQTT_INVALID_TOPIC'))
       return this
     }
     const sharedError = sharedSubscriptionError(topic, null)
@@ -691,7 +765,7 @@ class MqttClient extends EventEmitter {
       const entry = this.outgoing[packet.messageId]
       delete this.outgoing[packet.messageId]
       this._releaseId(packet.messageId)
-      if (entry) entry.cb(new Error(message))
+      if (entry) entry.cb(codedError(message, `ERR_MQTT_${code}`))
       return
     }
     if (this._wantsPacketSend()) this.emit('packetsend', packet)
@@ -718,7 +792,7 @@ class MqttClient extends EventEmitter {
     this._clearReconnect()
     this.disconnecting = true
     const finish = () => this._closeConnection(force, opts, cb)
-    if (!force && this.connected && Object.keys(this.outgoing).length > 0) {
+    if (!force && this.connected && (Object.keys(this.outgoing).length > 0 || this._unnumbered.length > 0)) {
       // Let in-flight publishes, subscribes and unsubscribes complete first (MQTT.js waits for
       // 'outgoingEmpty'); offline, end() completes at once (COMPATIBILITY.md).
       const onEmpty = () => {
@@ -812,8 +886,8 @@ class MqttClient extends EventEmitter {
 
   _checkDisconnecting (callback) {
     if (this.disconnecting) {
-      if (callback && callback !== noop) callback(new Error('client disconnecting'))
-      else this.emit('error', new Error('client disconnecting'))
+      if (callback && callback !== noop) callback(codedError('client disconnecting', 'ERR_MQTT_DISCONNECTING'))
+      else this.emit('error', codedError('client disconnecting', 'ERR_MQTT_DISCONNECTING'))
     }
     return this.disconnecting
   }
@@ -931,13 +1005,16 @@ class MqttClient extends EventEmitter {
   _flush () {
     const outgoing = this.outgoing
     this.outgoing = {}
+    const unnumbered = this._unnumbered
+    this._unnumbered = []
     this._unsent = new Map()
     this._writeLater.clear()
     native.clientClearOutgoing(this._handle)
     for (const id of Object.keys(outgoing)) {
       this.outgoingStore.del({ messageId: Number(id) }, noop)
-      outgoing[id].cb(new Error('Connection closed'))
+      outgoing[id].cb(codedError('Connection closed', 'ERR_MQTT_CONNECTION_CLOSED'))
     }
+    for (const entry of unnumbered) entry.cb(codedError('Connection closed', 'ERR_MQTT_CONNECTION_CLOSED'))
   }
 
   /** Fails pending subscribe/unsubscribe callbacks on close (MQTT.js `_flushVolatile`). */
@@ -946,7 +1023,7 @@ class MqttClient extends EventEmitter {
       const entry = this.outgoing[id]
       if (entry.volatile) {
         delete this.outgoing[id]
-        entry.cb(new Error('Connection closed'))
+        entry.cb(codedError('Connection closed', 'ERR_MQTT_CONNECTION_CLOSED'))
       }
     }
   }
@@ -1088,6 +1165,7 @@ class MqttClient extends EventEmitter {
       case KIND.ERROR: return this._onError(extra)
       case KIND.CLOSE: return this._onClose()
       case KIND.RELEASED: return this._onReleased(record.messageId(rec, r))
+      case KIND.NUMBERED: return this._onNumbered(record.messageId(rec, r))
     }
   }
 
@@ -1173,7 +1251,7 @@ class MqttClient extends EventEmitter {
         return
       }
       if (!VALID_ACK_CODES.includes(code)) {
-        this.emit('error', new Error(`Wrong reason code for ${ackName}`))
+        this.emit('error', codedError(`Wrong reason code for ${ackName}`, 'ERR_MQTT_PROTOCOL_ERROR'))
         return
       }
       then(code)
@@ -1403,7 +1481,7 @@ class MqttClient extends EventEmitter {
         break
       }
     }
-    if (this.disconnecting && Object.keys(this.outgoing).length === 0) this.emit('outgoingEmpty')
+    if (this.disconnecting && Object.keys(this.outgoing).length === 0 && this._unnumbered.length === 0) this.emit('outgoingEmpty')
   }
 
   /** An inbound AUTH (MQTT 5 enhanced authentication), checked as MQTT.js 5.16 checks it. */
@@ -1433,7 +1511,7 @@ class MqttClient extends EventEmitter {
         try {
           native.clientAuth(this._handle, fromMqttPacket({ cmd: 'auth', ...reply }, 5))
         } catch (e) {
-          return this.emit('error', new Error(splitNativeError(e).message))
+          return this.emit('error', nativeError(e))
         }
         if (this._wantsPacketSend()) this.emit('packetsend', reply)
         return

@@ -88,6 +88,11 @@ class Persistence {
     // that 'connect' and the offline queue wait for their acks as in MQTT.js.
     for (let i = 0; i < restored.outgoingIds.length; i++) {
       const id = restored.outgoingIds[i]
+      if (id === 0) {
+        // Never sent by the earlier run: the session numbers it when it first sends it.
+        client._unnumbered.push({ volatile: false, cmd: 'publish', cb: noop, restored: true })
+        continue
+      }
       if (client.outgoing[id]) continue
       client.messageIdProvider.register(id)
       client.outgoing[id] = { volatile: false, cmd: restored.outgoingPubrel[i] ? 'pubrel' : 'publish', cb: noop }

@@ -38,6 +38,8 @@ mod kind {
     pub const ERROR: u32 = 8;
     pub const CLOSE: u32 = 9;
     pub const RELEASED: u32 = 10;
+    /// A publish accepted without an identifier got one as it was first sent (`b`).
+    pub const NUMBERED: u32 = 11;
 }
 
 /// The `a` field of an `ACK` record: which acknowledgement completed an outgoing packet
@@ -267,6 +269,17 @@ impl Batch {
             }),
             DriverEvent::Session(Event::Released { message_id }) => self.record([
                 kind::RELEASED,
+                0,
+                u32::from(message_id),
+                0,
+                0,
+                0,
+                0,
+                0,
+                NO_EXTRA,
+            ]),
+            DriverEvent::Session(Event::Numbered { message_id }) => self.record([
+                kind::NUMBERED,
                 0,
                 u32::from(message_id),
                 0,
@@ -606,7 +619,7 @@ struct Layout {
     no_extra: u32,
     /// Field positions within a record.
     fields: [(&'static str, usize); RECORD_WIDTH],
-    kinds: [(&'static str, u32); 10],
+    kinds: [(&'static str, u32); 11],
     ack_codes: [(&'static str, u32); 6],
     message_flags: [(&'static str, u32); 6],
     app_acks: [(&'static str, u32); 4],
@@ -642,6 +655,7 @@ pub fn batch_layout(env: &Env) -> Result<Unknown<'_>> {
             ("ERROR", kind::ERROR),
             ("CLOSE", kind::CLOSE),
             ("RELEASED", kind::RELEASED),
+            ("NUMBERED", kind::NUMBERED),
         ],
         ack_codes: [
             ("PUBACK", ack_code::PUBACK),
