@@ -424,7 +424,15 @@ class MqttClient extends EventEmitter {
   _numbered (entry, id, written) {
     this._lastId = id
     this.outgoing[id] = entry
-    if (entry.restored) return
+    if (entry.restored) {
+      // Taken back from an earlier run: 'connect' waits for it, as for any resend.
+      const replay = this._replay
+      if (replay && replay.unnumbered) {
+        replay.unnumbered--
+        replay.ids.add(id)
+      }
+      return
+    }
     entry.packet.messageId = id
     entry.store.put(entry.packet, noop)
     if (this._wantsPacketSend()) {
@@ -1295,8 +1303,11 @@ class MqttClient extends EventEmitter {
     }
     // The session has resent what was in flight; the publishes made offline follow.
     this._sendUnsent()
-    if (replaying.length) {
-      this._replay = { ids: new Set(replaying), connack: packet, streaming: false }
+    // Publishes an earlier run left unnumbered (never sent) are sent now too, numbered as they go.
+    let unnumbered = 0
+    for (const entry of this._unnumbered) if (entry.restored) unnumbered++
+    if (replaying.length || unnumbered) {
+      this._replay = { ids: new Set(replaying), connack: packet, streaming: false, unnumbered }
       return
     }
     this._finishConnect(packet)
@@ -1305,7 +1316,7 @@ class MqttClient extends EventEmitter {
   /** One of the messages resent after CONNACK is acknowledged (or removed). */
   _replayed (messageId) {
     const replay = this._replay
-    if (replay && replay.ids.delete(messageId) && replay.ids.size === 0 && !replay.streaming) {
+    if (replay && replay.ids.delete(messageId) && replay.ids.size === 0 && !replay.streaming && !replay.unnumbered) {
       this._finishConnect(replay.connack)
     }
   }
