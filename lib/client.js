@@ -268,7 +268,7 @@ class MqttClient extends EventEmitter {
     }
     if (opts.will) connectPacket.will = { ...opts.will, payload: opts.will.payload }
     if (opts.protocolVersion === 5 && opts.properties && opts.properties.authenticationData && !opts.properties.authenticationMethod) {
-      this.end(() => this.emit('error', codedError('Packet has no Authentication Method', 'ERR_MQTT_INVALID_OPTION')))
+      this.end(() => this.emit('error', new Error('Packet has no Authentication Method')))
       return this
     }
     let neutral
@@ -424,15 +424,16 @@ class MqttClient extends EventEmitter {
   _numbered (entry, id, written) {
     this._lastId = id
     this.outgoing[id] = entry
-    if (entry.restored) {
-      // Taken back from an earlier run: 'connect' waits for it, as for any resend.
+    if (entry.replaying) {
+      // Sent after CONNACK: 'connect' waits for its ack.
+      entry.replaying = false
       const replay = this._replay
       if (replay && replay.unnumbered) {
         replay.unnumbered--
         replay.ids.add(id)
       }
-      return
     }
+    if (entry.restored) return
     entry.packet.messageId = id
     entry.store.put(entry.packet, noop)
     if (this._wantsPacketSend()) {
@@ -490,7 +491,7 @@ class MqttClient extends EventEmitter {
 
   _queueOrFail (packet, callback, payload, flags, properties) {
     if (!this.queueQoSZero) {
-      if (callback) callback(codedError('No connection to broker', 'ERR_MQTT_NOT_CONNECTED'))
+      if (callback) callback(new Error('No connection to broker'))
       return
     }
     if (this._queueFull(callback)) return
@@ -556,7 +557,7 @@ class MqttClient extends EventEmitter {
     if (entry) {
       native.clientRemoveOutgoing(this._handle, messageId)
       this._dropOutgoing(messageId)
-      entry.cb(codedError('Message removed', 'ERR_MQTT_MESSAGE_REMOVED'))
+      entry.cb(new Error('Message removed'))
     }
     return this
   }
@@ -589,7 +590,7 @@ class MqttClient extends EventEmitter {
     }
     const invalid = validateTopics(topicsList)
     if (invalid !== null) {
-      setImmediate(callback, codedError(`Invalid topic ${invalid}`, 'ERR_MQTT_INVALID_TOPIC'))
+      setImmediate(callback, new Error(`Invalid topic ${invalid}`))
       return this
     }
     const sharedError = sharedSubscriptionError(topicsList,
@@ -713,7 +714,7 @@ class MqttClient extends EventEmitter {
     callback = callback || noop
     const invalid = validateTopics(topic)
     if (invalid !== null) {
-      setImmediate(callback, codedError(`Invalid topic ${invalid}`, 'ERR_MQTT_INVALID_TOPIC'))
+      setImmediate(callback, new Error(`Invalid topic ${invalid}`))
       return this
     }
     const sharedError = sharedSubscriptionError(topic, null)
@@ -894,8 +895,8 @@ class MqttClient extends EventEmitter {
 
   _checkDisconnecting (callback) {
     if (this.disconnecting) {
-      if (callback && callback !== noop) callback(codedError('client disconnecting', 'ERR_MQTT_DISCONNECTING'))
-      else this.emit('error', codedError('client disconnecting', 'ERR_MQTT_DISCONNECTING'))
+      if (callback && callback !== noop) callback(new Error('client disconnecting'))
+      else this.emit('error', new Error('client disconnecting'))
     }
     return this.disconnecting
   }
@@ -1020,9 +1021,9 @@ class MqttClient extends EventEmitter {
     native.clientClearOutgoing(this._handle)
     for (const id of Object.keys(outgoing)) {
       this.outgoingStore.del({ messageId: Number(id) }, noop)
-      outgoing[id].cb(codedError('Connection closed', 'ERR_MQTT_CONNECTION_CLOSED'))
+      outgoing[id].cb(new Error('Connection closed'))
     }
-    for (const entry of unnumbered) entry.cb(codedError('Connection closed', 'ERR_MQTT_CONNECTION_CLOSED'))
+    for (const entry of unnumbered) entry.cb(new Error('Connection closed'))
   }
 
   /** Fails pending subscribe/unsubscribe callbacks on close (MQTT.js `_flushVolatile`). */
@@ -1031,7 +1032,7 @@ class MqttClient extends EventEmitter {
       const entry = this.outgoing[id]
       if (entry.volatile) {
         delete this.outgoing[id]
-        entry.cb(codedError('Connection closed', 'ERR_MQTT_CONNECTION_CLOSED'))
+        entry.cb(new Error('Connection closed'))
       }
     }
   }
@@ -1259,7 +1260,7 @@ class MqttClient extends EventEmitter {
         return
       }
       if (!VALID_ACK_CODES.includes(code)) {
-        this.emit('error', codedError(`Wrong reason code for ${ackName}`, 'ERR_MQTT_PROTOCOL_ERROR'))
+        this.emit('error', new Error(`Wrong reason code for ${ackName}`))
         return
       }
       then(code)
@@ -1303,9 +1304,10 @@ class MqttClient extends EventEmitter {
     }
     // The session has resent what was in flight; the publishes made offline follow.
     this._sendUnsent()
-    // Publishes an earlier run left unnumbered (never sent) are sent now too, numbered as they go.
-    let unnumbered = 0
-    for (const entry of this._unnumbered) if (entry.restored) unnumbered++
+    // Publishes that were never sent (made offline, or left by an earlier run) go out now,
+    // numbered as they go; like the store MQTT.js replays, 'connect' waits for them too.
+    const unnumbered = this._unnumbered.length
+    for (const entry of this._unnumbered) entry.replaying = true
     if (replaying.length || unnumbered) {
       this._replay = { ids: new Set(replaying), connack: packet, streaming: false, unnumbered }
       return

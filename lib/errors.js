@@ -85,7 +85,7 @@ function fromNative (info) {
   if (info.code === 'PROTOCOL_ERROR' && info.reasonCode !== undefined) {
     return new ErrorWithReasonCode(info.message, info.reasonCode)
   }
-  return codedError(info.message, `ERR_MQTT_${info.code}`)
+  return new Error(info.message)
 }
 
 /**

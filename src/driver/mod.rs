@@ -153,13 +153,20 @@ impl Client {
         // SAFETY: the caller runs `uv_loop` on this thread; each handle holds one strong count
         // of the connection, given back in its close callback.
         unsafe {
-            let wake = uv
-                .new_async(uv_loop, on_wake, conn.share())
-                .map_err(|e| format!("libuv: {e}"))?;
-            conn.wake.set(wake);
-            match uv.new_timer(uv_loop, conn.share()) {
+            // A count handed to a handle that could not be made is taken back at once.
+            let data = conn.share();
+            match uv.new_async(uv_loop, on_wake, data) {
+                Ok(wake) => conn.wake.set(wake),
+                Err(e) => {
+                    drop(Rc::from_raw(data.cast::<Conn>()));
+                    return Err(format!("libuv: {e}"));
+                }
+            }
+            let data = conn.share();
+            match uv.new_timer(uv_loop, data) {
                 Ok(timer) => conn.timer.set(timer),
                 Err(e) => {
+                    drop(Rc::from_raw(data.cast::<Conn>()));
                     conn.close_handles();
                     return Err(format!("libuv: {e}"));
                 }
