@@ -46,6 +46,10 @@ async function main () {
   let peak = baseline
   const sampler = setInterval(() => { peak = Math.max(peak, rss()) }, 5)
   await (async () => {
+    if (process.env.LARGE_ONLY === 'publish') {
+      await client.publishAsync(topic + '/nobody', Buffer.alloc(size, 1), { qos: 1 })
+      return
+    }
     const received = new Promise((resolve) => client.once('message', (t, payload) => resolve(payload.length)))
     await client.publishAsync(topic, Buffer.alloc(size, 1), { qos: 1 })
     const length = await received

@@ -109,6 +109,9 @@ const COPY_LIMIT: usize = 64 * 1024;
 /// hold the event loop for long.
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
+/// The most room a connection's blob keeps after a small batch.
+const MAX_IDLE_BLOB: usize = 4 * COPY_LIMIT;
+
 impl Batch {
     fn is_empty(&self) -> bool {
         self.records.is_empty()
@@ -421,11 +424,15 @@ impl JsSink {
                 )
             })?;
             batch.blob.clear();
+            if batch.blob.capacity() > MAX_IDLE_BLOB {
+                // Traffic calmed down after large batches: give the room back.
+                batch.blob.shrink_to(COPY_LIMIT);
+            }
             value
         } else {
             // Large: hand the bytes over without copying; the next batch starts with room for
-            // as much.
-            let capacity = batch.blob.len();
+            // as much, up to a full batch (not the size of one very large message).
+            let capacity = batch.blob.len().min(MAX_BATCH_BYTES);
             BufferSlice::from_data(
                 env,
                 std::mem::replace(&mut batch.blob, Vec::with_capacity(capacity)),

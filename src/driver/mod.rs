@@ -90,6 +90,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// cannot hold the loop for long; level-triggered polling brings the rest on the next turn).
 const MAX_READS: usize = 16;
 
+/// The largest read or write buffer kept once it is empty: a buffer that grew for a large packet
+/// is freed as soon as that packet is through, so an idle connection (and the thread's shared
+/// read buffer) holds at most this much whatever it carried before.
+const MAX_IDLE_BUFFER: usize = 256 * 1024;
+
 /// A client: its session and its current connection. Lives on the JavaScript thread.
 pub struct Client {
     /// The protocol state machine.
@@ -579,6 +584,10 @@ impl Conn {
         let mut io = self.io.borrow_mut();
         let mut session = self.client.session.lock();
         let limits = session.limits();
+        // Measured before decoding: packets split off the buffer share its allocation, and
+        // once they are gone the empty buffer still owns all of it while its own capacity
+        // looks small.
+        let grown = io.read_buf.capacity() > MAX_IDLE_BUFFER;
         while !session.wants_close() {
             match codec::decode(&mut io.read_buf, session.version(), &limits) {
                 Ok(Some(packet)) => session.handle_packet(packet, now),
@@ -588,9 +597,12 @@ impl Conn {
         }
         if io.read_buf.is_empty() && io.read_buf.capacity() > 0 {
             // Every whole packet is decoded: the buffer goes back to the thread (an idle
-            // connection holds none); a partial packet keeps it with the connection.
+            // connection holds none); a partial packet keeps it with the connection. One that
+            // grew for a large packet is freed instead.
             let buffer = std::mem::take(&mut io.read_buf);
-            SCRATCH.with(|s| *s.borrow_mut() = buffer);
+            if !grown {
+                SCRATCH.with(|s| *s.borrow_mut() = buffer);
+            }
         }
         drain_events(&mut session, self.sink.as_ref());
         session.wants_close()
@@ -707,8 +719,14 @@ impl Conn {
         let Some(wire) = wire.as_mut() else {
             return Ok(());
         };
-        wire.write(write_buf)
-            .map_err(|e| transport::stream_error(&self.endpoint, "write", &e, *first_read))
+        let result = wire
+            .write(write_buf)
+            .map_err(|e| transport::stream_error(&self.endpoint, "write", &e, *first_read));
+        if write_buf.is_empty() && write_buf.capacity() > MAX_IDLE_BUFFER {
+            // A large packet went out (or into the wire's own buffer): do not keep its room.
+            *write_buf = BytesMut::new();
+        }
+        result
     }
 
     /// Points the poll handle at what the connection waits for now.

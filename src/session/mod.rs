@@ -377,7 +377,8 @@ impl Session {
         if out.is_empty() {
             std::mem::swap(out, &mut self.outbox);
         } else {
-            out.put(self.outbox.split());
+            // Taken whole, so that the outbox shares no allocation with bytes already copied.
+            out.put(std::mem::take(&mut self.outbox));
         }
         true
     }
