@@ -5,9 +5,15 @@
 //   const { code, stdout, timedOut } = await runNode(['script.js', 'arg'], { timeoutMs: 60000 })
 //
 // Each child runs in a process group of its own (`detached`), so that everything it starts goes
-// with it: on timeout the whole group is killed with SIGKILL, by its id, and a process 'exit'
-// handler kills the groups still running when the test process itself ends (a failed assertion,
-// node:test's own timeout).
+// with it: on timeout the whole group is killed with SIGKILL, by its id. The groups still running
+// when the test process ends are killed too: by a process 'exit' handler (a failed assertion,
+// node:test's own timeout), by SIGINT/SIGTERM/SIGHUP handlers, and, when the test process is
+// killed outright (SIGKILL, as a test runner does to a file that overran), by a watchdog: a small
+// process of its own that learns each group id through a pipe and kills every group it was told
+// about when that pipe closes, that is when the test process is gone, however it went.
+//
+// The broker helpers (mosquitto, nginx, RabbitMQ) register their processes the same way with
+// `track(child)`.
 
 const { spawn } = require('node:child_process')
 
@@ -18,6 +24,48 @@ process.on('exit', () => {
   for (const pgid of groups) killGroup(pgid)
 })
 
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    for (const pgid of groups) killGroup(pgid)
+    // Then end as the signal would have.
+    process.kill(process.pid, signal)
+  })
+}
+
+/** The watchdog's source: kills the groups it was told about once its stdin closes. */
+const WATCHDOG = `
+const groups = new Set()
+let rest = ''
+process.stdin.on('data', (chunk) => {
+  const lines = (rest + chunk).split('\\n')
+  rest = lines.pop()
+  for (const line of lines) {
+    const pgid = Number(line.slice(1))
+    if (line[0] === '+') groups.add(pgid)
+    else groups.delete(pgid)
+  }
+})
+process.stdin.on('end', () => {
+  for (const pgid of groups) { try { process.kill(-pgid, 'SIGKILL') } catch {} }
+  process.exit(0)
+})
+`
+
+let watchdog = null
+
+/** Tells the watchdog (started on first use) about a group to kill if this process dies. */
+function tellWatchdog (line) {
+  if (!watchdog) {
+    watchdog = spawn(process.execPath, ['-e', WATCHDOG], { stdio: ['pipe', 'ignore', 'ignore'], detached: true })
+    watchdog.on('error', () => {})
+    watchdog.stdin.on('error', () => {})
+    // Neither the watchdog nor its pipe keeps this process alive.
+    watchdog.unref()
+    watchdog.stdin.unref()
+  }
+  watchdog.stdin.write(line + '\n')
+}
+
 /** Sends `signal` to every process of the group `pgid`; quiet if it is gone. */
 function killGroup (pgid, signal = 'SIGKILL') {
   try {
@@ -25,11 +73,24 @@ function killGroup (pgid, signal = 'SIGKILL') {
   } catch {}
 }
 
-/** Has the group of `child` (started with `detached: true`) killed when this process exits. */
-function killGroupOnExit (child) {
-  if (!child.pid) return () => {}
-  groups.add(child.pid)
-  const forget = () => groups.delete(child.pid)
+/**
+ * Has the group of `child` (started with `detached: true`, so that its pid is its group id)
+ * killed when this process ends, however it ends, unless the child has exited by then.
+ */
+function track (child) {
+  const pgid = child.pid
+  if (!pgid) return () => {}
+  groups.add(pgid)
+  tellWatchdog(`+${pgid}`)
+  let forgotten = false
+  const forget = () => {
+    if (forgotten) return
+    forgotten = true
+    groups.delete(pgid)
+    // Once the leader has exited its id may be reused: the watchdog must not kill it later.
+    // (Processes it left in the group are killed by whoever saw it exit: see runNode.)
+    tellWatchdog(`-${pgid}`)
+  }
   child.once('exit', forget)
   return forget
 }
@@ -50,7 +111,7 @@ function runNode (args, opts = {}) {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true
     })
-    killGroupOnExit(child)
+    track(child)
     let stdout = ''
     let stderr = ''
     let timedOut = false
@@ -76,4 +137,4 @@ function runNode (args, opts = {}) {
   })
 }
 
-module.exports = { runNode, killGroup, killGroupOnExit }
+module.exports = { runNode, killGroup, track }
