@@ -26,6 +26,8 @@ test('ended persistence clients are collected and descriptors return to the base
   assert.equal(result.timedOut, false, `the child did not finish within 90 s: ${result.stdout}\n${result.stderr.slice(-2000)}`)
   assert.equal(result.code, 0, result.stderr.slice(-2000))
   const seen = JSON.parse(result.stdout.trim().split('\n').pop())
+  assert.equal(seen.ended.fds, seen.baseline.fds, `descriptors: ${seen.baseline.fds} before, ${seen.ended.fds} held by ${cycles} ended clients not yet collected`)
+  assert.equal(seen.ended.threads, seen.baseline.threads, `threads: ${seen.baseline.threads} before, ${seen.ended.threads} held by ${cycles} ended clients not yet collected`)
   assert.equal(seen.finalized, cycles, `only ${seen.finalized} of ${cycles} ended clients were collected`)
   assert.equal(seen.after.fds, seen.baseline.fds, `descriptors: ${seen.baseline.fds} before, ${seen.after.fds} after ${cycles} ended clients`)
   assert.equal(seen.after.threads, seen.baseline.threads, `threads: ${seen.baseline.threads} before, ${seen.after.threads} after`)

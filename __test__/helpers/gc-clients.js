@@ -4,8 +4,9 @@
 //   node --expose-gc __test__/helpers/gc-clients.js <brokerUrl> <dir> <cycles>
 //
 // 1. `cycles` times: a client with built-in persistence connects, publishes at QoS 1 and QoS 2,
-//    ends and is dropped. Once the garbage collector has run, every one must have been finalized
-//    (FinalizationRegistry) and the open descriptors must be back to what they were before.
+//    ends and is dropped. Right after (before any collection) the open descriptors and threads
+//    must be what they were before; once the garbage collector has run, every client must have
+//    been finalized (FinalizationRegistry), and descriptors and threads still the same.
 // 2. A persistence client that connected and lost its connection is dropped without end(); once
 //    collected, a new client with the same clientId and directory opens the same log (the old
 //    one's lock is released, its writer thread stopped) and connects.
@@ -66,6 +67,9 @@ async function main () {
     await client.endAsync()
   }
   for (let i = 0; i < cycles; i++) await cycle(i)
+  // An ended client holds nothing, even before it is collected.
+  await sleep(50)
+  const ended = { fds: fds(), threads: threads() }
   const allCollected = await collectUntil(() => finalized === cycles)
   await sleep(100)
   const after = { fds: fds(), threads: threads() }
@@ -95,7 +99,7 @@ async function main () {
   } catch (err) {
     reused = { error: err.message }
   }
-  process.stdout.write(JSON.stringify({ cycles, finalized, allCollected, baseline, after, droppedCollected, reused }) + '\n')
+  process.stdout.write(JSON.stringify({ cycles, finalized, allCollected, baseline, ended, after, droppedCollected, reused }) + '\n')
 }
 
 main().catch((err) => {

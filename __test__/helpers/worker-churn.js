@@ -78,7 +78,11 @@ async function main () {
   process.stdout.write(`done ${exited} exited\n`)
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err && err.stack}\n`)
-  process.exitCode = 1
-})
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`${err && err.stack}\n`)
+    process.exitCode = 1
+  })
+}
+
+module.exports = { runOne }

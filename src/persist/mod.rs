@@ -489,45 +489,58 @@ impl Drop for LogJournal {
     }
 }
 
-/// What the binding keeps to ask about durability and to sync on demand.
+/// What the binding keeps to ask about durability and to sync on demand. It does not keep the
+/// log open: once the journal is closed (dropped), the files, the writer's state and the
+/// listener are released at once, whoever still holds this (an ended client that the garbage
+/// collector has not finalized yet); everything was synced then, so every record is durable.
 #[derive(Debug, Clone)]
 pub struct Persistence {
-    shared: Arc<Shared>,
+    shared: std::sync::Weak<Shared>,
 }
 
 impl Persistence {
     /// Sequence number of the last record appended (a publish's position, read right after it).
     pub fn position(&self) -> u64 {
-        self.shared.pending.lock().seq
+        self.shared.upgrade().map_or(0, |s| s.pending.lock().seq)
     }
 
     /// Sequence number up to which records are synced to disk.
     pub fn durable(&self) -> u64 {
-        self.shared.durable.load(Ordering::SeqCst)
+        self.shared
+            .upgrade()
+            .map_or(u64::MAX, |s| s.durable.load(Ordering::SeqCst))
     }
 
     /// Asks the listener to be called once records up to `seq` are synced. Returns true when
     /// they already are (then the listener may or may not be called).
     pub fn want(&self, seq: u64) -> bool {
-        self.shared.wanted.store(seq, Ordering::SeqCst);
-        if self.durable() >= seq {
+        let Some(shared) = self.shared.upgrade() else {
+            return true;
+        };
+        shared.wanted.store(seq, Ordering::SeqCst);
+        if shared.durable.load(Ordering::SeqCst) >= seq {
             return true;
         }
         // Make sure a writer is on it.
-        if self.shared.pending.lock().writer_waiting {
-            self.shared.wake.notify_one();
+        if shared.pending.lock().writer_waiting {
+            shared.wake.notify_one();
         }
         false
     }
 
-    /// Sets the durability listener.
+    /// Sets the durability listener (while the log is open).
     pub fn set_listener(&self, listener: DurableListener) {
-        *self.shared.listener.lock() = Some(listener);
+        if let Some(shared) = self.shared.upgrade() {
+            *shared.listener.lock() = Some(listener);
+        }
     }
 
     /// Writes and syncs everything pending now, on the caller's thread.
     pub fn sync(&self) -> Result<u64, String> {
-        self.shared.sync_now()
+        match self.shared.upgrade() {
+            Some(shared) => shared.sync_now(),
+            None => Ok(self.durable()),
+        }
     }
 }
 
@@ -709,7 +722,10 @@ pub fn open(
         writer: Some(writer),
         _lock: lock,
     };
-    Ok((journal, Persistence { shared }, restored))
+    let persistence = Persistence {
+        shared: Arc::downgrade(&shared),
+    };
+    Ok((journal, persistence, restored))
 }
 
 #[cfg(test)]
