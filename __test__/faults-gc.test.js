@@ -34,3 +34,39 @@ test('ended persistence clients are collected and descriptors return to the base
   assert.equal(seen.droppedCollected, true, 'a persistence client dropped without end() was never finalized')
   assert.deepEqual(seen.reused, { restored: 1 }, 'a new client with the dropped one\'s clientId opens its log and takes back its pending publish')
 })
+
+test('a persistence client dropped in a worker without end() releases its log when the worker exits', { timeout: 60000 }, async (t) => {
+  if (!requireBinary(t, 'mosquitto')) return
+  const { Worker } = require('node:worker_threads')
+  const mqtt = require('..')
+  const broker = await startMosquitto()
+  t.after(() => broker.stop())
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqtt-native-gc-worker-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const clientId = `gc-worker-${process.pid}`
+  // The worker's client loses its connection with a publish unacknowledged, and the worker's
+  // script ends without end(): the worker exits, and its environment finalizes the client.
+  const worker = new Worker(`
+    const { workerData } = require('node:worker_threads')
+    const mqtt = require(workerData.entry)
+    const c = mqtt.connect(workerData.url, { clientId: workerData.clientId, clean: false, reconnectPeriod: 0, persistence: { dir: workerData.dir } })
+    c.on('error', () => {})
+    c.on('connect', () => {
+      c.publish('gc/worker', 'pending', { qos: 1 })
+      c.stream.destroy()
+    })
+  `, { eval: true, workerData: { entry: path.join(__dirname, '..'), url: broker.url, dir, clientId } })
+  t.after(() => worker.terminate())
+  const [code] = await Promise.race([
+    new Promise((resolve) => worker.once('exit', (c) => resolve([c]))),
+    new Promise((resolve, reject) => setTimeout(() => reject(new Error('the worker did not exit within 20 s')), 20000).unref())
+  ])
+  assert.equal(code, 0)
+  const again = mqtt.connect(broker.url, { clientId, clean: false, reconnectPeriod: 0, persistence: { dir } })
+  t.after(() => again.end(true))
+  assert.deepEqual(again._persist.restored, { outgoing: 1, incoming: 0 })
+  await new Promise((resolve, reject) => {
+    again.once('connect', resolve)
+    again.once('error', reject)
+  })
+})
