@@ -8,7 +8,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { startRabbitCluster, rabbitAvailable } = require('./helpers/rabbitmq')
+const { startRabbitCluster, stopRabbitClusters, rabbitAvailable } = require('./helpers/rabbitmq')
 const { takeover } = require('./helpers/cluster-scenarios')
 
 const RECONNECT_PERIOD = 500
@@ -33,6 +33,8 @@ function range (list) {
 
 test('publisher and subscribers on a killed RabbitMQ node move to a survivor, resubscribe and carry on, losing only what the guarantees allow', { timeout: 240000 }, async (t) => {
   if (!requireRabbit(t)) return
+  // Registered first: if the test times out while the nodes start, they are stopped all the same.
+  t.after(stopRabbitClusters)
   const cluster = await startRabbitCluster({ nodes: 3 })
   t.after(() => cluster.stop())
   const r = await takeover(cluster, { reconnectPeriod: RECONNECT_PERIOD, intervalMs: 5, beforeKillMs: 1500, afterKillMs: 1500 })

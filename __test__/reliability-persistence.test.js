@@ -51,7 +51,7 @@ async function warningsDuring (fn) {
   }
 }
 
-test('publishes left in flight are resent by the next client with the same clientId and directory, in order, with their packet identifiers and DUP set', async (t) => {
+test('publishes never sent are sent by the next client with the same clientId and directory, in order, numbered then, without DUP', async (t) => {
   const dir = tempDir(t)
   await leaveInFlight(dir, 'resend-1', 5)
   const broker = await startScriptedBroker({ protocolVersion: 4, autoConnack: true, autoPuback: true })
@@ -63,7 +63,9 @@ test('publishes left in flight are resent by the next client with the same clien
   const sent = []
   for (let i = 0; i < 5; i++) sent.push(await conn.nextPacket('publish'))
   assert.deepEqual(sent.map((p) => p.payload.toString()), ['m0', 'm1', 'm2', 'm3', 'm4'])
-  assert.ok(sent.every((p) => p.dup && p.qos === 1))
+  // They never went out before, so this is their first delivery (MQTT 5 §3.3.1.1), and their
+  // packet identifiers are taken now (MQTT 5 §2.2.1).
+  assert.ok(sent.every((p) => !p.dup && p.qos === 1))
   const ids = sent.map((p) => p.messageId)
   assert.equal(new Set(ids).size, 5)
   // Acknowledged now: 'connect' follows, and the log is empty for the next run.
@@ -72,6 +74,31 @@ test('publishes left in flight are resent by the next client with the same clien
   const again = mqtt.connect(broker.url, { clientId: 'resend-1', clean: false, reconnectPeriod: 0, persistence: { dir }, manualConnect: true })
   assert.deepEqual(again._persist.restored, { outgoing: 0, incoming: 0 })
   again.end(true)
+})
+
+test('publishes sent and left unacknowledged are resent by the next client in order with their packet identifiers and DUP set', async (t) => {
+  const dir = tempDir(t)
+  const silent = await startScriptedBroker({ protocolVersion: 4, autoConnack: true })
+  t.after(() => silent.close())
+  const first = mqtt.connect(silent.url, { clientId: 'resend-2', clean: false, reconnectPeriod: 0, persistence: { dir } })
+  first.on('error', () => {})
+  const conn1 = await silent.nextConnection()
+  await next(first, 'connect')
+  for (let i = 0; i < 4; i++) first.publish('p/t', `s${i}`, { qos: i % 2 ? 2 : 1 })
+  const firstSent = []
+  for (let i = 0; i < 4; i++) firstSent.push(await conn1.nextPacket('publish'))
+  await new Promise((resolve) => first.end(true, resolve)) // as a crash would: nothing acknowledged
+  const broker = await startScriptedBroker({ protocolVersion: 4, autoConnack: true, autoPuback: true })
+  t.after(() => broker.close())
+  const c = mqtt.connect(broker.url, { clientId: 'resend-2', clean: false, reconnectPeriod: 0, persistence: { dir } })
+  t.after(() => c.end(true))
+  assert.deepEqual(c._persist.restored, { outgoing: 4, incoming: 0 })
+  const conn = await broker.nextConnection()
+  const resent = []
+  for (let i = 0; i < 4; i++) resent.push(await conn.nextPacket('publish'))
+  assert.deepEqual(resent.map((p) => [p.payload.toString(), p.messageId, p.qos, p.dup]),
+    firstSent.map((p) => [p.payload.toString(), p.messageId, p.qos, true]))
+  await next(c, 'connect')
 })
 
 test('a truncated log gives one warning, and every whole record before the damage is resent', async (t) => {

@@ -8,7 +8,7 @@
 const { EventEmitter } = require('events')
 const native = require('./native')
 const { normalize, checkSupported, resolveEndpoint, isRetryable } = require('./options')
-const { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError } = require('./errors')
+const { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError, nativeError, codedError } = require('./errors')
 const { validateTopics, sharedSubscriptionError } = require('./topic')
 const { ServerList, checkClusterOptions, USE_ANOTHER_SERVER, SERVER_MOVED } = require('./servers')
 const { DefaultMessageIdProvider } = require('./message-id')
@@ -150,6 +150,17 @@ class MqttClient extends EventEmitter {
     this._unsent = new Map()
     /** QoS 1/2 publishes waiting for the flow-control window: message id → packet for packetsend. */
     this._writeLater = new Map()
+    /**
+     * Whether QoS 1/2 publishes take their packet identifier when the session first sends them
+     * (MQTT 5 §2.2.1), so that publishes waiting for the flow-control window or a connection hold
+     * none. Not with an application's `messageIdProvider` or `outgoingStore`, which see the id at
+     * call time, as in MQTT.js.
+     */
+    this._sessionIds = !this.options.messageIdProvider && !this.options.outgoingStore
+    /** Publishes handed to the session without an identifier, oldest first (numbered in this order). */
+    this._unnumbered = []
+    /** The last identifier taken in session-numbering mode (for getLastMessageId). */
+    this._lastId = null
     /** Reconnect attempts since the last successful CONNACK (for `reconnectBackoff`). */
     this._failedAttempts = 0
     /** The last error, to decide whether retrying can help (`reconnectOnUnhealableError`). */
@@ -328,7 +339,7 @@ class MqttClient extends EventEmitter {
     if (typeof topic !== 'string') throw new TypeError('The topic must be a string')
     const payload = toPayload(message)
     let messageId = 0
-    if (qos > 0) {
+    if (qos > 0 && !this._sessionIds) {
       messageId = this._nextId()
       if (messageId === null) {
         // Every id is in flight (UniqueMessageIdProvider): wait for one, as MQTT.js does.
@@ -347,6 +358,10 @@ class MqttClient extends EventEmitter {
     const packet = { cmd: 'publish', topic, payload: message, qos, retain, messageId, dup }
     if (v5) packet.properties = properties
     const nativeProps = v5 && properties ? fromMqttPacket({ cmd: 'publish', topic, payload, properties }, 5).properties : null
+    if (qos !== 0 && this._sessionIds) {
+      this._publishUnnumbered(packet, payload, flags, nativeProps, cbStorePut, callback)
+      return this
+    }
     if (qos === 0) {
       if (!this.connected) {
         this._queueOrFail(packet, callback, payload, flags, nativeProps)
@@ -387,6 +402,66 @@ class MqttClient extends EventEmitter {
     return this
   }
 
+  /**
+   * Hands a QoS 1/2 publish to the session without a packet identifier: the session takes one
+   * when it first sends the publish (MQTT 5 §2.2.1, MQTT 3.1.1 §2.3.1), at once when the window
+   * has room, else later, announced by a NUMBERED record. Offline, the session keeps it and
+   * sends it after CONNACK, after what was in flight.
+   */
+  _publishUnnumbered (packet, payload, flags, nativeProps, cbStorePut, callback) {
+    let props = nativeProps
+    let sent = packet
+    // Offline, any alias belongs to the old connection: sent with its topic (as MQTT.js does).
+    if (!this.connected) [sent, props] = withoutTopicAlias(packet, nativeProps)
+    const entry = { volatile: false, cmd: 'publish', cb: callback || noop, store: this.outgoingStore, packet: sent }
+    let id
+    try {
+      id = native.clientPublish(this._handle, sent.topic, payload, flags, 0, props)
+    } catch (e) {
+      const err = nativeError(e)
+      if (callback) callback(err)
+      else this.emit('error', err)
+      return
+    }
+    if (!this._flushScheduled) {
+      this._flushScheduled = true
+      process.nextTick(this._flushWrites)
+    }
+    if (cbStorePut) {
+      if (this._persist) this._persist.whenDurable(cbStorePut)
+      else cbStorePut()
+    }
+    if (id) this._numbered(entry, id, true)
+    else this._unnumbered.push(entry)
+  }
+
+  /** A publish handed over without an identifier has one: it is tracked (and stored) under it. */
+  _numbered (entry, id, written) {
+    this._lastId = id
+    this.outgoing[id] = entry
+    if (entry.replaying) {
+      // Sent after CONNACK: 'connect' waits for its ack.
+      entry.replaying = false
+      const replay = this._replay
+      if (replay && replay.unnumbered) {
+        replay.unnumbered--
+        replay.ids.add(id)
+      }
+    }
+    if (entry.restored) return
+    entry.packet.messageId = id
+    entry.store.put(entry.packet, noop)
+    if (this._wantsPacketSend()) {
+      if (written) this.emit('packetsend', entry.packet)
+      else this._writeLater.set(id, entry.packet)
+    }
+  }
+
+  _onNumbered (id) {
+    const entry = this._unnumbered.shift()
+    if (entry) this._numbered(entry, id, false)
+  }
+
   /** Sends the QoS 1/2 publishes made offline that are still waiting, oldest first. */
   _sendUnsent () {
     const unsent = this._unsent
@@ -415,7 +490,7 @@ class MqttClient extends EventEmitter {
         this._queueOrFail(packet, callback, payload, flags, properties)
         return false
       }
-      const err = new Error(message)
+      const err = codedError(message, `ERR_MQTT_${code}`)
       const cb = callback || (messageId && this.outgoing[messageId] && this.outgoing[messageId].cb)
       if (cb && cb !== noop) cb(err)
       else this.emit('error', err)
@@ -423,7 +498,7 @@ class MqttClient extends EventEmitter {
     }
     if (packet && this._wantsPacketSend()) {
       // Beyond the flow-control window the session writes it later, and reports it then.
-      if (written === false) this._writeLater.set(messageId, packet)
+      if (written === 0) this._writeLater.set(messageId, packet)
       else this.emit('packetsend', packet)
     }
     return true
@@ -461,6 +536,13 @@ class MqttClient extends EventEmitter {
   }
 
   _nextId () {
+    if (this._sessionIds) {
+      // Subscribes and unsubscribes take ids from the session's counter, which knows the ids
+      // its publishes hold.
+      const id = native.clientNextMessageId(this._handle)
+      if (id !== null && id !== undefined) this._lastId = id
+      return id ?? null
+    }
     return this.messageIdProvider.allocate()
   }
 
@@ -472,6 +554,7 @@ class MqttClient extends EventEmitter {
   }
 
   getLastMessageId () {
+    if (this._sessionIds) return this._lastId
     return this.messageIdProvider.getLastAllocated()
   }
 
@@ -706,7 +789,7 @@ class MqttClient extends EventEmitter {
       const entry = this.outgoing[packet.messageId]
       delete this.outgoing[packet.messageId]
       this._releaseId(packet.messageId)
-      if (entry) entry.cb(new Error(message))
+      if (entry) entry.cb(codedError(message, `ERR_MQTT_${code}`))
       return
     }
     if (this._wantsPacketSend()) this.emit('packetsend', packet)
@@ -733,7 +816,7 @@ class MqttClient extends EventEmitter {
     this._clearReconnect()
     this.disconnecting = true
     const finish = () => this._closeConnection(force, opts, cb)
-    if (!force && this.connected && Object.keys(this.outgoing).length > 0) {
+    if (!force && this.connected && (Object.keys(this.outgoing).length > 0 || this._unnumbered.length > 0)) {
       // Let in-flight publishes, subscribes and unsubscribes complete first (MQTT.js waits for
       // 'outgoingEmpty'); offline, end() completes at once (COMPATIBILITY.md).
       const onEmpty = () => {
@@ -946,6 +1029,8 @@ class MqttClient extends EventEmitter {
   _flush () {
     const outgoing = this.outgoing
     this.outgoing = {}
+    const unnumbered = this._unnumbered
+    this._unnumbered = []
     this._unsent = new Map()
     this._writeLater.clear()
     native.clientClearOutgoing(this._handle)
@@ -953,6 +1038,7 @@ class MqttClient extends EventEmitter {
       this.outgoingStore.del({ messageId: Number(id) }, noop)
       outgoing[id].cb(new Error('Connection closed'))
     }
+    for (const entry of unnumbered) entry.cb(new Error('Connection closed'))
   }
 
   /** Fails pending subscribe/unsubscribe callbacks on close (MQTT.js `_flushVolatile`). */
@@ -1103,6 +1189,7 @@ class MqttClient extends EventEmitter {
       case KIND.ERROR: return this._onError(extra)
       case KIND.CLOSE: return this._onClose()
       case KIND.RELEASED: return this._onReleased(record.messageId(rec, r))
+      case KIND.NUMBERED: return this._onNumbered(record.messageId(rec, r))
     }
   }
 
@@ -1232,8 +1319,12 @@ class MqttClient extends EventEmitter {
     }
     // The session has resent what was in flight; the publishes made offline follow.
     this._sendUnsent()
-    if (replaying.length) {
-      this._replay = { ids: new Set(replaying), connack: packet, streaming: false }
+    // Publishes that were never sent (made offline, or left by an earlier run) go out now,
+    // numbered as they go; like the store MQTT.js replays, 'connect' waits for them too.
+    const unnumbered = this._unnumbered.length
+    for (const entry of this._unnumbered) entry.replaying = true
+    if (replaying.length || unnumbered) {
+      this._replay = { ids: new Set(replaying), connack: packet, streaming: false, unnumbered }
       return
     }
     this._finishConnect(packet)
@@ -1242,7 +1333,7 @@ class MqttClient extends EventEmitter {
   /** One of the messages resent after CONNACK is acknowledged (or removed). */
   _replayed (messageId) {
     const replay = this._replay
-    if (replay && replay.ids.delete(messageId) && replay.ids.size === 0 && !replay.streaming) {
+    if (replay && replay.ids.delete(messageId) && replay.ids.size === 0 && !replay.streaming && !replay.unnumbered) {
       this._finishConnect(replay.connack)
     }
   }
@@ -1418,7 +1509,7 @@ class MqttClient extends EventEmitter {
         break
       }
     }
-    if (this.disconnecting && Object.keys(this.outgoing).length === 0) this.emit('outgoingEmpty')
+    if (this.disconnecting && Object.keys(this.outgoing).length === 0 && this._unnumbered.length === 0) this.emit('outgoingEmpty')
   }
 
   /** An inbound AUTH (MQTT 5 enhanced authentication), checked as MQTT.js 5.16 checks it. */
@@ -1448,7 +1539,7 @@ class MqttClient extends EventEmitter {
         try {
           native.clientAuth(this._handle, fromMqttPacket({ cmd: 'auth', ...reply }, 5))
         } catch (e) {
-          return this.emit('error', new Error(splitNativeError(e).message))
+          return this.emit('error', nativeError(e))
         }
         if (this._wantsPacketSend()) this.emit('packetsend', reply)
         return

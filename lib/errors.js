@@ -99,4 +99,20 @@ function splitNativeError (err) {
   return { code: text.slice(0, bar), message: text.slice(bar + 1) }
 }
 
-module.exports = { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError }
+/** An Error with `code`. */
+function codedError (message, code) {
+  const err = new Error(message)
+  err.code = code
+  return err
+}
+
+/**
+ * The Error for one thrown synchronously by a native function (`CODE|text`): its text, and
+ * `code` `ERR_MQTT_<CODE>` (`ERR_MQTT_INVALID`, `ERR_MQTT_NOT_CONNECTED`, …).
+ */
+function nativeError (thrown) {
+  const { code, message } = splitNativeError(thrown)
+  return codedError(message, `ERR_MQTT_${code}`)
+}
+
+module.exports = { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError, nativeError, codedError }

@@ -70,7 +70,14 @@ class Persistence {
     this.waiting = []
     this.failed = false
     try {
-      this.handle = native.clientPersistOpen(client._handle, options.dir, client.options.clientId, (seq) => this._onDurable(seq))
+      // The writer thread's callback holds this function strongly; through a WeakRef it does
+      // not hold the client, which the garbage collector can then finalize (closing the log)
+      // when the application drops it without end().
+      const self = new WeakRef(this)
+      this.handle = native.clientPersistOpen(client._handle, options.dir, client.options.clientId, (seq) => {
+        const persistence = self.deref()
+        if (persistence) persistence._onDurable(seq)
+      })
     } catch (e) {
       const text = String(e && e.message)
       throw persistenceError(text.slice(text.indexOf('|') + 1))
@@ -81,6 +88,11 @@ class Persistence {
     // that 'connect' and the offline queue wait for their acks as in MQTT.js.
     for (let i = 0; i < restored.outgoingIds.length; i++) {
       const id = restored.outgoingIds[i]
+      if (id === 0) {
+        // Never sent by the earlier run: the session numbers it when it first sends it.
+        client._unnumbered.push({ volatile: false, cmd: 'publish', cb: noop, restored: true })
+        continue
+      }
       if (client.outgoing[id]) continue
       client.messageIdProvider.register(id)
       client.outgoing[id] = { volatile: false, cmd: restored.outgoingPubrel[i] ? 'pubrel' : 'publish', cb: noop }

@@ -3,25 +3,31 @@
 // reporting loss, duplicates and memory over time. Not part of CI.
 //
 //   node scripts/soak.js [--minutes N] [--publishers P] [--rate R] [--restart-every S]
-//                        [--persistence on|off] [--kill]
+//                        [--persistence on|off] [--kill] [--worker-churn on|off]
+//                        [--connect-churn on|off]
 //
 // Starts mosquitto on a loopback port with its persistence on (autosave_interval 1), one
 // subscriber (clean: false, QoS 2) and P publishers (default 2, clean: false, built-in
 // persistence on by default), each publishing R messages a second (default 200), alternating
 // QoS 1 and QoS 2. Every S seconds (default 20) the broker is restarted: stopped with SIGTERM
 // (it saves its database), or with --kill, SIGKILL (its last second of state may be lost, which
-// is then the broker's loss, not the client's). Prints a line every 10 s, and at the end, after
-// waiting for stragglers: messages acknowledged to the publishers and never delivered (loss),
-// QoS 1 and QoS 2 duplicates, RSS and heap over time. Exits 1 on loss or a QoS 2 duplicate.
+// is then the broker's loss, not the client's). Meanwhile (both on by default) worker threads
+// are started, made to receive and terminated, one after another, every third throwing from its
+// `message` listener as it ends; and persistence clients connect, publish, end and are dropped,
+// one after another. Prints a line every 10 s, and at the end, after waiting for stragglers:
+// messages acknowledged to the publishers and never delivered (loss), QoS 1 and QoS 2
+// duplicates, and over time RSS, heap, threads and open descriptors (which must stay flat under
+// the churn), with the churn counts. Exits 1 on loss or a QoS 2 duplicate.
 
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const mqtt = require('..')
 const { startMosquitto, findBinary } = require('../__test__/helpers/mosquitto')
+const { runOne: churnWorker } = require('../__test__/helpers/worker-churn')
 
 function parseArgs (argv) {
-  const args = { minutes: 10, publishers: 2, rate: 200, restartEvery: 20, persistence: true, kill: false }
+  const args = { minutes: 10, publishers: 2, rate: 200, restartEvery: 20, persistence: true, kill: false, workerChurn: true, connectChurn: true }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = () => argv[++i]
@@ -31,8 +37,10 @@ function parseArgs (argv) {
     else if (a === '--restart-every') args.restartEvery = Number(next())
     else if (a === '--persistence') args.persistence = next() !== 'off'
     else if (a === '--kill') args.kill = true
+    else if (a === '--worker-churn') args.workerChurn = next() !== 'off'
+    else if (a === '--connect-churn') args.connectChurn = next() !== 'off'
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 22).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
       process.exit(0)
     } else throw new Error(`unknown argument ${a} (see --help)`)
   }
@@ -41,6 +49,15 @@ function parseArgs (argv) {
 }
 
 const mb = (bytes) => Math.round(bytes / 1048576 * 10) / 10
+
+/** Entries of a /proc directory (threads, descriptors), or null where there is none. */
+function count (dir) {
+  try {
+    return fs.readdirSync(dir).length
+  } catch {
+    return null
+  }
+}
 
 async function main () {
   const args = parseArgs(process.argv.slice(2))
@@ -101,11 +118,50 @@ async function main () {
     }
   }, tickMs)
 
+  // Churn: workers terminated while receiving, and persistence clients that connect, publish,
+  // end and are dropped, each one after another, until the end.
+  let churning = true
+  const churn = { workers: 0, workerErrors: 0, connects: 0, connectErrors: 0 }
+  const churns = []
+  if (args.workerChurn) {
+    churns.push((async () => {
+      while (churning) {
+        try {
+          await churnWorker(broker.url, churn.workers)
+          churn.workers++
+        } catch {
+          churn.workerErrors++
+          await new Promise((resolve) => setTimeout(resolve, 500))
+        }
+      }
+    })())
+  }
+  if (args.connectChurn) {
+    churns.push((async () => {
+      while (churning) {
+        const client = mqtt.connect(broker.url, { clientId: `${tag}-churn`, clean: false, reconnectPeriod: 0, connectTimeout: 5000, persistence: { dir: path.join(work, 'churn') } })
+        client.on('error', () => {})
+        try {
+          await new Promise((resolve, reject) => {
+            client.once('connect', resolve)
+            client.once('close', () => reject(new Error('closed')))
+          })
+          await client.publishAsync(`${tag}-churn/t`, 'x', { qos: 1 })
+          churn.connects++
+        } catch {
+          churn.connectErrors++
+          await new Promise((resolve) => setTimeout(resolve, 200))
+        }
+        await client.endAsync(true).catch(() => {})
+      }
+    })())
+  }
+
   const start = Date.now()
   const samples = []
   const sample = () => {
     const m = process.memoryUsage()
-    const s = { minute: Math.round((Date.now() - start) / 6000) / 10, sent, acked: ackedCount, received: receivedCount, duplicates1, duplicates2, rssMb: mb(m.rss), heapMb: mb(m.heapUsed) }
+    const s = { minute: Math.round((Date.now() - start) / 6000) / 10, sent, acked: ackedCount, received: receivedCount, duplicates1, duplicates2, rssMb: mb(m.rss), heapMb: mb(m.heapUsed), threads: count('/proc/self/task'), fds: count('/proc/self/fd'), ...churn }
     samples.push(s)
     console.log(JSON.stringify(s))
   }
@@ -123,6 +179,8 @@ async function main () {
   await new Promise((resolve) => setTimeout(resolve, args.minutes * 60000))
   clearInterval(pump)
   clearInterval(restarter)
+  churning = false
+  await Promise.all(churns)
   // Stragglers: wait until every acknowledged message arrived, at most 60 s.
   const lost = () => {
     const labels = []
@@ -137,6 +195,8 @@ async function main () {
   sample()
   const missing = lost()
   const rss = samples.map((s) => s.rssMb)
+  const threads = samples.map((s) => s.threads)
+  const fds = samples.map((s) => s.fds)
   const summary = {
     minutes: args.minutes,
     publishers: args.publishers,
@@ -154,7 +214,14 @@ async function main () {
     duplicatesQos2: duplicates2,
     rssMbFirst: rss[0],
     rssMbMax: Math.max(...rss),
-    rssMbLast: rss[rss.length - 1]
+    rssMbLast: rss[rss.length - 1],
+    threadsFirst: threads[0],
+    threadsMax: Math.max(...threads),
+    threadsLast: threads[threads.length - 1],
+    fdsFirst: fds[0],
+    fdsMax: Math.max(...fds),
+    fdsLast: fds[fds.length - 1],
+    ...churn
   }
   console.log('SUMMARY ' + JSON.stringify(summary))
   for (const pub of publishers) pub.client.end(true)

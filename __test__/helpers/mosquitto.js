@@ -15,6 +15,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { freePort, waitForPort } = require('./ports.js')
+const { track } = require('./child.js')
 
 /** Every mosquitto process started here and not yet exited. */
 const running = new Set()
@@ -135,9 +136,11 @@ async function startMosquitto (opts = {}) {
 
   async function start () {
     log += `--- starting ${bin} -c ${configFile}\n`
-    const proc = spawn(bin, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // A process group of its own, killed by id when this process ends however it ends.
+    const proc = spawn(bin, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     child = proc
     running.add(proc)
+    track(proc)
     let exitInfo = null
     exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {

@@ -14,6 +14,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
+const { track } = require('./child.js')
 const { freePort, waitForPort } = require('./ports.js')
 const { findBinary } = require('./mosquitto.js')
 
@@ -86,8 +87,10 @@ async function startNginx (opts) {
   fs.writeFileSync(confFile, conf)
 
   let log = ''
-  const proc = spawn(bin, ['-p', dir, '-e', errorLog, '-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // A process group of its own (master and workers), killed by id when this process ends.
+  const proc = spawn(bin, ['-p', dir, '-e', errorLog, '-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   running.add(proc)
+  track(proc)
   let exitInfo = null
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
     running.delete(proc)

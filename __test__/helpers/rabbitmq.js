@@ -6,17 +6,23 @@
 // ports, and one Erlang cookie shared by the nodes. The nodes register with an epmd of our own on
 // a free port (ERL_EPMD_PORT), so nothing is shared with another RabbitMQ on the machine.
 //
-//   const { startRabbitCluster, rabbitAvailable } = require('./helpers/rabbitmq.js')
+//   const { startRabbitCluster, stopRabbitClusters, rabbitAvailable } = require('./helpers/rabbitmq.js')
+//   t.after(stopRabbitClusters) // first: also stops a cluster whose start the test's timeout cut short
 //   const cluster = await startRabbitCluster({ nodes: 3 })
 //   t.after(() => cluster.stop())
+//
+// Every process started here (the nodes, their epmd, rabbitmqctl) runs in a process group of its
+// own, registered with helpers/child.js's `track`: it is killed by its group id when the test
+// process ends, however it ends (a timeout, a failed assertion, SIGKILL from the test runner).
 //   cluster.nodes[0].port   // its MQTT port
 //   await cluster.kill(0)   // SIGKILL the node (its whole process group)
 
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const { freePort, waitForPort } = require('./ports.js')
+const { track } = require('./child.js')
 
 const SBIN = '/usr/lib/rabbitmq/bin'
 const SERVER = path.join(SBIN, 'rabbitmq-server')
@@ -25,6 +31,13 @@ const CTL = path.join(SBIN, 'rabbitmqctl')
 /** Process groups started here and not yet exited (killed at exit whatever happens). */
 const running = new Set()
 const tempDirs = new Set()
+/** The stop functions of clusters started (or starting) here and not yet stopped. */
+const clusters = new Set()
+
+/** Stops every cluster this process started, finished starting or not. */
+async function stopRabbitClusters () {
+  await Promise.all([...clusters].map((stop) => stop()))
+}
 
 process.on('exit', () => {
   for (const child of running) {
@@ -95,10 +108,27 @@ async function startRabbitCluster (opts = {}) {
   // Our own epmd, in the foreground, so that we can stop it by its pid.
   const epmd = spawn('/usr/bin/epmd', ['-port', String(epmdPort), '-address', host], { env: baseEnv, stdio: 'ignore', detached: true })
   running.add(epmd)
+  track(epmd)
   epmd.once('exit', () => running.delete(epmd))
+  // From here on, whatever happens, stopRabbitClusters() (and the exit handlers) stop it all.
+  let stopAll = null
+  const stopping = async () => stopAll && stopAll()
+  clusters.add(stopping)
+  let nodes = []
+  stopAll = async () => {
+    await Promise.all(nodes.map((n) => {
+      if (!n.child || exited(n.child)) return null
+      try { process.kill(-n.child.pid, 'SIGKILL') } catch {}
+      return n.exitedP
+    }))
+    if (!exited(epmd)) {
+      try { process.kill(-epmd.pid, 'SIGKILL') } catch {}
+    }
+    clusters.delete(stopping)
+  }
   await waitForPort(epmdPort, { host, timeoutMs: 5000 })
 
-  const nodes = specs.map((spec, i) => {
+  nodes = specs.map((spec, i) => {
     const base = path.join(dir, `node${i + 1}`)
     fs.mkdirSync(base, { recursive: true })
     const conf = [
@@ -152,11 +182,32 @@ async function startRabbitCluster (opts = {}) {
     return text
   }
 
+  /**
+   * Runs rabbitmqctl against node `i` (an Erlang VM of its own: in its own process group, killed
+   * with it after `timeoutMs`, and never blocking the event loop). Resolves with its output.
+   */
   function ctl (i, ...args) {
     const n = nodes[i]
-    const r = spawnSync(CTL, ['-n', n.name, ...args], { env: n.env, encoding: 'utf8', timeout: 60000 })
-    if (r.status !== 0) throw new Error(`rabbitmqctl ${args.join(' ')} on ${n.name} failed: ${r.stderr || r.stdout || r.error}`)
-    return r.stdout
+    const timeoutMs = 60000
+    return new Promise((resolve, reject) => {
+      const child = spawn(CTL, ['-n', n.name, ...args], { env: n.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      track(child)
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (c) => { out += c })
+      child.stderr.on('data', (c) => { err += c })
+      const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL') } catch {} }, timeoutMs)
+      child.once('error', (e) => {
+        clearTimeout(timer)
+        reject(e)
+      })
+      child.once('close', (code, signal) => {
+        clearTimeout(timer)
+        try { process.kill(-child.pid, 'SIGKILL') } catch {}
+        if (code === 0) resolve(out)
+        else reject(new Error(`rabbitmqctl ${args.join(' ')} on ${n.name} failed (${signal || code}): ${err || out}`))
+      })
+    })
   }
 
   async function startNode (i) {
@@ -164,6 +215,7 @@ async function startRabbitCluster (opts = {}) {
     const child = spawn(SERVER, [], { env: n.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     n.child = child
     running.add(child)
+    track(child)
     n.exitedP = new Promise((resolve) => child.once('exit', () => { running.delete(child); resolve() }))
     const append = (chunk) => {
       n.out += chunk.toString()
@@ -214,9 +266,7 @@ async function startRabbitCluster (opts = {}) {
     /** Stops every node (SIGTERM, SIGKILL after 15 s), then epmd, and removes the directory. */
     stop: async () => {
       await Promise.all(nodes.map((_, i) => stopNode(i)))
-      if (!exited(epmd)) {
-        try { process.kill(-epmd.pid, 'SIGKILL') } catch {}
-      }
+      await stopAll()
       try { fs.rmSync(dir, { recursive: true, force: true }) } catch {}
       tempDirs.delete(dir)
     }
@@ -229,7 +279,7 @@ async function startRabbitCluster (opts = {}) {
       const i = nodes.findIndex((n) => n.child && !exited(n.child))
       let status = ''
       try {
-        status = ctl(i, 'cluster_status', '--formatter', 'json')
+        status = await ctl(i, 'cluster_status', '--formatter', 'json')
         const running = JSON.parse(status).running_nodes || []
         if (names.every((nm) => running.includes(nm))) return
       } catch (err) {
@@ -254,4 +304,4 @@ async function startRabbitCluster (opts = {}) {
   return cluster
 }
 
-module.exports = { startRabbitCluster, rabbitAvailable }
+module.exports = { startRabbitCluster, stopRabbitClusters, rabbitAvailable }

@@ -10,7 +10,7 @@
 //! [`NO_EXTRA`]). `lib/batch.js` reads the layout from [`batch_layout`] when the addon loads, so
 //! the two sides share this one definition.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use napi::bindgen_prelude::*;
 use napi::{sys, JsValue};
@@ -38,6 +38,8 @@ mod kind {
     pub const ERROR: u32 = 8;
     pub const CLOSE: u32 = 9;
     pub const RELEASED: u32 = 10;
+    /// A publish accepted without an identifier got one as it was first sent (`b`).
+    pub const NUMBERED: u32 = 11;
 }
 
 /// The `a` field of an `ACK` record: which acknowledgement completed an outgoing packet
@@ -107,9 +109,19 @@ const COPY_LIMIT: usize = 64 * 1024;
 /// hold the event loop for long.
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
+/// The most room a connection's blob keeps after a small batch.
+const MAX_IDLE_BLOB: usize = 4 * COPY_LIMIT;
+
 impl Batch {
     fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+
+    /// Drops every pending event.
+    fn clear(&mut self) {
+        self.blob.clear();
+        self.records.clear();
+        self.extras.clear();
     }
 
     fn extra(&mut self, extra: Extra) -> u32 {
@@ -269,6 +281,17 @@ impl Batch {
                 0,
                 NO_EXTRA,
             ]),
+            DriverEvent::Session(Event::Numbered { message_id }) => self.record([
+                kind::NUMBERED,
+                0,
+                u32::from(message_id),
+                0,
+                0,
+                0,
+                0,
+                0,
+                NO_EXTRA,
+            ]),
             DriverEvent::Transport(error) => self.push_error(transport_error_info(error)),
             DriverEvent::Closed => self.record([kind::CLOSE, 0, 0, 0, 0, 0, 0, 0, NO_EXTRA]),
         }
@@ -330,6 +353,8 @@ pub struct JsSink {
     context: sys::napi_async_context,
     batch: RefCell<Batch>,
     version: ProtocolVersion,
+    /// A delivery failed: JavaScript is not called again from this connection.
+    broken: Cell<bool>,
 }
 
 impl JsSink {
@@ -350,17 +375,21 @@ impl JsSink {
                 1,
                 &mut function_ref,
             ))?;
-            let mut name = std::ptr::null_mut();
-            let label = "mqtt-native";
-            check(sys::napi_create_string_utf8(
-                raw_env,
-                label.as_ptr().cast(),
-                label.len() as isize,
-                &mut name,
-            ))?;
-            let mut resource = std::ptr::null_mut();
-            check(sys::napi_create_object(raw_env, &mut resource))?;
-            if let Err(error) = check(sys::napi_async_init(raw_env, resource, name, &mut context)) {
+            // Everything after the reference releases it when it fails.
+            let started = (|| {
+                let mut name = std::ptr::null_mut();
+                let label = "mqtt-native";
+                check(sys::napi_create_string_utf8(
+                    raw_env,
+                    label.as_ptr().cast(),
+                    label.len() as isize,
+                    &mut name,
+                ))?;
+                let mut resource = std::ptr::null_mut();
+                check(sys::napi_create_object(raw_env, &mut resource))?;
+                check(sys::napi_async_init(raw_env, resource, name, &mut context))
+            })();
+            if let Err(error) = started {
                 sys::napi_delete_reference(raw_env, function_ref);
                 return Err(error);
             }
@@ -371,6 +400,7 @@ impl JsSink {
             context,
             batch: RefCell::new(Batch::default()),
             version,
+            broken: Cell::new(false),
         })
     }
 
@@ -394,11 +424,15 @@ impl JsSink {
                 )
             })?;
             batch.blob.clear();
+            if batch.blob.capacity() > MAX_IDLE_BLOB {
+                // Traffic calmed down after large batches: give the room back.
+                batch.blob.shrink_to(COPY_LIMIT);
+            }
             value
         } else {
             // Large: hand the bytes over without copying; the next batch starts with room for
-            // as much.
-            let capacity = batch.blob.len();
+            // as much, up to a full batch (not the size of one very large message).
+            let capacity = batch.blob.len().min(MAX_BATCH_BYTES);
             BufferSlice::from_data(
                 env,
                 std::mem::replace(&mut batch.blob, Vec::with_capacity(capacity)),
@@ -519,18 +553,53 @@ impl EventSink for JsSink {
         if self.is_empty() {
             return;
         }
+        if self.broken.get() || crate::driver::is_shutting_down() {
+            self.batch.borrow_mut().clear();
+            return;
+        }
+        if self.deliver_once().is_ok() {
+            return;
+        }
+        // The batch could not be handed over (a worker being terminated, an N-API call that
+        // failed): it is dropped, never retried, so that the driver cannot spin on it. If
+        // JavaScript can still be called, it hears once why the connection closes.
+        self.broken.set(true);
+        self.batch.borrow_mut().clear();
+        {
+            let mut batch = self.batch.borrow_mut();
+            batch.push_error(ErrorInfo {
+                code: "ERR_MQTT_NATIVE_DELIVERY".to_string(),
+                message: "mqtt-native could not hand received events to JavaScript; they were \
+                          dropped and the connection was closed"
+                    .to_string(),
+                reason_code: None,
+                syscall: None,
+                address: None,
+                port: None,
+                source: "transport",
+            });
+            batch.record([kind::CLOSE, 0, 0, 0, 0, 0, 0, 0, NO_EXTRA]);
+        }
+        let _ = self.deliver_once();
+        self.batch.borrow_mut().clear();
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken.get()
+    }
+}
+
+impl JsSink {
+    /// One attempt to call JavaScript with the pending batch, in a handle scope of its own.
+    fn deliver_once(&self) -> Result<()> {
         let mut scope = std::ptr::null_mut();
         // SAFETY: called on the JavaScript thread from a libuv callback, where no handle
         // scope is open; the scope is closed below.
-        unsafe {
-            if sys::napi_open_handle_scope(self.env, &mut scope) != sys::Status::napi_ok {
-                return;
-            }
-        }
-        // A failure here means the environment is going away: nobody is listening any more.
-        let _ = self.call();
+        check(unsafe { sys::napi_open_handle_scope(self.env, &mut scope) })?;
+        let result = self.call();
         // SAFETY: the scope opened above.
         unsafe { sys::napi_close_handle_scope(self.env, scope) };
+        result
     }
 }
 
@@ -557,7 +626,7 @@ struct Layout {
     no_extra: u32,
     /// Field positions within a record.
     fields: [(&'static str, usize); RECORD_WIDTH],
-    kinds: [(&'static str, u32); 10],
+    kinds: [(&'static str, u32); 11],
     ack_codes: [(&'static str, u32); 6],
     message_flags: [(&'static str, u32); 6],
     app_acks: [(&'static str, u32); 4],
@@ -593,6 +662,7 @@ pub fn batch_layout(env: &Env) -> Result<Unknown<'_>> {
             ("ERROR", kind::ERROR),
             ("CLOSE", kind::CLOSE),
             ("RELEASED", kind::RELEASED),
+            ("NUMBERED", kind::NUMBERED),
         ],
         ack_codes: [
             ("PUBACK", ack_code::PUBACK),

@@ -177,15 +177,17 @@ pub(super) fn event_loop(env: &Env) -> Result<*mut driver::uv::Loop> {
     Ok(uv_loop.cast())
 }
 
-/// Publishes. `flags`: bits 0–1 QoS, bit 2 retain, bit 3 dup. `messageId` is 0 for QoS 0.
-/// The packet is queued; `clientFlush` sends it. Returns false when a QoS 1/2 publish waits
-/// for room in the flow-control window (or for a connection) instead: a `packetsend` record
-/// follows when it is written.
+/// Publishes. `flags`: bits 0–1 QoS, bit 2 retain, bit 3 dup. `messageId` is 0 for QoS 0, and
+/// 0 for a QoS 1/2 publish that the session numbers when it is first sent (MQTT 5 §2.2.1).
+/// The packet is queued; `clientFlush` sends it. Returns the packet identifier a QoS 1/2
+/// publish is written with now, or 0 when it waits for room in the flow-control window (or for
+/// a connection) instead: a `packetsend` record follows when it is written, after a `numbered`
+/// record when the session gives it its identifier. QoS 0 returns 1.
 /// Throws `NOT_CONNECTED|…` for QoS 0 without a connection (the shim queues it).
 #[napi(
     catch_unwind,
     ts_args_type = "handle: ExternalObject<'MqttClient'>, topic: string, payload: Uint8Array, flags: number, messageId: number, properties?: object | null",
-    ts_return_type = "boolean"
+    ts_return_type = "number"
 )]
 pub fn client_publish(
     env: Env,
@@ -195,7 +197,7 @@ pub fn client_publish(
     flags: u32,
     message_id: u32,
     properties: Option<Unknown<'_>>,
-) -> Result<bool> {
+) -> Result<u32> {
     let qos = QoS::try_from((flags & 0b11) as u8).map_err(invalid)?;
     let message_id = u16::try_from(message_id)
         .map_err(|_| invalid(format!("message id {message_id} is out of range")))?;
@@ -213,7 +215,7 @@ pub fn client_publish(
             .publish_qos0(&topic, payload, retain, dup)
             .map_err(error)?
     {
-        return Ok(true);
+        return Ok(1);
     }
     let publish = Publish {
         dup,
@@ -224,10 +226,27 @@ pub fn client_publish(
         payload: Bytes::copy_from_slice(payload),
         properties,
     };
-    session.publish(publish).map_err(error)?;
+    let sent_as = session.publish(publish).map_err(error)?;
     // No wake-up here: the shim calls `clientFlush` once per tick, so a burst of publishes
     // leaves in one write (as MQTT.js corks its socket).
-    Ok(qos == QoS::AtMostOnce || !session.is_waiting(message_id))
+    Ok(if qos == QoS::AtMostOnce {
+        1
+    } else {
+        u32::from(sent_as)
+    })
+}
+
+/// A packet identifier no exchange uses now, for a SUBSCRIBE or UNSUBSCRIBE about to be made
+/// (MQTT 5 §2.2.1); publishes numbered by the session go round the same counter. `null` when
+/// all 65,535 are in use.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_next_message_id(handle: &External<Handle>) -> Option<u32> {
+    handle
+        .client
+        .session
+        .lock()
+        .next_message_id()
+        .map(u32::from)
 }
 
 /// Wakes the connection to write what the session has queued (once per JavaScript tick).

@@ -66,8 +66,15 @@ pub trait EventSink {
     fn is_full(&self) -> bool;
     /// Hands the pending batch to JavaScript, synchronously. The driver calls it only from a
     /// libuv callback, never while JavaScript is on the stack, and holds no lock or borrow of
-    /// its own while it runs (JavaScript may call back into the client).
+    /// its own while it runs (JavaScript may call back into the client). The pending batch is
+    /// empty afterwards, whether or not JavaScript could take it.
     fn deliver(&self);
+    /// Whether a delivery failed for good (the environment is going away, or an N-API call
+    /// failed): JavaScript has heard everything it will hear from this connection, and the
+    /// driver closes it without delivering again, so that a failure can never spin the loop.
+    fn is_broken(&self) -> bool {
+        false
+    }
 }
 
 /// How the current connection should end.
@@ -83,6 +90,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// How many socket reads one readable event may take before delivering (so one busy connection
 /// cannot hold the loop for long; level-triggered polling brings the rest on the next turn).
 const MAX_READS: usize = 16;
+
+/// The largest read or write buffer kept once it is empty: a buffer that grew for a large packet
+/// is freed as soon as that packet is through, so an idle connection (and the thread's shared
+/// read buffer) holds at most this much whatever it carried before.
+const MAX_IDLE_BUFFER: usize = 256 * 1024;
 
 /// A client: its session and its current connection. Lives on the JavaScript thread.
 pub struct Client {
@@ -147,13 +159,20 @@ impl Client {
         // SAFETY: the caller runs `uv_loop` on this thread; each handle holds one strong count
         // of the connection, given back in its close callback.
         unsafe {
-            let wake = uv
-                .new_async(uv_loop, on_wake, conn.share())
-                .map_err(|e| format!("libuv: {e}"))?;
-            conn.wake.set(wake);
-            match uv.new_timer(uv_loop, conn.share()) {
+            // A count handed to a handle that could not be made is taken back at once.
+            let data = conn.share();
+            match uv.new_async(uv_loop, on_wake, data) {
+                Ok(wake) => conn.wake.set(wake),
+                Err(e) => {
+                    drop(Rc::from_raw(data.cast::<Conn>()));
+                    return Err(format!("libuv: {e}"));
+                }
+            }
+            let data = conn.share();
+            match uv.new_timer(uv_loop, data) {
                 Ok(timer) => conn.timer.set(timer),
                 Err(e) => {
+                    drop(Rc::from_raw(data.cast::<Conn>()));
                     conn.close_handles();
                     return Err(format!("libuv: {e}"));
                 }
@@ -540,6 +559,10 @@ impl Conn {
                     if self.sink.is_full() {
                         // A large burst: hand it over before reading more.
                         self.sink.deliver();
+                        if self.sink.is_broken() {
+                            self.teardown(None, false);
+                            return false;
+                        }
                         if self.phase.get() != Phase::Open {
                             return false;
                         }
@@ -579,6 +602,10 @@ impl Conn {
         let mut io = self.io.borrow_mut();
         let mut session = self.client.session.lock();
         let limits = session.limits();
+        // Measured before decoding: packets split off the buffer share its allocation, and
+        // once they are gone the empty buffer still owns all of it while its own capacity
+        // looks small.
+        let grown = io.read_buf.capacity() > MAX_IDLE_BUFFER;
         while !session.wants_close() {
             match codec::decode(&mut io.read_buf, session.version(), &limits) {
                 Ok(Some(packet)) => session.handle_packet(packet, now),
@@ -588,9 +615,12 @@ impl Conn {
         }
         if io.read_buf.is_empty() && io.read_buf.capacity() > 0 {
             // Every whole packet is decoded: the buffer goes back to the thread (an idle
-            // connection holds none); a partial packet keeps it with the connection.
+            // connection holds none); a partial packet keeps it with the connection. One that
+            // grew for a large packet is freed instead.
             let buffer = std::mem::take(&mut io.read_buf);
-            SCRATCH.with(|s| *s.borrow_mut() = buffer);
+            if !grown {
+                SCRATCH.with(|s| *s.borrow_mut() = buffer);
+            }
         }
         drain_events(&mut session, self.sink.as_ref());
         session.wants_close()
@@ -627,6 +657,11 @@ impl Conn {
             }
             if !self.sink.is_empty() {
                 self.sink.deliver();
+                if self.sink.is_broken() {
+                    // JavaScript cannot take events any more: close without calling it again.
+                    self.teardown(None, false);
+                    return;
+                }
                 continue;
             }
             if mode == CLOSE_AFTER_FLUSH && !self.wants_write() {
@@ -702,8 +737,14 @@ impl Conn {
         let Some(wire) = wire.as_mut() else {
             return Ok(());
         };
-        wire.write(write_buf)
-            .map_err(|e| transport::stream_error(&self.endpoint, "write", &e, *first_read))
+        let result = wire
+            .write(write_buf)
+            .map_err(|e| transport::stream_error(&self.endpoint, "write", &e, *first_read));
+        if write_buf.is_empty() && write_buf.capacity() > MAX_IDLE_BUFFER {
+            // A large packet went out (or into the wire's own buffer): do not keep its room.
+            *write_buf = BytesMut::new();
+        }
+        result
     }
 
     /// Points the poll handle at what the connection waits for now.

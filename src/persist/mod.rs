@@ -82,6 +82,8 @@ struct Index {
     next_ord: u64,
     live: BTreeMap<u64, Vec<u8>>,
     outgoing: HashMap<u16, u64>,
+    /// Outgoing publishes not numbered yet, oldest first (they are numbered in this order).
+    unnumbered: std::collections::VecDeque<u64>,
     incoming: HashMap<u16, u64>,
     live_bytes: u64,
 }
@@ -125,6 +127,36 @@ impl Index {
         }
     }
 
+    /// An unnumbered publish was recorded.
+    fn put_unnumbered(&mut self, bytes: &[u8]) {
+        self.next_ord += 1;
+        self.unnumbered.push_back(self.next_ord);
+        self.live.insert(self.next_ord, bytes.to_vec());
+        self.live_bytes += bytes.len() as u64;
+    }
+
+    /// The oldest unnumbered publish got `id`: its record and the Numbered one stay together,
+    /// in its place.
+    fn number(&mut self, id: u16, bytes: &[u8]) {
+        let Some(ord) = self.unnumbered.pop_front() else {
+            return;
+        };
+        self.outgoing.insert(id, ord);
+        if let Some(live) = self.live.get_mut(&ord) {
+            live.extend_from_slice(bytes);
+            self.live_bytes += bytes.len() as u64;
+        }
+    }
+
+    /// The oldest unnumbered publish was dropped.
+    fn drop_unnumbered(&mut self) {
+        if let Some(ord) = self.unnumbered.pop_front() {
+            if let Some(gone) = self.live.remove(&ord) {
+                self.live_bytes -= gone.len() as u64;
+            }
+        }
+    }
+
     fn clear_incoming(&mut self) {
         for (_, ord) in self.incoming.drain() {
             if let Some(gone) = self.live.remove(&ord) {
@@ -139,7 +171,10 @@ impl Index {
             let frame = &buf[..total];
             match (kind, record::id_of(kind, body)) {
                 (record::KIND_PUBLISH, Some(id)) => self.put(false, id, frame, false),
+                (record::KIND_UNNUMBERED, _) => self.put_unnumbered(frame),
+                (record::KIND_NUMBERED, Some(id)) => self.number(id, frame),
                 (record::KIND_PUBREL, Some(id)) => self.put(false, id, frame, true),
+                (record::KIND_DONE, Some(0)) => self.drop_unnumbered(),
                 (record::KIND_DONE, Some(id)) => self.remove(false, id),
                 (record::KIND_INCOMING, Some(id)) => self.put(true, id, frame, false),
                 (record::KIND_INCOMING_DONE, Some(id)) => self.remove(true, id),
@@ -407,6 +442,10 @@ impl Journal for LogJournal {
                 record::put_id(buf, record::KIND_PUBREL, id);
                 true
             }
+            JournalEntry::Numbered(id) => {
+                record::put_id(buf, record::KIND_NUMBERED, id);
+                true
+            }
             JournalEntry::Done(id) => {
                 record::put_id(buf, record::KIND_DONE, id);
                 true
@@ -443,48 +482,65 @@ impl Drop for LogJournal {
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
+        // The log is closed: nobody is told about durability any more. Dropping the listener
+        // releases what it holds (the binding's thread-safe function, and through it a
+        // JavaScript callback), so that a client that has ended holds nothing.
+        self.shared.listener.lock().take();
     }
 }
 
-/// What the binding keeps to ask about durability and to sync on demand.
+/// What the binding keeps to ask about durability and to sync on demand. It does not keep the
+/// log open: once the journal is closed (dropped), the files, the writer's state and the
+/// listener are released at once, whoever still holds this (an ended client that the garbage
+/// collector has not finalized yet); everything was synced then, so every record is durable.
 #[derive(Debug, Clone)]
 pub struct Persistence {
-    shared: Arc<Shared>,
+    shared: std::sync::Weak<Shared>,
 }
 
 impl Persistence {
     /// Sequence number of the last record appended (a publish's position, read right after it).
     pub fn position(&self) -> u64 {
-        self.shared.pending.lock().seq
+        self.shared.upgrade().map_or(0, |s| s.pending.lock().seq)
     }
 
     /// Sequence number up to which records are synced to disk.
     pub fn durable(&self) -> u64 {
-        self.shared.durable.load(Ordering::SeqCst)
+        self.shared
+            .upgrade()
+            .map_or(u64::MAX, |s| s.durable.load(Ordering::SeqCst))
     }
 
     /// Asks the listener to be called once records up to `seq` are synced. Returns true when
     /// they already are (then the listener may or may not be called).
     pub fn want(&self, seq: u64) -> bool {
-        self.shared.wanted.store(seq, Ordering::SeqCst);
-        if self.durable() >= seq {
+        let Some(shared) = self.shared.upgrade() else {
+            return true;
+        };
+        shared.wanted.store(seq, Ordering::SeqCst);
+        if shared.durable.load(Ordering::SeqCst) >= seq {
             return true;
         }
         // Make sure a writer is on it.
-        if self.shared.pending.lock().writer_waiting {
-            self.shared.wake.notify_one();
+        if shared.pending.lock().writer_waiting {
+            shared.wake.notify_one();
         }
         false
     }
 
-    /// Sets the durability listener.
+    /// Sets the durability listener (while the log is open).
     pub fn set_listener(&self, listener: DurableListener) {
-        *self.shared.listener.lock() = Some(listener);
+        if let Some(shared) = self.shared.upgrade() {
+            *shared.listener.lock() = Some(listener);
+        }
     }
 
     /// Writes and syncs everything pending now, on the caller's thread.
     pub fn sync(&self) -> Result<u64, String> {
-        self.shared.sync_now()
+        match self.shared.upgrade() {
+            Some(shared) => shared.sync_now(),
+            None => Ok(self.durable()),
+        }
     }
 }
 
@@ -506,10 +562,24 @@ fn file_name(client_id: &str) -> String {
 fn replay(records: Vec<Record>) -> Restored {
     let mut order = 0u64;
     let mut outgoing: HashMap<u16, (u64, RestoredOutgoing)> = HashMap::new();
+    // Publishes not numbered yet, oldest first: numbered, or dropped, in this order.
+    let mut unnumbered: std::collections::VecDeque<(u64, Publish)> = Default::default();
     let mut incoming: HashMap<u16, (u64, Publish)> = HashMap::new();
     for record in records {
         order += 1;
         match record {
+            Record::Publish(publish) if publish.message_id == 0 => {
+                unnumbered.push_back((order, publish));
+            }
+            Record::Numbered(id) => {
+                if let Some((at, mut publish)) = unnumbered.pop_front() {
+                    publish.message_id = id;
+                    outgoing.insert(id, (at, RestoredOutgoing::Publish(publish)));
+                }
+            }
+            Record::Done(0) => {
+                unnumbered.pop_front();
+            }
             Record::Publish(publish) => {
                 outgoing.insert(
                     publish.message_id,
@@ -533,6 +603,11 @@ fn replay(records: Vec<Record>) -> Restored {
         }
     }
     let mut outgoing: Vec<_> = outgoing.into_values().collect();
+    outgoing.extend(
+        unnumbered
+            .into_iter()
+            .map(|(at, publish)| (at, RestoredOutgoing::Publish(publish))),
+    );
     outgoing.sort_by_key(|(at, _)| *at);
     let mut incoming: Vec<_> = incoming.into_values().collect();
     incoming.sort_by_key(|(at, _)| *at);
@@ -647,7 +722,10 @@ pub fn open(
         writer: Some(writer),
         _lock: lock,
     };
-    Ok((journal, Persistence { shared }, restored))
+    let persistence = Persistence {
+        shared: Arc::downgrade(&shared),
+    };
+    Ok((journal, persistence, restored))
 }
 
 #[cfg(test)]

@@ -4,9 +4,17 @@
 //! file    = "MQTTNLG1" record*
 //! record  = len:u32le crc:u32le kind:u8 body      (len counts kind and body; crc is CRC-32 of them)
 //! body    = version:u8 PUBLISH-packet              (kinds 1 Publish, 4 Incoming)
-//!         | message-id:u16be                       (kinds 2 PubRel, 3 Done, 5 IncomingDone)
+//!         | message-id:u16be                       (kinds 2 PubRel, 3 Done, 5 IncomingDone,
+//!                                                   7 Numbered)
 //!         | (empty)                                (kind 6 IncomingCleared)
+//!         | version:u8 PUBLISH-packet              (kind 8 Unnumbered: an outgoing publish not
+//!                                                   numbered yet, encoded with identifier 1)
 //! ```
+//!
+//! Outgoing publishes get their packet identifier when first sent (MQTT 5 §2.2.1). One accepted
+//! before that is an Unnumbered record; the Numbered record that follows when it is sent gives
+//! the oldest unnumbered publish its identifier, and Done with identifier 0 drops the oldest
+//! unnumbered publish.
 //!
 //! A crash mid-write leaves a truncated last record; a damaged disk leaves anything. Reading
 //! checks every frame and skips a bad one by scanning forward, byte by byte, to the next offset
@@ -30,6 +38,8 @@ pub(crate) const KIND_DONE: u8 = 3;
 pub(crate) const KIND_INCOMING: u8 = 4;
 pub(crate) const KIND_INCOMING_DONE: u8 = 5;
 pub(crate) const KIND_INCOMING_CLEARED: u8 = 6;
+pub(crate) const KIND_NUMBERED: u8 = 7;
+pub(crate) const KIND_UNNUMBERED: u8 = 8;
 
 /// A decoded record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +50,8 @@ pub(crate) enum Record {
     Incoming(Publish),
     IncomingDone(u16),
     IncomingCleared,
+    /// The oldest unnumbered publish got this identifier.
+    Numbered(u16),
 }
 
 /// Appends a record whose body `write_body` appends; returns false (leaving `out` as it was)
@@ -72,6 +84,12 @@ pub(crate) fn put_publish(
     publish: &Publish,
     version: ProtocolVersion,
 ) -> bool {
+    // Not numbered yet: kept under a kind of its own, encoded with a stand-in identifier.
+    let (kind, message_id) = if kind == KIND_PUBLISH && publish.message_id == 0 {
+        (KIND_UNNUMBERED, 1)
+    } else {
+        (kind, publish.message_id)
+    };
     frame(out, kind, |out| {
         out.put_u8(version.level());
         let stripped;
@@ -88,7 +106,7 @@ pub(crate) fn put_publish(
             qos: publish.qos,
             retain: publish.retain,
             topic: &publish.topic,
-            message_id: publish.message_id,
+            message_id,
             payload: &publish.payload,
             properties,
         };
@@ -128,9 +146,10 @@ pub(crate) fn frame_at(buf: &[u8]) -> Option<(u8, &[u8], usize)> {
 /// The message id a record of `kind` with `body` is about, for the writer's index.
 pub(crate) fn id_of(kind: u8, body: &[u8]) -> Option<u16> {
     match kind {
-        KIND_PUBREL | KIND_DONE | KIND_INCOMING_DONE => {
+        KIND_PUBREL | KIND_DONE | KIND_INCOMING_DONE | KIND_NUMBERED => {
             Some(u16::from_be_bytes(body.get(0..2)?.try_into().ok()?))
         }
+        KIND_UNNUMBERED => Some(0),
         KIND_PUBLISH | KIND_INCOMING => {
             // version byte, then the PUBLISH: fixed header, topic, message id.
             let packet = body.get(1..)?;
@@ -150,22 +169,27 @@ pub(crate) fn id_of(kind: u8, body: &[u8]) -> Option<u16> {
 /// Decodes a checked frame's contents.
 pub(crate) fn decode(kind: u8, body: &[u8]) -> Option<Record> {
     match kind {
-        KIND_PUBLISH | KIND_INCOMING => {
+        KIND_PUBLISH | KIND_INCOMING | KIND_UNNUMBERED => {
             let (&level, packet) = body.split_first()?;
             let version = ProtocolVersion::try_from(level).ok()?;
             let mut buf = BytesMut::from(packet);
             match codec::decode(&mut buf, version, &Limits::default()) {
-                Ok(Some(Packet::Publish(publish))) if buf.is_empty() && publish.message_id != 0 => {
-                    Some(if kind == KIND_PUBLISH {
-                        Record::Publish(publish)
-                    } else {
-                        Record::Incoming(publish)
+                Ok(Some(Packet::Publish(mut publish)))
+                    if buf.is_empty() && publish.message_id != 0 =>
+                {
+                    Some(match kind {
+                        KIND_PUBLISH => Record::Publish(publish),
+                        KIND_INCOMING => Record::Incoming(publish),
+                        _ => {
+                            publish.message_id = 0;
+                            Record::Publish(publish)
+                        }
                     })
                 }
                 _ => None,
             }
         }
-        KIND_PUBREL | KIND_DONE | KIND_INCOMING_DONE => {
+        KIND_PUBREL | KIND_DONE | KIND_INCOMING_DONE | KIND_NUMBERED => {
             if body.len() != 2 {
                 return None;
             }
@@ -173,6 +197,7 @@ pub(crate) fn decode(kind: u8, body: &[u8]) -> Option<Record> {
             Some(match kind {
                 KIND_PUBREL => Record::PubRel(id),
                 KIND_DONE => Record::Done(id),
+                KIND_NUMBERED => Record::Numbered(id),
                 _ => Record::IncomingDone(id),
             })
         }

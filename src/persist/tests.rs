@@ -202,3 +202,74 @@ fn file_names_keep_safe_characters_and_escape_the_rest() {
     assert_eq!(file_name("a/b c"), "a%2Fb%20c.mqttlog");
     assert_eq!(file_name(".."), "...mqttlog");
 }
+
+#[test]
+fn unnumbered_publishes_keep_their_order_and_the_identifier_they_were_first_sent_with() {
+    let dir = TempDir::new();
+    let (mut journal, _p, _) = open_v4(&dir);
+    journal.record(JournalEntry::Publish(&publish(QoS::AtLeastOnce, 0, b"a")));
+    journal.record(JournalEntry::Publish(&publish(QoS::ExactlyOnce, 0, b"b")));
+    journal.record(JournalEntry::Publish(&publish(QoS::AtLeastOnce, 0, b"c")));
+    journal.record(JournalEntry::Publish(&publish(QoS::AtLeastOnce, 0, b"d")));
+    // "a" and "b" went out as 40 and 41; "a" completed; "c" was dropped (Done(0) ends the oldest
+    // unnumbered one); "d" was never sent.
+    journal.record(JournalEntry::Numbered(40));
+    journal.record(JournalEntry::Numbered(41));
+    journal.record(JournalEntry::Done(40));
+    journal.record(JournalEntry::Done(0));
+    drop(journal);
+    let expected = vec![
+        RestoredOutgoing::Publish(publish(QoS::ExactlyOnce, 41, b"b")),
+        RestoredOutgoing::Publish(publish(QoS::AtLeastOnce, 0, b"d")),
+    ];
+    let (journal, _p, restored) = open_v4(&dir);
+    assert_eq!(restored.outgoing, expected);
+    drop(journal);
+    // The rewritten file (what compaction writes too) gives the same.
+    let (mut journal, _p, restored) = open_v4(&dir);
+    assert_eq!(restored.outgoing, expected);
+    // Numbered after the restart, "d" keeps its place and takes its identifier.
+    journal.record(JournalEntry::Numbered(7));
+    drop(journal);
+    let (_journal, _p, restored) = open_v4(&dir);
+    assert_eq!(
+        restored.outgoing,
+        vec![
+            RestoredOutgoing::Publish(publish(QoS::ExactlyOnce, 41, b"b")),
+            RestoredOutgoing::Publish(publish(QoS::AtLeastOnce, 7, b"d")),
+        ]
+    );
+}
+
+#[test]
+fn compaction_keeps_an_unnumbered_publish_with_its_numbering() {
+    let mut index = Index::default();
+    let mut buf = BytesMut::new();
+    record::put_publish(
+        &mut buf,
+        record::KIND_PUBLISH,
+        &publish(QoS::AtLeastOnce, 0, b"x"),
+        ProtocolVersion::V3_1_1,
+    );
+    record::put_publish(
+        &mut buf,
+        record::KIND_PUBLISH,
+        &publish(QoS::AtLeastOnce, 0, b"y"),
+        ProtocolVersion::V3_1_1,
+    );
+    record::put_id(&mut buf, record::KIND_NUMBERED, 9);
+    index.apply(&buf);
+    let mut compacted = Vec::new();
+    for bytes in index.live.values() {
+        compacted.extend_from_slice(bytes);
+    }
+    let records = record::scan(&[&record::MAGIC[..], &compacted].concat()).records;
+    let restored = replay(records);
+    assert_eq!(
+        restored.outgoing,
+        vec![
+            RestoredOutgoing::Publish(publish(QoS::AtLeastOnce, 9, b"x")),
+            RestoredOutgoing::Publish(publish(QoS::AtLeastOnce, 0, b"y")),
+        ]
+    );
+}

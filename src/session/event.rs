@@ -164,6 +164,13 @@ pub enum Event {
         /// The packet identifier.
         message_id: u16,
     },
+    /// A QoS 1/2 publish accepted without a packet identifier, which then waited (offline, or
+    /// behind the flow-control window), was given `message_id` as it went out for the first
+    /// time. Such publishes are numbered in the order they were accepted.
+    Numbered {
+        /// The packet identifier it is sent, and acknowledged, with.
+        message_id: u16,
+    },
     /// The broker sent DISCONNECT (MQTT 5).
     Disconnect(Disconnect),
     /// The broker sent AUTH (MQTT 5).

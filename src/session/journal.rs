@@ -12,6 +12,10 @@ use crate::codec::Publish;
 pub enum JournalEntry<'a> {
     /// An outgoing QoS 1/2 publish was accepted; it is resent until acknowledged (MQTT 5 §4.4).
     Publish(&'a Publish),
+    /// The oldest outgoing publish recorded without a packet identifier (`Publish` with
+    /// identifier 0) was given this one as it was first sent; it keeps it from now on, also when
+    /// resent after a restart (MQTT 5 §2.2.1, §4.4).
+    Numbered(u16),
     /// An outgoing QoS 2 exchange reached PUBREL: the broker has the message; from now on only
     /// PUBREL is resent, never the PUBLISH (MQTT 5 §4.3.3).
     PubRel(u16),

@@ -15,7 +15,10 @@
 //! window (never more QoS 1/2 publishes in flight than the broker's Receive Maximum or the
 //! configured window, MQTT 5 §4.9), inbound QoS 2 packets awaiting PUBREL (§4.3.3), inbound topic
 //! aliases (§3.3.2.3.4), and the keepalive and CONNACK deadlines (§3.1.2.10). Packet identifiers
-//! are chosen by the caller (MQTT.js lets the application supply its own allocator).
+//! are chosen by the caller (MQTT.js lets the application supply its own allocator), or, for a
+//! QoS 1/2 publish accepted with identifier 0, by the session when the publish is first sent:
+//! an identifier is in use only while its exchange is in flight (MQTT 5 §2.2.1, MQTT 3.1.1
+//! §2.3.1), so any number of publishes may wait behind the flow-control window.
 //!
 //! Persistence stays outside: with a [`Journal`] set, the session reports every change of its
 //! durable state (QoS 1/2 publish accepted, PUBREL stage, exchange done, inbound QoS 2 received
@@ -117,6 +120,9 @@ struct Waiting {
     /// Whether the application sent it as an alias alone (empty topic), which is how it goes on
     /// the wire the first time.
     alias_only: bool,
+    /// For a publish accepted without an identifier: report the one it gets with
+    /// [`Event::Numbered`] (the caller did not learn it from [`Session::publish`]).
+    announce: bool,
 }
 
 /// The client side of an MQTT session. See the module documentation.
@@ -160,6 +166,10 @@ pub struct Session {
     /// Where the durable state goes, when persistence is on.
     journal: Option<Box<dyn Journal>>,
     events: VecDeque<Event>,
+    /// Where the search for a free packet identifier starts (see [`Session::next_message_id`]).
+    next_id: u16,
+    /// The identifier most recently given to a publish accepted without one.
+    last_numbered: u16,
 }
 
 impl Session {
@@ -191,6 +201,8 @@ impl Session {
             max_incoming_packet_size: DEFAULT_MAX_INCOMING_PACKET_SIZE,
             journal: None,
             events: VecDeque::new(),
+            next_id: 1,
+            last_numbered: 0,
         }
     }
 
@@ -221,21 +233,25 @@ impl Session {
     /// Puts back an outgoing QoS 1/2 publish of an earlier run (persistence): it waits, after
     /// those put back before it, and is sent with its identifier and DUP set once a connection
     /// and the window allow (MQTT 5 §4.4). Returns false when the id is zero or in use.
+    ///
+    /// A publish with identifier 0 was never sent (it had not been given one): it waits without
+    /// DUP and is numbered when first sent, announced with [`Event::Numbered`].
     pub fn restore_publish(&mut self, mut publish: Publish) -> bool {
         let id = publish.message_id;
-        if id == 0
-            || publish.qos == QoS::AtMostOnce
-            || self.inflight.contains(id)
-            || self.waiting_ids.contains(&id)
+        if publish.qos == QoS::AtMostOnce
+            || (id != 0 && (self.inflight.contains(id) || self.waiting_ids.contains(&id)))
         {
             return false;
         }
-        // It may have been sent before the crash (MQTT 5 §3.3.1.1).
-        publish.dup = true;
-        self.waiting_ids.insert(id);
+        if id != 0 {
+            // It may have been sent before the crash (MQTT 5 §3.3.1.1).
+            publish.dup = true;
+            self.waiting_ids.insert(id);
+        }
         self.waiting.push_back(Waiting {
             publish,
             alias_only: false,
+            announce: true,
         });
         self.fill_window();
         true
@@ -361,7 +377,8 @@ impl Session {
         if out.is_empty() {
             std::mem::swap(out, &mut self.outbox);
         } else {
-            out.put(self.outbox.split());
+            // Taken whole, so that the outbox shares no allocation with bytes already copied.
+            out.put(std::mem::take(&mut self.outbox));
         }
         true
     }
@@ -477,7 +494,13 @@ impl Session {
 
     /// Publishes a message. QoS 0 needs a connection (the caller queues offline QoS 0 itself);
     /// QoS 1/2 are accepted at any time and sent as soon as a connection and the window allow.
-    pub fn publish(&mut self, mut publish: Publish) -> Result<(), SessionError> {
+    ///
+    /// A QoS 1/2 publish with identifier 0 is numbered by the session when it is first sent
+    /// (MQTT 5 §2.2.1: an identifier is taken by a PUBLISH that is sent, and free again once its
+    /// exchange completes), so publishes waiting for the window hold none. Returns the
+    /// identifier the publish went out with when it was written now, and 0 when it waits (a
+    /// numbered one is then announced with [`Event::Numbered`]) and for QoS 0.
+    pub fn publish(&mut self, mut publish: Publish) -> Result<u16, SessionError> {
         if !self.version.is_v5() {
             // MQTT.js drops properties for MQTT 3.x rather than failing the publish.
             publish.properties = Default::default();
@@ -500,39 +523,71 @@ impl Session {
                 } else {
                     without_alias(publish)
                 };
-                self.send(Packet::Publish(wire))
+                self.send(Packet::Publish(wire)).map(|()| 0)
             }
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
-                if publish.message_id == 0 {
-                    return Err(SessionError::invalid(
-                        "a QoS 1 or 2 publish needs a non-zero message id",
-                    ));
-                }
-                if self.inflight.contains(publish.message_id)
-                    || self.waiting_ids.contains(&publish.message_id)
-                {
+                let id = publish.message_id;
+                if id != 0 && (self.inflight.contains(id) || self.waiting_ids.contains(&id)) {
                     return Err(SessionError::invalid(format!(
                         "message id {} is already in use",
                         publish.message_id
                     )));
                 }
-                // Validate now, so that the caller hears about an unencodable packet at once.
+                // Validate now, so that the caller hears about an unencodable packet at once
+                // (an unnumbered one as it will be sent, with some identifier).
+                publish.message_id = id.max(1);
                 let packet = Packet::Publish(publish);
                 codec::encoded_len(&packet, self.version)
                     .map_err(|e| SessionError::invalid(e.message().to_string()))?;
-                let Packet::Publish(publish) = packet else {
+                let Packet::Publish(mut publish) = packet else {
                     return Err(SessionError::invalid("not a PUBLISH"));
                 };
+                publish.message_id = id;
                 self.record(JournalEntry::Publish(&publish));
-                self.waiting_ids.insert(publish.message_id);
+                if id != 0 {
+                    self.waiting_ids.insert(id);
+                }
                 self.waiting.push_back(Waiting {
                     publish,
                     alias_only,
+                    announce: false,
                 });
                 self.fill_window();
-                Ok(())
+                if id != 0 {
+                    return Ok(if self.waiting_ids.contains(&id) {
+                        0
+                    } else {
+                        id
+                    });
+                }
+                match self.waiting.back_mut() {
+                    // Still waiting (it is the newest): its identifier comes with an event.
+                    Some(waiting) => {
+                        waiting.announce = true;
+                        Ok(0)
+                    }
+                    None => Ok(self.last_numbered),
+                }
             }
         }
+    }
+
+    /// A packet identifier not in use now (no QoS 1/2 exchange in flight or waiting with it, no
+    /// SUBSCRIBE or UNSUBSCRIBE awaiting its ack; MQTT 5 §2.2.1), for a request the caller is
+    /// about to make; the search goes round from the last one handed out, so identifiers are
+    /// not reused sooner than necessary. `None` when all 65,535 are in use.
+    pub fn next_message_id(&mut self) -> Option<u16> {
+        for _ in 0..u16::MAX {
+            let id = self.next_id;
+            self.next_id = if id == u16::MAX { 1 } else { id + 1 };
+            if !self.inflight.contains(id)
+                && !self.waiting_ids.contains(&id)
+                && !self.pending_acks.contains_key(&id)
+            {
+                return Some(id);
+            }
+        }
+        None
     }
 
     /// The fast path of a QoS 0 publish without properties: encoded straight from the caller's
@@ -645,6 +700,9 @@ impl Session {
 
     /// Forgets an outgoing publish (MQTT.js `removeOutgoingMessage`). Returns whether it was known.
     pub fn remove_outgoing(&mut self, message_id: u16) -> bool {
+        if message_id == 0 {
+            return false;
+        }
         let before = self.waiting.len();
         self.waiting.retain(|w| w.publish.message_id != message_id);
         self.waiting_ids.remove(&message_id);
@@ -664,11 +722,13 @@ impl Session {
         self.waiting_ids.clear();
         self.incoming_qos2.clear();
         if let Some(journal) = self.journal.as_mut() {
+            // `Done(0)` ends the oldest publish that was never numbered.
             for id in &ids {
                 journal.record(JournalEntry::Done(*id));
             }
             journal.record(JournalEntry::IncomingCleared);
         }
+        ids.retain(|id| *id != 0);
         ids
     }
 
@@ -1041,14 +1101,40 @@ impl Session {
                 let _ = self.send(packet);
                 continue;
             }
+            let Some(unnumbered) = self.waiting.front().map(|w| w.publish.message_id == 0) else {
+                break;
+            };
+            let numbered = if unnumbered {
+                // Numbered now, as it is first sent; with every identifier in use it waits for
+                // an exchange to complete.
+                let Some(id) = self.next_message_id() else {
+                    break;
+                };
+                Some(id)
+            } else {
+                None
+            };
             let Some(Waiting {
-                publish,
+                mut publish,
                 alias_only,
+                announce,
             }) = self.waiting.pop_front()
             else {
                 break;
             };
-            self.waiting_ids.remove(&publish.message_id);
+            match numbered {
+                Some(id) => {
+                    publish.message_id = id;
+                    self.last_numbered = id;
+                    self.record(JournalEntry::Numbered(id));
+                    if announce {
+                        self.events.push_back(Event::Numbered { message_id: id });
+                    }
+                }
+                None => {
+                    self.waiting_ids.remove(&publish.message_id);
+                }
+            }
             if self.outgoing_aliases.is_active() {
                 let packet = Packet::Publish(self.outgoing_aliases.wire(&publish, alias_only));
                 self.inflight.insert(without_alias(publish));

@@ -9,6 +9,7 @@ use crate::codec::ProtocolVersion;
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => any::<bool>().prop_map(|exactly_once| Op::Publish { exactly_once }),
+        3 => any::<bool>().prop_map(|exactly_once| Op::PublishUnnumbered { exactly_once }),
         1 => (0u16..6, any::<bool>()).prop_map(|(receive_maximum, session_present)| Op::Connect {
             receive_maximum,
             session_present

@@ -11,6 +11,9 @@
 //!   broker's Receive Maximum on MQTT 5, `max_inflight` otherwise; MQTT 5 §4.9);
 //! - a packet identifier is never used for a new PUBLISH while an exchange with it is in flight
 //!   (MQTT 5 §2.2.1);
+//! - a publish accepted without an identifier gets one only when it is first sent, one not in
+//!   use, in the order such publishes were accepted; reported at once by
+//!   [`Session::publish`] or later by [`Event::Numbered`], never both;
 //! - PUBLISHes go out first in the order they were accepted, and a resend carries DUP
 //!   (MQTT 5 §4.4, §3.3.1.1);
 //! - each accepted publish completes once, and only an accepted one completes;
@@ -38,6 +41,12 @@ pub const ID_POOL: u16 = 8;
 pub enum Op {
     /// The application publishes with QoS 1 (`false`) or 2 (`true`).
     Publish {
+        /// QoS 2 rather than QoS 1.
+        exactly_once: bool,
+    },
+    /// The application publishes with QoS 1 (`false`) or 2 (`true`) and no packet identifier:
+    /// the session numbers it when it first sends it.
+    PublishUnnumbered {
         /// QoS 2 rather than QoS 1.
         exactly_once: bool,
     },
@@ -92,6 +101,8 @@ pub struct Sim {
     outstanding: VecDeque<(u16, QoS)>,
     /// Accepted publishes not yet sent for the first time, in acceptance order.
     unsent: VecDeque<u16>,
+    /// Publishes accepted without an identifier and not numbered yet, in acceptance order.
+    unnumbered: VecDeque<QoS>,
     /// Whether a connection is up (CONNACK accepted) and its window.
     connected: bool,
     window: usize,
@@ -129,6 +140,7 @@ impl Sim {
             now: Instant::now(),
             outstanding: VecDeque::new(),
             unsent: VecDeque::new(),
+            unnumbered: VecDeque::new(),
             connected: false,
             window: 0,
             broker_owes: Vec::new(),
@@ -143,6 +155,7 @@ impl Sim {
     pub fn apply(&mut self, op: Op) -> Result<(), String> {
         match op {
             Op::Publish { exactly_once } => self.publish(exactly_once)?,
+            Op::PublishUnnumbered { exactly_once } => self.publish_unnumbered(exactly_once)?,
             Op::Connect {
                 receive_maximum,
                 session_present,
@@ -245,11 +258,64 @@ impl Sim {
                 break;
             }
         }
-        if !self.outstanding.is_empty() {
+        if !self.outstanding.is_empty() || !self.unnumbered.is_empty() {
             return Err(format!(
-                "publishes never completed although the broker acknowledged everything: {:?}",
-                self.outstanding
+                "publishes never completed although the broker acknowledged everything: {:?}, {} never numbered",
+                self.outstanding,
+                self.unnumbered.len()
             ));
+        }
+        Ok(())
+    }
+
+    fn publish_unnumbered(&mut self, exactly_once: bool) -> Result<(), String> {
+        let qos = if exactly_once {
+            QoS::ExactlyOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let publish = Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: "out".into(),
+            message_id: 0,
+            payload: Bytes::from_static(b"u"),
+            properties: Properties::default(),
+        };
+        let waiting_before = !self.unnumbered.is_empty();
+        let id = self
+            .session
+            .publish(publish)
+            .map_err(|e| format!("unnumbered publish refused: {e}"))?;
+        if id == 0 {
+            self.unnumbered.push_back(qos);
+            // Its place in the sending order, numbered later.
+            self.unsent.push_back(0);
+        } else {
+            if waiting_before {
+                return Err(format!(
+                    "an unnumbered publish went out as {id} before earlier unnumbered ones"
+                ));
+            }
+            self.numbered(id, qos, false)?;
+        }
+        Ok(())
+    }
+
+    /// An unnumbered publish got `id` (`later`: announced by an event, so it holds a place in
+    /// the sending order): it must be free, and it is outstanding from now on.
+    fn numbered(&mut self, id: u16, qos: QoS, later: bool) -> Result<(), String> {
+        if id == 0 {
+            return Err("a publish was numbered 0".into());
+        }
+        if self.outstanding.iter().any(|(o, _)| *o == id) {
+            return Err(format!("unnumbered publish given id {id}, which is in use"));
+        }
+        self.outstanding.push_back((id, qos));
+        match self.unsent.iter_mut().find(|u| **u == 0) {
+            Some(place) if later => *place = id,
+            _ => self.unsent.push_back(id),
         }
         Ok(())
     }
@@ -345,12 +411,40 @@ impl Sim {
     fn drain(&mut self) -> Result<(), String> {
         let mut buf = BytesMut::new();
         self.session.poll_transmit(&mut buf);
+        let mut packets = Vec::new();
         while let Some(packet) = codec::decode(&mut buf, self.version, &Limits::default())
             .map_err(|e| format!("the session sent bytes that do not decode: {e}"))?
         {
+            packets.push(packet);
+        }
+        let events: Vec<Event> = std::iter::from_fn(|| self.session.poll_event()).collect();
+        // Completions first (an identifier is free again once its exchange completed), then
+        // numberings (a publish is numbered before it is written), then what went out.
+        let (numberings, others): (Vec<Event>, Vec<Event>) = events
+            .into_iter()
+            .partition(|e| matches!(e, Event::Numbered { .. }));
+        let mut later = Vec::new();
+        for event in others {
+            if matches!(event, Event::Ack { .. }) {
+                self.on_event(event)?;
+            } else {
+                later.push(event);
+            }
+        }
+        for event in numberings {
+            if let Event::Numbered { message_id } = event {
+                let Some(qos) = self.unnumbered.pop_front() else {
+                    return Err(format!(
+                        "Numbered {message_id} without an unnumbered publish"
+                    ));
+                };
+                self.numbered(message_id, qos, true)?;
+            }
+        }
+        for packet in packets {
             self.on_sent(packet)?;
         }
-        while let Some(event) = self.session.poll_event() {
+        for event in later {
             self.on_event(event)?;
         }
         let in_flight = self.broker_owes.len();
@@ -464,6 +558,9 @@ impl Op {
         let (&kind, rest) = bytes.split_first()?;
         let (a, rest) = rest.split_first().map_or((0, rest), |(a, r)| (*a, r));
         let op = match kind % 8 {
+            0 | 1 if a & 2 == 2 => Op::PublishUnnumbered {
+                exactly_once: a & 1 == 1,
+            },
             0 | 1 => Op::Publish {
                 exactly_once: a & 1 == 1,
             },

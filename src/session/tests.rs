@@ -813,6 +813,7 @@ impl Journal for Recorded {
         let text = match entry {
             JournalEntry::Publish(p) => format!("publish {}", p.message_id),
             JournalEntry::PubRel(id) => format!("pubrel {id}"),
+            JournalEntry::Numbered(id) => format!("numbered {id}"),
             JournalEntry::Done(id) => format!("done {id}"),
             JournalEntry::Incoming(p) => format!("incoming {}", p.message_id),
             JournalEntry::IncomingDone(id) => format!("incoming-done {id}"),
@@ -862,4 +863,116 @@ fn the_journal_hears_every_change_of_durable_state_and_is_written_ahead_of_the_p
             "incoming-done 9",
         ]
     );
+}
+
+#[test]
+fn a_hundred_thousand_unnumbered_publishes_behind_a_small_window_all_go_out_with_ids_never_in_use_twice(
+) {
+    // MQTT 5 §2.2.1: a packet identifier is in use only while its exchange is in flight, so the
+    // publishes waiting for the window must not hold one.
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let total = 100_000usize;
+    let mut announced = std::collections::VecDeque::new();
+    let mut immediate = 0;
+    for i in 0..total {
+        let qos = if i % 2 == 0 {
+            QoS::AtLeastOnce
+        } else {
+            QoS::ExactlyOnce
+        };
+        match s.publish(publish(qos, 0, "t")).unwrap() {
+            0 => {}
+            _ => immediate += 1,
+        }
+    }
+    assert_eq!(
+        immediate, 20,
+        "the window (maxInflight 20) takes the first ones at once"
+    );
+    let mut in_flight = std::collections::HashSet::new();
+    let mut completed = 0;
+    while completed < total {
+        for event in events(&mut s) {
+            if let Event::Numbered { message_id } = event {
+                announced.push_back(message_id);
+            }
+        }
+        let packets = sent(&mut s);
+        assert!(
+            !packets.is_empty(),
+            "nothing sent after {completed} completions"
+        );
+        for packet in packets {
+            match packet {
+                Packet::Publish(p) => {
+                    assert_ne!(p.message_id, 0);
+                    assert!(in_flight.insert(p.message_id), "id {} reused", p.message_id);
+                    assert!(in_flight.len() <= 20);
+                    let answer = if p.qos == QoS::AtLeastOnce {
+                        Packet::Puback(ack(p.message_id))
+                    } else {
+                        Packet::Pubrec(ack(p.message_id))
+                    };
+                    s.handle_packet(answer, t0);
+                    if p.qos == QoS::AtLeastOnce {
+                        in_flight.remove(&p.message_id);
+                        completed += 1;
+                    }
+                }
+                Packet::Pubrel(a) => {
+                    s.handle_packet(Packet::Pubcomp(ack(a.message_id)), t0);
+                    in_flight.remove(&a.message_id);
+                    completed += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(announced.len(), total - 20);
+    assert_eq!(s.outgoing_len(), 0);
+}
+
+#[test]
+fn an_unnumbered_publish_is_journaled_without_an_id_and_numbered_when_first_sent() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        max_inflight: 1,
+        ..SessionOptions::default()
+    };
+    let mut s = connected(ProtocolVersion::V3_1_1, options, t0);
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    s.set_journal(Box::new(Recorded(log.clone())));
+    let first = s.publish(publish(QoS::AtLeastOnce, 0, "t")).unwrap();
+    assert_ne!(first, 0);
+    assert_eq!(s.publish(publish(QoS::AtLeastOnce, 0, "t")).unwrap(), 0);
+    sent(&mut s);
+    s.handle_packet(Packet::Puback(ack(first)), t0);
+    let second = match events(&mut s).as_slice() {
+        [Event::Ack { .. }, Event::Numbered { message_id }] => *message_id,
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(second, first);
+    assert_eq!(
+        log.lock().unwrap().clone(),
+        vec![
+            "publish 0".to_string(),
+            format!("numbered {first}"),
+            "publish 0".to_string(),
+            "write-ahead".to_string(),
+            format!("done {first}"),
+            format!("numbered {second}"),
+        ]
+    );
+}
+
+#[test]
+fn next_message_id_skips_ids_in_flight_and_awaiting_suback() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let id = s.publish(publish(QoS::AtLeastOnce, 0, "t")).unwrap();
+    assert_eq!(id, 1);
+    s.publish(publish(QoS::AtLeastOnce, 2, "t")).unwrap();
+    assert_eq!(s.next_message_id(), Some(3));
+    assert_eq!(s.publish(publish(QoS::AtLeastOnce, 0, "t")).unwrap(), 4);
 }

@@ -116,6 +116,9 @@ pub struct Wire {
     ws_in: BytesMut,
     /// Bytes for the socket (or for TLS to encrypt) that it did not take yet.
     out: BytesMut,
+    /// `out` held more than [`READ_MAX`] bytes since it was last empty: its allocation is freed
+    /// once it is (its capacity, which shrinks as it is consumed, no longer says how large it is).
+    out_grown: bool,
     /// The socket reported the end of the stream.
     eof: bool,
     /// Size of the next socket read: small until a read fills it.
@@ -172,6 +175,7 @@ impl Wire {
             ws: opened.ws.then(WsFramer::new),
             ws_in: BytesMut::new(),
             out: BytesMut::new(),
+            out_grown: false,
             eof: false,
             read_size: READ_MIN,
             drained: false,
@@ -322,11 +326,13 @@ impl Wire {
         }
         match self.tls.as_deref_mut() {
             None => {
+                self.out_grown |= self.out.len() > READ_MAX;
                 let written = write_until_blocked(&mut self.socket, &self.out)?;
                 self.out.advance(written);
-                if self.out.is_empty() && self.out.capacity() > READ_MAX {
+                if self.out.is_empty() && (self.out_grown || self.out.capacity() > READ_MAX) {
                     // A large publish went out: do not keep its buffer per connection.
                     self.out = BytesMut::new();
+                    self.out_grown = false;
                 }
             }
             Some(tls) => {
