@@ -9,3 +9,4 @@ mod client;
 mod codec_api;
 mod reliability;
 mod runtime;
+mod stats;

@@ -31,10 +31,12 @@ mod journal;
 mod keepalive;
 #[doc(hidden)]
 pub mod sim;
+mod stats;
 mod topic_alias;
 
 pub use event::{AckKind, AppAck, Event, SessionError};
 pub use journal::{Journal, JournalEntry};
+pub use stats::{Counters, Gauge, Statistics};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -160,6 +162,8 @@ pub struct Session {
     /// Where the durable state goes, when persistence is on.
     journal: Option<Box<dyn Journal>>,
     events: VecDeque<Event>,
+    /// Messages and bytes sent and received (`client.getStatistics()`).
+    counters: stats::Counters,
 }
 
 impl Session {
@@ -191,6 +195,7 @@ impl Session {
             max_incoming_packet_size: DEFAULT_MAX_INCOMING_PACKET_SIZE,
             journal: None,
             events: VecDeque::new(),
+            counters: stats::Counters::default(),
         }
     }
 
@@ -500,7 +505,10 @@ impl Session {
                 } else {
                     without_alias(publish)
                 };
-                self.send(Packet::Publish(wire))
+                let payload = wire.payload.len();
+                self.send(Packet::Publish(wire))?;
+                self.counters.on_sent(QoS::AtMostOnce, payload);
+                Ok(())
             }
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
                 if publish.message_id == 0 {
@@ -563,6 +571,7 @@ impl Session {
         };
         codec::encode_publish(&publish, self.version, &mut self.outbox)
             .map_err(|e| SessionError::invalid(e.message().to_string()))?;
+        self.counters.on_sent(QoS::AtMostOnce, payload.len());
         Ok(true)
     }
 
@@ -737,6 +746,8 @@ impl Session {
     }
 
     fn handle_publish(&mut self, mut publish: Publish) {
+        self.counters
+            .on_received(publish.qos, publish.payload.len());
         let topic_from_alias = match self.resolve_topic_alias(&mut publish) {
             Ok(from_alias) => from_alias,
             Err(error) => {
@@ -1038,6 +1049,7 @@ impl Session {
         while self.inflight.sent_len() < usize::from(self.window) {
             // Exchanges of an earlier connection first, in order (MQTT 5 §4.4).
             if let Some(packet) = self.inflight.resend_next() {
+                self.counters.resent += u64::from(matches!(packet, Packet::Publish(_)));
                 let _ = self.send(packet);
                 continue;
             }
@@ -1049,6 +1061,7 @@ impl Session {
                 break;
             };
             self.waiting_ids.remove(&publish.message_id);
+            self.counters.on_sent(publish.qos, publish.payload.len());
             if self.outgoing_aliases.is_active() {
                 let packet = Packet::Publish(self.outgoing_aliases.wire(&publish, alias_only));
                 self.inflight.insert(without_alias(publish));
