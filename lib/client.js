@@ -474,6 +474,7 @@ class MqttClient extends EventEmitter {
   }
 
   _dropOutgoing (messageId) {
+    if (messageId === this._statistics.probeId) this._statistics.probeId = 0 // no ack will come to time
     delete this.outgoing[messageId]
     this._unsent.delete(messageId)
     this._writeLater.delete(messageId)
