@@ -151,6 +151,15 @@ test('a traced publish without a callback still reports its failure as an error 
   }
 })
 
+test('a traced publish that throws (an invalid QoS) reports start, error and end, and throws as before', { skip: !hasTracingChannel && 'no TracingChannel in this Node' }, (t) => {
+  const client = mqtt.connect('mqtt://127.0.0.1:1', { manualConnect: true })
+  const { seen } = record(t)
+  assert.throws(() => client.publish('t', 'x', { qos: 3 }), /Invalid QoS 3/)
+  assert.deepEqual(seen.map(([n]) => n), ['publish:start', 'publish:error', 'publish:end'])
+  assert.match(seen[1][1].error.message, /Invalid QoS 3/)
+  assert.equal(seen[1][1].qos, 3)
+})
+
 test('without subscribers no channel message is built, and with one the builders run (counted by spies)', async (t) => {
   const builders = ['onConnect', 'onPublish', 'onMessage', 'onClose', 'tracePublish', 'traceSubscribe']
   const calls = Object.fromEntries(builders.map((b) => [b, 0]))
