@@ -383,6 +383,107 @@ export interface KeepaliveManager {
   clear(): void
 }
 
+/** A count of publishes and their payload bytes. */
+export interface IStatisticsGauge {
+  count: number
+  bytes: number
+}
+
+/**
+ * mqtt-native: what `client.getStatistics()` returns (README "Watching it in production").
+ * Arrays by QoS are indexed by the QoS (`messagesSent[1]` is QoS 1); bytes are payload bytes.
+ */
+export interface IClientStatistics {
+  /** The connection state, and since when (Date.now()) and for how long (ms) it holds. */
+  state: 'connecting' | 'connected' | 'reconnecting' | 'disconnecting' | 'closed'
+  stateSince: number
+  stateMs: number
+  /** Connection attempts, accepted CONNACKs, reconnect attempts, session takeovers. */
+  attempts: number
+  connects: number
+  reconnects: number
+  takeovers: number
+  /** The `code` of the last error (a string such as 'ECONNREFUSED', or a reason code), or null. */
+  lastErrorCode: string | number | null
+  /** PUBLISH packets written for the first time, and their payload bytes, by QoS. */
+  messagesSent: [number, number, number]
+  bytesSent: [number, number, number]
+  /** PUBLISH packets received, and their payload bytes, by QoS. */
+  messagesReceived: [number, number, number]
+  bytesReceived: [number, number, number]
+  /** QoS 1/2 publishes written again (DUP) on a later connection. */
+  resent: number
+  /** QoS 1/2 exchanges awaiting their acks; `max` is the broker's Receive Maximum (or `maxInflight`). */
+  inflight: IStatisticsGauge & { max: number }
+  /** QoS 1/2 publishes waiting behind the flow-control window (while connected). */
+  waiting: IStatisticsGauge
+  /** Publishes waiting for a connection (the offline queue and QoS 1/2 made or held offline). */
+  offline: IStatisticsGauge
+  /** Inbound QoS 2 messages acknowledged with PUBREC, awaiting PUBREL. */
+  incomingQos2: number
+  /** Round-trip time of acknowledged requests (one timed at a time): the last and the mean, in ms. */
+  rtt: { lastMs: number | null, meanMs: number | null, samples: number }
+  /** With `persistence`: records written but not yet synced to disk; null without. */
+  persistence: { backlog: number } | null
+}
+
+/** mqtt-native: the message of the `mqtt-native:connect` diagnostics channel (every CONNACK). */
+export interface IConnectChannelMessage {
+  client: MqttClient
+  clientId: string
+  protocolVersion: number
+  reasonCode: number
+  sessionPresent: boolean
+  packet: IConnackPacket
+}
+
+/** mqtt-native: the message of the `mqtt-native:publish` diagnostics channel (a PUBLISH handed to the session). */
+export interface IPublishChannelMessage {
+  client: MqttClient
+  clientId: string
+  topic: string
+  qos: QoS
+  retain: boolean
+  messageId: number | undefined
+  payload: Buffer | Uint8Array
+}
+
+/** mqtt-native: the message of the `mqtt-native:message` diagnostics channel (a message delivered). */
+export interface IMessageChannelMessage {
+  client: MqttClient
+  clientId: string
+  topic: string
+  qos: QoS
+  retain: boolean
+  dup: boolean
+  messageId: number | undefined
+  payload: Buffer
+  packet: IPublishPacket
+}
+
+/** mqtt-native: the message of the `mqtt-native:close` diagnostics channel. */
+export interface ICloseChannelMessage {
+  client: MqttClient
+  clientId: string
+  wasConnected: boolean
+  ending: boolean
+  error: Error | null
+}
+
+/** mqtt-native: the context of the `mqtt-native:publish` and `mqtt-native:subscribe` tracing channels. */
+export interface ITraceContext {
+  client: MqttClient
+  clientId: string
+  topic: string | string[]
+  qos: QoS
+  retain?: boolean
+  messageId: number | undefined
+  reasonCode: number | undefined
+  reasonCodes?: number[]
+  result?: unknown
+  error?: Error
+}
+
 export declare class MqttClient extends EventEmitter {
   static VERSION: string
   static defaultId(): string
@@ -466,6 +567,8 @@ export declare class MqttClient extends EventEmitter {
   getLastMessageId(): number
   handleMessage(packet: IPublishPacket, callback: DoneCallback): void
   handleAuth(packet: IAuthPacket, callback: PacketCallback): void
+  /** mqtt-native: what this client has done and holds (one N-API call). */
+  getStatistics(): IClientStatistics
 }
 
 export declare class Store implements IStore {

@@ -207,3 +207,21 @@ test('demo.js --url runs the same flow against mosquitto', TIMEOUT, async (t) =>
   assert.match(out, /^received on testtopic: Hello from mqtt-native$/m)
   assert.match(out, /^ended cleanly$/m)
 })
+
+test('prometheus-metrics.js --once prints one scrape of its client\'s statistics in Prometheus text format', TIMEOUT, async (t) => {
+  if (!requireBinary(t, 'mosquitto')) return
+  const broker = await startMosquitto()
+  t.after(() => broker.stop())
+
+  const out = await succeeds(runExample(t, 'prometheus-metrics.js', ['--once', '--port', '0'], { MQTT_URL: broker.url }))
+  assert.match(out, /^# TYPE mqtt_client_messages_sent_total counter$/m)
+  assert.match(out, /^mqtt_client_state\{client="mqttjs_[0-9a-f]+",state="connected"\} 1$/m)
+  assert.match(out, /^mqtt_client_messages_sent_total\{client="mqttjs_[0-9a-f]+",qos="1"\} 3$/m)
+  assert.match(out, /^mqtt_client_messages_received_total\{client="mqttjs_[0-9a-f]+",qos="1"\} 3$/m)
+  assert.match(out, /^mqtt_client_received_bytes_total\{client="mqttjs_[0-9a-f]+",qos="1"\} 27$/m)
+  assert.match(out, /^mqtt_client_inflight\{client="mqttjs_[0-9a-f]+"\} 0$/m)
+  // Every sample line is `name{labels} number`, every series announced by # HELP and # TYPE.
+  for (const line of out.trim().split('\n')) {
+    assert.match(line, /^(# (HELP|TYPE) mqtt_client_\w+ .+|mqtt_client_\w+\{[^}]*\} -?[0-9.e+-]+)$/, line)
+  }
+})

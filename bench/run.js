@@ -221,6 +221,18 @@ function buildCases (s) {
     metrics: THROUGHPUT,
     targets: {}
   })
+  // diagnostics_channel tracing (lib/tracing.js) with a subscriber on every channel, as an APM
+  // instrumentation attaches one; compare with pubsub-tcp-qos1-64B for its cost.
+  cases.push({
+    id: 'pubsub-tcp-qos1-64B-traced',
+    group: '1. publish → mosquitto → subscriber (same process)',
+    label: 'tcp QoS 1 64 B, mqtt-native with a tracing subscriber',
+    worker: 'pubsub',
+    needs: ['mosquitto'],
+    params: (env) => ({ url: env.url, qos: 1, size: 64, inflight: 0, window: 2000, trace: true, peerPid: env.brokerPid(), ...win }),
+    metrics: THROUGHPUT,
+    targets: {}
+  })
   cases.push({
     id: 'flood-tcp-qos0-64B',
     group: '2. receive a flood published by another process through mosquitto',

@@ -114,6 +114,26 @@ function publisherOpts (clientId) {
   return opts
 }
 
+/**
+ * With `params.trace` (mqtt-native only; MQTT.js has no channels and runs the case as it is): a
+ * subscriber on every diagnostics channel and tracing channel, as an APM instrumentation attaches
+ * one, counting what it sees. Compare with the same case without it for the cost of tracing.
+ */
+function attachTracing () {
+  if (!params.trace || libName === 'mqtt') return
+  const dc = require('node:diagnostics_channel')
+  let seen = 0
+  const count = () => { seen++ }
+  for (const name of ['connect', 'publish', 'message', 'close']) dc.subscribe(`mqtt-native:${name}`, count)
+  if (typeof dc.tracingChannel === 'function') {
+    for (const op of ['publish', 'subscribe']) {
+      dc.tracingChannel(`mqtt-native:${op}`).subscribe({ start: count, end: count, asyncStart: count, asyncEnd: count, error: count })
+    }
+  }
+  process.on('exit', () => { if (seen === 0) process.stderr.write('tracing: no channel message was seen\n') })
+}
+attachTracing()
+
 const cases = {
   /** Whether the library can connect to `url` (used to detect ws support). */
   async probe (mqtt) {

@@ -19,6 +19,8 @@ const { createLogger } = require('./log')
 const { KeepaliveManager } = require('./keepalive')
 const reliability = require('./reliability')
 const { streamPathReason, connectStream } = require('./stream')
+const statistics = require('./statistics')
+const tracing = require('./tracing')
 const { version: NATIVE_VERSION } = require('../package.json')
 /** The MQTT.js version whose API this package implements (MQTT.js's `MQTTJS_VERSION`). */
 const VERSION = '5.16.0'
@@ -197,6 +199,7 @@ class MqttClient extends EventEmitter {
     })
     reliability.applyReliabilityOptions(this)
     this._takeover = new reliability.TakeoverWatch(this)
+    this._statistics = new statistics.Recorder(this)
     this._onBatch = this._onBatch.bind(this)
     // Publishes of one tick leave in one write: the session queues them and the connection is
     // woken once, after the tick (MQTT.js corks its socket the same way).
@@ -286,6 +289,7 @@ class MqttClient extends EventEmitter {
     this._connackRefused = false
     this._serverProperties = undefined
     this._connectionOpen = true
+    this._statistics.onAttempt()
     this.log('connect :: %s://%s:%s as %s (protocol %d, clean %s, keepalive %d)', endpoint.protocol, endpoint.host, endpoint.port,
       opts.clientId, opts.protocolVersion, opts.clean, opts.keepalive)
     this.stream = new NativeStream(this)
@@ -317,6 +321,7 @@ class MqttClient extends EventEmitter {
   // Publishing
 
   publish (topic, message, opts, callback) {
+    if (tracing.tracesPublish(opts, callback)) return tracing.tracePublish(this, topic, message, opts, callback)
     if (typeof opts === 'function') {
       callback = opts
       opts = null
@@ -431,6 +436,7 @@ class MqttClient extends EventEmitter {
       if (this._persist) this._persist.whenDurable(cbStorePut)
       else cbStorePut()
     }
+    if (tracing.publishChannel.hasSubscribers) tracing.onPublish(this, sent.topic, payload, flags, id)
     if (id) this._numbered(entry, id, true)
     else this._unnumbered.push(entry)
   }
@@ -439,6 +445,8 @@ class MqttClient extends EventEmitter {
   _numbered (entry, id, written) {
     this._lastId = id
     this.outgoing[id] = entry
+    // Written now (or, from a NUMBERED record, in the loop turn that delivered it).
+    this._statistics.probe(id)
     if (entry.replaying) {
       // Sent after CONNACK: 'connect' waits for its ack.
       entry.replaying = false
@@ -492,10 +500,11 @@ class MqttClient extends EventEmitter {
       }
       const err = codedError(message, `ERR_MQTT_${code}`)
       const cb = callback || (messageId && this.outgoing[messageId] && this.outgoing[messageId].cb)
-      if (cb && cb !== noop) cb(err)
-      else this.emit('error', err)
+      this._callbackOrError(cb, err)
       return false
     }
+    if (messageId && written !== false) this._statistics.probe(messageId)
+    if (tracing.publishChannel.hasSubscribers) tracing.onPublish(this, topic, payload, flags, messageId)
     if (packet && this._wantsPacketSend()) {
       // Beyond the flow-control window the session writes it later, and reports it then.
       if (written === 0) this._writeLater.set(messageId, packet)
@@ -524,8 +533,7 @@ class MqttClient extends EventEmitter {
     if (limit === undefined || limit === null || this.queue.length < limit) return false
     const err = new Error(`The offline queue is full (queueLimit ${limit}): the message was not queued`)
     err.code = 'ERR_MQTT_QUEUE_FULL'
-    if (callback && callback !== noop) callback(err)
-    else this.emit('error', err)
+    this._callbackOrError(callback, err)
     return true
   }
 
@@ -558,7 +566,16 @@ class MqttClient extends EventEmitter {
     return this.messageIdProvider.getLastAllocated()
   }
 
+  /**
+   * mqtt-native: what this client has done and holds, as a plain object (lib/statistics.js,
+   * README "Watching it in production"): one N-API call and a few numbers.
+   */
+  getStatistics () {
+    return this._statistics.snapshot()
+  }
+
   _dropOutgoing (messageId) {
+    if (messageId === this._statistics.probeId) this._statistics.probeId = 0 // no ack will come to time
     delete this.outgoing[messageId]
     this._unsent.delete(messageId)
     this._writeLater.delete(messageId)
@@ -581,6 +598,7 @@ class MqttClient extends EventEmitter {
   // Subscribing
 
   subscribe (topicObject, opts, callback) {
+    if (tracing.tracesSubscribe(opts, callback)) return tracing.traceSubscribe(this, topicObject, opts, callback)
     if (this._replay) {
       this._deferred.push(() => this.subscribe(topicObject, opts, callback))
       return this
@@ -792,6 +810,7 @@ class MqttClient extends EventEmitter {
       if (entry) entry.cb(codedError(message, `ERR_MQTT_${code}`))
       return
     }
+    this._statistics.probe(packet.messageId)
     if (this._wantsPacketSend()) this.emit('packetsend', packet)
   }
 
@@ -815,6 +834,7 @@ class MqttClient extends EventEmitter {
     }
     this._clearReconnect()
     this.disconnecting = true
+    this._statistics.onTransition()
     const finish = () => this._closeConnection(force, opts, cb)
     if (!force && this.connected && (Object.keys(this.outgoing).length > 0 || this._unnumbered.length > 0)) {
       // Let in-flight publishes, subscribes and unsubscribes complete first (MQTT.js waits for
@@ -900,6 +920,7 @@ class MqttClient extends EventEmitter {
 
   _reconnect () {
     this.log('reconnect :: attempt %d', this._reconnectCount)
+    this._statistics.reconnects++
     this.emit('reconnect')
     if (this.connected) {
       this.end(() => this.connect())
@@ -909,11 +930,17 @@ class MqttClient extends EventEmitter {
   }
 
   _checkDisconnecting (callback) {
-    if (this.disconnecting) {
-      if (callback && callback !== noop) callback(new Error('client disconnecting'))
-      else this.emit('error', new Error('client disconnecting'))
-    }
+    if (this.disconnecting) this._callbackOrError(callback, new Error('client disconnecting'))
     return this.disconnecting
+  }
+
+  /**
+   * Hands `err` to the application's callback, or emits it as 'error' when there is none. A
+   * traced call's stand-in callback (lib/tracing.js) hears it either way and calls nothing.
+   */
+  _callbackOrError (callback, err) {
+    if (callback) callback(err)
+    if (!callback || callback === noop || tracing.isSilent(callback)) this.emit('error', err)
   }
 
   _clearReconnect () {
@@ -1216,6 +1243,7 @@ class MqttClient extends EventEmitter {
     const messageId = record.messageId(rec, r)
     if (qos > 0) packet.messageId = messageId
     if (properties) packet.properties = toMqttPacket({ cmd: 'publish', topic, payload, qos, messageId: 0, properties }, 5, 0).properties
+    if (owed !== ACK_PUBREC && tracing.messageChannel.hasSubscribers) tracing.onMessage(this, topic, payload, packet)
     switch (owed) {
       case ACK_NONE: // QoS 0 (research §5.1)
         this.emit('message', topic, payload, packet)
@@ -1284,6 +1312,7 @@ class MqttClient extends EventEmitter {
 
   _onConnack (packet) {
     this._connack = packet
+    if (tracing.connectChannel.hasSubscribers) tracing.onConnect(this, packet)
     if (this.options.protocolVersion === 5) this._serverProperties = packet.properties || {}
     const rc = this.options.protocolVersion === 5 ? packet.reasonCode : packet.returnCode
     this.log('connack :: return code %d, session present %s', rc, packet.sessionPresent)
@@ -1294,11 +1323,13 @@ class MqttClient extends EventEmitter {
       this._connackRefused = !this.options.reconnectOnConnackError && !(redirect && redirect.follow)
       const err = new ErrorWithReasonCode(`Connection refused: ${ReasonCodes[rc]}${redirect ? redirect.text : ''}`, rc)
       if (redirect && redirect.reference !== undefined) err.serverReference = redirect.reference
+      this._statistics.onError(err)
       this.emit('error', err)
       return
     }
     this._servers.connected()
     this.connected = true
+    this._statistics.onConnected()
     if (!this.keepaliveManager && this.keepalive) this.keepaliveManager = new KeepaliveManager(this)
     this.reconnecting = false
     this._failedAttempts = 0
@@ -1446,6 +1477,7 @@ class MqttClient extends EventEmitter {
     const kind = record.ackCode(rec, r)
     const messageId = record.messageId(rec, r)
     const reasonCode = record.reasonCode(rec, r)
+    if (messageId === this._statistics.probeId) this._statistics.onAck(messageId)
     const entry = this.outgoing[messageId]
     if (!entry) return
     const ackPacket = () => extra
@@ -1556,6 +1588,7 @@ class MqttClient extends EventEmitter {
     const err = fromNative(info)
     if (info.source === 'transport') err.retryable = isRetryable(err)
     this._lastError = err
+    this._statistics.onError(err)
     this._takeover.onError()
     this.log('error :: %s (%s)', err.message, err.code)
     if (info.code === 'TIMEOUT') {
@@ -1576,6 +1609,8 @@ class MqttClient extends EventEmitter {
 
   _onClose () {
     this.log('close :: connection closed (disconnecting %s)', this.disconnecting)
+    if (tracing.closeChannel.hasSubscribers) tracing.onClose(this)
+    this._statistics.onTransition()
     this._connectionOpen = false
     this.connected = false
     this._destroyKeepaliveManager()

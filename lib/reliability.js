@@ -253,6 +253,7 @@ class TakeoverWatch {
   }
 
   report (what) {
+    this.client._statistics.takeovers++
     const clientId = this.client.options.clientId
     const err = new Error(`Session taken over: ${what}. Most likely another client is connected with the same clientId "${clientId}" (a copied configuration, or a second instance of this service), and the two keep knocking each other off. Give every client its own clientId. Reconnecting continues.`)
     err.code = 'ERR_MQTT_SESSION_TAKEN_OVER'

@@ -225,6 +225,7 @@ class ScriptedConnection extends EventEmitter {
  *   PUBREL with PUBCOMP, PUBREC with PUBREL, SUBSCRIBE with a SUBACK granting the requested QoS,
  *   UNSUBSCRIBE with UNSUBACK
  * @param {string} [options.host]
+ * @param {number} [options.port] listen on this port (say, a stopped broker's, to restart it); default a free one
  * @param {'tcp'|'tls'|'ws'|'wss'} [options.transport] default 'tcp'; secure ones use the test CA's
  *   certificate for localhost and 127.0.0.1, and `broker.clientOptions` holds the `ca` to trust
  * @param {string} [options.serverCert] the name of another certificate of makeCerts() to present
@@ -310,7 +311,7 @@ async function startScriptedBroker (options = {}) {
 
   await new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, host, () => {
+    server.listen(opts.port || 0, host, () => {
       server.off('error', reject)
       resolve()
     })

@@ -9,4 +9,5 @@ mod client;
 mod codec_api;
 mod reliability;
 mod runtime;
+mod stats;
 mod stream;

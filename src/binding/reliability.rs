@@ -196,3 +196,13 @@ pub fn client_persist_close(handle: &External<Handle>) {
     // Dropped outside the session lock: it waits for the writer's last sync.
     drop(journal);
 }
+
+/// Records written to the log but not yet synced to disk (`getStatistics().persistence`).
+#[napi(
+    catch_unwind,
+    ts_args_type = "persist: ExternalObject<'MqttPersistence'>"
+)]
+pub fn client_persist_backlog(persist: &External<PersistHandle>) -> f64 {
+    let persistence = &persist.persistence;
+    persistence.position().saturating_sub(persistence.durable()) as f64
+}

@@ -168,6 +168,11 @@ impl Inflight {
         self.entries.drain(..).map(|e| e.message_id()).collect()
     }
 
+    /// The entries, in send order (for statistics).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Outgoing> {
+        self.entries.iter()
+    }
+
     fn position(&self, message_id: u16) -> Option<usize> {
         self.entries
             .iter()

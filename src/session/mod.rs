@@ -34,10 +34,12 @@ mod journal;
 mod keepalive;
 #[doc(hidden)]
 pub mod sim;
+mod stats;
 mod topic_alias;
 
 pub use event::{AckKind, AppAck, Event, SessionError};
 pub use journal::{Journal, JournalEntry};
+pub use stats::{Counters, Gauge, Statistics};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -170,6 +172,8 @@ pub struct Session {
     next_id: u16,
     /// The identifier most recently given to a publish accepted without one.
     last_numbered: u16,
+    /// Messages and bytes sent and received (`client.getStatistics()`).
+    counters: stats::Counters,
 }
 
 impl Session {
@@ -203,6 +207,7 @@ impl Session {
             events: VecDeque::new(),
             next_id: 1,
             last_numbered: 0,
+            counters: stats::Counters::default(),
         }
     }
 
@@ -523,7 +528,10 @@ impl Session {
                 } else {
                     without_alias(publish)
                 };
-                self.send(Packet::Publish(wire)).map(|()| 0)
+                let payload = wire.payload.len();
+                self.send(Packet::Publish(wire))?;
+                self.counters.on_sent(QoS::AtMostOnce, payload);
+                Ok(0)
             }
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
                 let id = publish.message_id;
@@ -618,6 +626,7 @@ impl Session {
         };
         codec::encode_publish(&publish, self.version, &mut self.outbox)
             .map_err(|e| SessionError::invalid(e.message().to_string()))?;
+        self.counters.on_sent(QoS::AtMostOnce, payload.len());
         Ok(true)
     }
 
@@ -797,6 +806,8 @@ impl Session {
     }
 
     fn handle_publish(&mut self, mut publish: Publish) {
+        self.counters
+            .on_received(publish.qos, publish.payload.len());
         let topic_from_alias = match self.resolve_topic_alias(&mut publish) {
             Ok(from_alias) => from_alias,
             Err(error) => {
@@ -1098,6 +1109,7 @@ impl Session {
         while self.inflight.sent_len() < usize::from(self.window) {
             // Exchanges of an earlier connection first, in order (MQTT 5 §4.4).
             if let Some(packet) = self.inflight.resend_next() {
+                self.counters.resent += u64::from(matches!(packet, Packet::Publish(_)));
                 let _ = self.send(packet);
                 continue;
             }
@@ -1135,6 +1147,7 @@ impl Session {
                     self.waiting_ids.remove(&publish.message_id);
                 }
             }
+            self.counters.on_sent(publish.qos, publish.payload.len());
             if self.outgoing_aliases.is_active() {
                 let packet = Packet::Publish(self.outgoing_aliases.wire(&publish, alias_only));
                 self.inflight.insert(without_alias(publish));
