@@ -28,6 +28,7 @@
 //! panic inside a callback is caught and reported as an error followed by `Closed`, so the
 //! client never dies silently and never takes the process with it.
 
+pub mod ack_pacing;
 pub mod uv;
 
 use std::cell::{Cell, RefCell};
@@ -41,6 +42,7 @@ use bytes::BytesMut;
 use parking_lot::Mutex;
 
 use crate::codec::{self, Auth, Connect};
+use ack_pacing::AckPacing;
 use crate::session::{Event, Session, SessionError};
 use crate::transport::{self, Endpoint, Opened, ReadStatus, TransportError, Wire};
 
@@ -141,6 +143,7 @@ impl Client {
                 read_buf: BytesMut::new(),
                 write_buf: BytesMut::new(),
                 first_read: true,
+                pacing: AckPacing::default(),
             }),
         });
         // SAFETY: the caller runs `uv_loop` on this thread; each handle holds one strong count
@@ -279,6 +282,8 @@ struct Io {
     write_buf: BytesMut,
     /// No byte has come from the broker yet (diagnostics look at the first ones).
     first_read: bool,
+    /// When to ask for delayed TCP acknowledgements (a saturated connection).
+    pacing: AckPacing,
 }
 
 /// One connection attempt and, once open, the connection.
@@ -499,7 +504,15 @@ impl Conn {
             match status {
                 Ok(ReadStatus::Data(0)) => {}
                 Ok(ReadStatus::Data(_)) => {
-                    let drained = self.io.borrow().wire.as_ref().is_some_and(Wire::is_drained);
+                    let drained = {
+                        let mut io = self.io.borrow_mut();
+                        let Io { wire, pacing, .. } = &mut *io;
+                        let wire = wire.as_ref();
+                        if pacing.on_data_read(Instant::now()) {
+                            wire.inspect(|w| w.delay_acks());
+                        }
+                        wire.is_some_and(Wire::is_drained)
+                    };
                     if first_read {
                         let mut io = self.io.borrow_mut();
                         io.first_read = false;

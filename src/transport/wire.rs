@@ -51,6 +51,28 @@ impl Socket {
         }
     }
 
+    /// Puts a TCP socket into delayed-acknowledgement ("pingpong") mode: `TCP_QUICKACK` off
+    /// (Linux, tcp(7)); the kernel leaves the mode by itself after a pause. Elsewhere, and for
+    /// unix sockets, nothing: the option does not exist there.
+    fn delay_acks(&self) {
+        #[cfg(target_os = "linux")]
+        if let Socket::Tcp(s) = self {
+            use std::os::fd::AsRawFd;
+            let off: libc::c_int = 0;
+            // SAFETY: a socket we own, and an option value of the size given. A failure only
+            // means the acknowledgements keep their mode.
+            let _ = unsafe {
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_QUICKACK,
+                    std::ptr::from_ref(&off).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+        }
+    }
+
     fn shutdown_write(&self) {
         let _ = match self {
             Socket::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
@@ -188,6 +210,12 @@ impl Wire {
         !self.out.is_empty()
             || self.tls.as_ref().is_some_and(|t| t.wants_write())
             || self.ws.as_ref().is_some_and(|w| w.has_replies())
+    }
+
+    /// Asks the kernel to delay this connection's TCP acknowledgements (see
+    /// `driver::ack_pacing` for when and why).
+    pub fn delay_acks(&self) {
+        self.socket.delay_acks();
     }
 
     /// Whether the last read found the socket emptied (it returned less than it asked for), so
