@@ -7,5 +7,6 @@
 mod batch;
 mod client;
 mod codec_api;
+mod counters;
 mod reliability;
 mod runtime;

@@ -80,12 +80,22 @@ mod tests {
     #[test]
     fn a_stream_delays_acknowledgements_once_it_is_long_enough_then_every_few_hundred_reads() {
         let mut pacing = AckPacing::default();
-        let fired = reads(&mut pacing, Instant::now(), Duration::from_micros(10), 1_000);
+        let fired = reads(
+            &mut pacing,
+            Instant::now(),
+            Duration::from_micros(10),
+            1_000,
+        );
         // The first read starts the stream; the next STREAM_READS make it one.
         let first = STREAM_READS + 1;
         assert_eq!(
             fired,
-            vec![first, first + REASSERT_EVERY, first + 2 * REASSERT_EVERY, first + 3 * REASSERT_EVERY]
+            vec![
+                first,
+                first + REASSERT_EVERY,
+                first + 2 * REASSERT_EVERY,
+                first + 3 * REASSERT_EVERY
+            ]
         );
     }
 
@@ -93,7 +103,10 @@ mod tests {
     fn a_pause_ends_the_stream_and_the_next_one_must_build_up_again() {
         let mut pacing = AckPacing::default();
         let start = Instant::now();
-        assert_eq!(reads(&mut pacing, start, Duration::from_micros(10), 20).len(), 1);
+        assert_eq!(
+            reads(&mut pacing, start, Duration::from_micros(10), 20).len(),
+            1
+        );
         let later = start + Duration::from_millis(50);
         let fired = reads(&mut pacing, later, Duration::from_micros(10), 20);
         assert_eq!(fired, vec![STREAM_READS + 1]);

@@ -42,9 +42,9 @@ use bytes::BytesMut;
 use parking_lot::Mutex;
 
 use crate::codec::{self, Auth, Connect};
-use ack_pacing::AckPacing;
 use crate::session::{Event, Session, SessionError};
 use crate::transport::{self, Endpoint, Opened, ReadStatus, TransportError, Wire};
+use ack_pacing::AckPacing;
 
 /// What the driver reports, in order.
 #[derive(Debug)]
@@ -234,6 +234,13 @@ thread_local! {
     static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
     /// Set once this thread's JavaScript environment is being torn down.
     static SHUTTING_DOWN: Cell<bool> = const { Cell::new(false) };
+    /// Readiness callbacks of this thread's poll handles (each follows an `epoll_wait`).
+    static POLL_EVENTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many times libuv woke this thread's connections for readiness so far.
+pub fn poll_events() -> u64 {
+    POLL_EVENTS.with(Cell::get)
 }
 
 /// Closes every connection of the calling thread without calling JavaScript: the environment
@@ -340,6 +347,7 @@ unsafe extern "C" fn on_timer(handle: *mut uv::Handle) {
 }
 
 unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, events: c_int) {
+    POLL_EVENTS.with(|n| n.set(n.get() + 1));
     // SAFETY: libuv calls this for our poll handle only.
     unsafe { with_conn(handle, |conn| conn.on_poll(status, events)) };
 }

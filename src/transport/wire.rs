@@ -82,8 +82,43 @@ impl Socket {
     }
 }
 
+/// How many read and write system calls this thread's sockets made (every one goes through
+/// [`Socket`]'s `Read` and `Write`): what the driver's batching saves shows here, as a count
+/// that tests can assert where a timing could not be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketCalls {
+    /// Calls to `recv`.
+    pub reads: u64,
+    /// Calls to `send`.
+    pub writes: u64,
+}
+
+thread_local! {
+    static SOCKET_CALLS: std::cell::Cell<SocketCalls> = const {
+        std::cell::Cell::new(SocketCalls { reads: 0, writes: 0 })
+    };
+}
+
+/// The calling thread's socket system calls so far.
+pub fn socket_calls() -> SocketCalls {
+    SOCKET_CALLS.with(std::cell::Cell::get)
+}
+
+fn count_call(read: bool) {
+    SOCKET_CALLS.with(|c| {
+        let mut calls = c.get();
+        if read {
+            calls.reads += 1;
+        } else {
+            calls.writes += 1;
+        }
+        c.set(calls);
+    });
+}
+
 impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        count_call(true);
         match self {
             Socket::Tcp(s) => s.read(buf),
             #[cfg(unix)]
@@ -94,6 +129,7 @@ impl Read for Socket {
 
 impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        count_call(false);
         match self {
             Socket::Tcp(s) => s.write(buf),
             #[cfg(unix)]
