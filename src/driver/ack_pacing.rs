@@ -56,7 +56,8 @@ impl AckPacing {
         }
         self.streak = self.streak.saturating_add(1);
         self.streak == STREAM_READS
-            || (self.streak > STREAM_READS && (self.streak - STREAM_READS) % REASSERT_EVERY == 0)
+            || (self.streak > STREAM_READS
+                && (self.streak - STREAM_READS).is_multiple_of(REASSERT_EVERY))
     }
 }
 
