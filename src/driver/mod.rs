@@ -507,6 +507,10 @@ impl Conn {
                 let Some(wire) = wire.as_mut() else {
                     return false;
                 };
+                if read_buf.capacity() == 0 {
+                    // No partial packet kept: read into the thread's buffer.
+                    *read_buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+                }
                 (wire.read(read_buf), io.first_read)
             };
             match status {
