@@ -160,9 +160,9 @@ function perfSyscalls (file) {
 }
 
 /** Runs one worker; resolves with its RESULT object (or { error }). */
-function runWorker (lib, caseName, params, { env, timeoutS, nodeArgs = [], pinCpu, perf = false }) {
+function runWorker (lib, caseName, params, { env, timeoutS, nodeArgs = [], pinCpu, perf = false, command = null }) {
   return new Promise((resolve) => {
-    let cmd = [process.execPath, ...nodeArgs, path.join(__dirname, 'worker.js'), lib, caseName, JSON.stringify(params)]
+    let cmd = command || [process.execPath, ...nodeArgs, path.join(__dirname, 'worker.js'), lib, caseName, JSON.stringify(params)]
     // Under `perf stat`, the worker switches the counting on and off around its measured
     // window through two FIFOs (bench/measure.js).
     let perfDir = null
@@ -211,6 +211,27 @@ function runWorker (lib, caseName, params, { env, timeoutS, nodeArgs = [], pinCp
   })
 }
 
+/**
+ * Builds the rumqttc reference client (bench/rumqttc, a Rust program with no JavaScript) and
+ * returns its path, or null with a logged reason (no cargo, no registry access).
+ */
+function buildRumqttc () {
+  const targetDir = path.join(BUILD_DIR, 'rumqttc-target')
+  log('building the rumqttc reference client (bench/rumqttc)')
+  const r = spawnSync('cargo', ['build', '--release', '--quiet', '--manifest-path', path.join(__dirname, 'rumqttc', 'Cargo.toml')], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CARGO_TARGET_DIR: targetDir } })
+  if (r.status !== 0) {
+    log(`rumqttc reference: not built (${r.error ? r.error.message : `cargo exit ${r.status}`}); its table stays empty`)
+    return null
+  }
+  return path.join(targetDir, 'release', process.platform === 'win32' ? 'bench-rumqttc.exe' : 'bench-rumqttc')
+}
+
+/** The rumqttc reference's command line for a pubsub case's parameters. */
+function rumqttcCommand (bin, p) {
+  const u = new URL(p.url)
+  return [bin, 'pubsub', u.hostname, u.port, String(p.qos), String(p.size), String(p.window), String(p.warmMs), String(p.measureMs), String(p.pauseMs || 0), String(p.peerPid || 0)]
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cases
 
@@ -250,6 +271,7 @@ function buildCases (s) {
             needs: transport === 'ws' ? ['mosquitto', 'ws'] : [setting.needs],
             params: (env) => ({ url: transport === 'ws' ? env.wsUrl : setting.url(env), qos, size, inflight: qos === 2 ? 20 : 0, window: 2000, peerPid: transport === 'ws' ? env.brokerPid() : setting.pid(env), pauseMs: small ? 50 : 100, ...win }),
             metrics: THROUGHPUT,
+            reference: transport === 'tcp' && size === 64,
             targets: transport === 'ws'
               ? { msgPerSec: ['>=', 1.5], cpuUsPerMsg: ['<=', 0.3] }
               : nagle
@@ -494,6 +516,27 @@ function printTables (cases, summaries, unavailable, out) {
   out(lines.join('\n') + '\n')
 }
 
+/**
+ * The reference clients beside mqtt-native: medians of their runs, and mqtt-native's CPU per
+ * message over theirs (below 1: mqtt-native does the same work for less).
+ */
+function referenceTable (cases, summaries, references) {
+  const rows = cases.filter((c) => references[c.id] && references[c.id].some((r) => !r.error))
+  if (rows.length === 0) return ''
+  const lines = ['', '### Reference: rumqttc 0.25 (Rust, no JavaScript; bench/rumqttc), the same pub/sub pattern', '',
+    '| case | rumqttc msg/s | rumqttc CPU µs/msg | rumqttc system calls/msg | rumqttc context switches/msg | mqtt-native CPU µs/msg | mqtt-native / rumqttc CPU | MQTT.js / rumqttc CPU |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+  for (const c of rows) {
+    const ok = references[c.id].filter((r) => !r.error)
+    const m = (k) => median(ok.map((r) => r[k]))
+    const cpu = m('cpuUsPerMsg')
+    const row = summaries[c.id].find((r) => r.metric === 'cpuUsPerMsg') || {}
+    const ratio = (x) => (x && cpu ? fmtRatio(x / cpu) : '–')
+    lines.push(`| ${c.label} | ${fmt(m('msgPerSec'))} | ${fmt(cpu)} | ${fmt(m('syscallsPerMsg'))} | ${fmt(m('ctxSwitchesPerMsg'))} | ${fmt(row.native)} | ${ratio(row.native)} | ${ratio(row.mqtt)} |`)
+  }
+  return lines.join('\n') + '\n'
+}
+
 function machine () {
   const cpu = (os.cpus()[0] || {}).model || 'unknown'
   let mosquitto = null
@@ -580,6 +623,7 @@ async function main () {
   services.env.peerPid = peer.pid
 
   const cases = buildCases(args).filter((c) => !args.only || args.only.test(c.id))
+  const rumqttc = !args.smoke && process.platform !== 'win32' && cases.some((c) => c.reference) ? buildRumqttc() : null
   // WebSocket: run the ws cases only when both libraries can connect over ws:// (detect by trying).
   if (!unavailableNeeds.ws && cases.some((c) => c.needs.includes('ws'))) {
     for (const lib of LIBS) {
@@ -594,6 +638,8 @@ async function main () {
 
   const unavailable = {}
   const summaries = {}
+  /** The reference clients' runs, per case id. */
+  const references = {}
   const allResults = []
   for (const c of cases) {
     const missing = c.needs.find((n) => unavailableNeeds[n])
@@ -621,6 +667,20 @@ async function main () {
         else log(`${c.id} ${lib} run ${run + 1}: ${c.metrics.map((m) => `${m.key}=${fmt(r[m.key])}`).join(' ')}`)
       }
     }
+    if (c.reference && rumqttc) {
+      const refs = []
+      for (let run = 0; run < runs; run++) {
+        const r = await runWorker('rumqttc', c.worker, params, { env, timeoutS: args.timeoutS, perf: usePerf, command: rumqttcCommand(rumqttc, params) })
+        r.case = c.id
+        r.run = run + 1
+        refs.push(r)
+        allResults.push(r)
+        emit({ type: 'run', ...r })
+        if (r.error) log(`${c.id} rumqttc run ${run + 1}: ERROR ${r.error.split('\n')[0]}`)
+        else log(`${c.id} rumqttc run ${run + 1}: msgPerSec=${fmt(r.msgPerSec)} cpuUsPerMsg=${fmt(r.cpuUsPerMsg)}`)
+      }
+      references[c.id] = refs
+    }
     unpin()
     summaries[c.id] = summarize(c, results)
     for (const row of summaries[c.id]) emit({ type: 'summary', case: c.id, ...row })
@@ -633,6 +693,7 @@ async function main () {
   const seconds = Math.round((Date.now() - started) / 1000)
   let table = ''
   printTables(cases, summaries, unavailable, (s) => { table += s })
+  table += referenceTable(cases, summaries, references)
   process.stdout.write(table)
   process.stdout.write(`\n${info.nproc} × ${info.cpu}, Node ${info.node}, MQTT.js ${info.mqttjs}, mosquitto ${info.mosquitto}; ${args.runs} run(s) per case; ${seconds} s in all.\n`)
   if (!args.smoke && !args.only) {
