@@ -226,6 +226,30 @@ function buildRumqttc () {
   return path.join(targetDir, 'release', process.platform === 'win32' ? 'bench-rumqttc.exe' : 'bench-rumqttc')
 }
 
+/** The aws-crt version the reference runs (installed on demand; not a devDependency). */
+const AWS_CRT = '1.33.2'
+
+/**
+ * Installs aws-crt (AWS's native MQTT client for Node) into bench/.build/aws-crt from the npm
+ * registry and returns the node_modules directory for NODE_PATH, or null with a logged reason.
+ */
+function installAwsCrt () {
+  const prefix = path.join(BUILD_DIR, 'aws-crt')
+  const modules = path.join(prefix, 'node_modules')
+  try {
+    if (require(path.join(modules, 'aws-crt', 'package.json')).version === AWS_CRT) return modules
+  } catch {}
+  log(`installing aws-crt ${AWS_CRT} for the reference table (npm, into ${prefix})`)
+  fs.mkdirSync(prefix, { recursive: true })
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+  const r = spawnSync(npm, ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `aws-crt@${AWS_CRT}`], { stdio: ['ignore', 'inherit', 'inherit'] })
+  if (r.status !== 0) {
+    log(`aws-crt reference: not installed (${r.error ? r.error.message : `npm exit ${r.status}`}); its table stays empty`)
+    return null
+  }
+  return modules
+}
+
 /** The rumqttc reference's command line for a pubsub case's parameters. */
 function rumqttcCommand (bin, p) {
   const u = new URL(p.url)
@@ -521,20 +545,27 @@ function printTables (cases, summaries, unavailable, out) {
  * message over theirs (below 1: mqtt-native does the same work for less).
  */
 function referenceTable (cases, summaries, references) {
-  const rows = cases.filter((c) => references[c.id] && references[c.id].some((r) => !r.error))
-  if (rows.length === 0) return ''
-  const lines = ['', '### Reference: rumqttc 0.25 (Rust, no JavaScript; bench/rumqttc), the same pub/sub pattern', '',
-    '| case | rumqttc msg/s | rumqttc CPU µs/msg | rumqttc system calls/msg | rumqttc context switches/msg | mqtt-native CPU µs/msg | mqtt-native / rumqttc CPU | MQTT.js / rumqttc CPU |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
-  for (const c of rows) {
-    const ok = references[c.id].filter((r) => !r.error)
-    const m = (k) => median(ok.map((r) => r[k]))
-    const cpu = m('cpuUsPerMsg')
-    const row = summaries[c.id].find((r) => r.metric === 'cpuUsPerMsg') || {}
-    const ratio = (x) => (x && cpu ? fmtRatio(x / cpu) : '–')
-    lines.push(`| ${c.label} | ${fmt(m('msgPerSec'))} | ${fmt(cpu)} | ${fmt(m('syscallsPerMsg'))} | ${fmt(m('ctxSwitchesPerMsg'))} | ${fmt(row.native)} | ${ratio(row.native)} | ${ratio(row.mqtt)} |`)
+  const titles = {
+    rumqttc: 'rumqttc 0.25 (Rust, no JavaScript; bench/rumqttc)',
+    'aws-crt': `aws-crt ${AWS_CRT} (AWS's native client for Node, its MQTT 5 client; bench/awscrt.js)`
   }
-  return lines.join('\n') + '\n'
+  const lines = []
+  for (const name of Object.keys(titles)) {
+    const rows = cases.filter((c) => references[c.id] && (references[c.id][name] || []).some((r) => !r.error))
+    if (rows.length === 0) continue
+    lines.push('', `### Reference: ${titles[name]}, the same pub/sub pattern`, '',
+      `| case | ${name} msg/s | ${name} CPU µs/msg | ${name} system calls/msg | ${name} context switches/msg | mqtt-native CPU µs/msg | mqtt-native / ${name} CPU | MQTT.js / ${name} CPU |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for (const c of rows) {
+      const ok = references[c.id][name].filter((r) => !r.error)
+      const m = (k) => median(ok.map((r) => r[k]))
+      const cpu = m('cpuUsPerMsg')
+      const row = summaries[c.id].find((r) => r.metric === 'cpuUsPerMsg') || {}
+      const ratio = (x) => (x && cpu ? fmtRatio(x / cpu) : '–')
+      lines.push(`| ${c.label} | ${fmt(m('msgPerSec'))} | ${fmt(cpu)} | ${fmt(m('syscallsPerMsg'))} | ${fmt(m('ctxSwitchesPerMsg'))} | ${fmt(row.native)} | ${ratio(row.native)} | ${ratio(row.mqtt)} |`)
+    }
+  }
+  return lines.length ? lines.join('\n') + '\n' : ''
 }
 
 function machine () {
@@ -623,7 +654,16 @@ async function main () {
   services.env.peerPid = peer.pid
 
   const cases = buildCases(args).filter((c) => !args.only || args.only.test(c.id))
-  const rumqttc = !args.smoke && process.platform !== 'win32' && cases.some((c) => c.reference) ? buildRumqttc() : null
+  // The reference clients, for the cases that have a reference column.
+  const wantsReferences = !args.smoke && cases.some((c) => c.reference)
+  const rumqttc = wantsReferences && process.platform !== 'win32' ? buildRumqttc() : null
+  const awsCrtModules = wantsReferences ? installAwsCrt() : null
+  const referenceClients = []
+  if (rumqttc) referenceClients.push({ name: 'rumqttc', command: (p) => rumqttcCommand(rumqttc, p), env })
+  if (awsCrtModules) {
+    // aws-crt warns on stderr about Node versions it will drop; the figures are unaffected.
+    referenceClients.push({ name: 'aws-crt', command: (p) => [process.execPath, path.join(__dirname, 'awscrt.js'), JSON.stringify(p)], env: { ...env, NODE_PATH: awsCrtModules } })
+  }
   // WebSocket: run the ws cases only when both libraries can connect over ws:// (detect by trying).
   if (!unavailableNeeds.ws && cases.some((c) => c.needs.includes('ws'))) {
     for (const lib of LIBS) {
@@ -667,19 +707,19 @@ async function main () {
         else log(`${c.id} ${lib} run ${run + 1}: ${c.metrics.map((m) => `${m.key}=${fmt(r[m.key])}`).join(' ')}`)
       }
     }
-    if (c.reference && rumqttc) {
+    for (const ref of c.reference ? referenceClients : []) {
       const refs = []
       for (let run = 0; run < runs; run++) {
-        const r = await runWorker('rumqttc', c.worker, params, { env, timeoutS: args.timeoutS, perf: usePerf, command: rumqttcCommand(rumqttc, params) })
+        const r = await runWorker(ref.name, c.worker, params, { env: ref.env, timeoutS: args.timeoutS, perf: usePerf, command: ref.command(params) })
         r.case = c.id
         r.run = run + 1
         refs.push(r)
         allResults.push(r)
         emit({ type: 'run', ...r })
-        if (r.error) log(`${c.id} rumqttc run ${run + 1}: ERROR ${r.error.split('\n')[0]}`)
-        else log(`${c.id} rumqttc run ${run + 1}: msgPerSec=${fmt(r.msgPerSec)} cpuUsPerMsg=${fmt(r.cpuUsPerMsg)}`)
+        if (r.error) log(`${c.id} ${ref.name} run ${run + 1}: ERROR ${r.error.split('\n')[0]}`)
+        else log(`${c.id} ${ref.name} run ${run + 1}: msgPerSec=${fmt(r.msgPerSec)} cpuUsPerMsg=${fmt(r.cpuUsPerMsg)}`)
       }
-      references[c.id] = refs
+      references[c.id] = { ...references[c.id], [ref.name]: refs }
     }
     unpin()
     summaries[c.id] = summarize(c, results)

@@ -30,7 +30,9 @@ impl Flow {
         if self.holding.load(Ordering::Relaxed) {
             return;
         }
-        while self.sent.load(Ordering::Relaxed) - self.received.load(Ordering::Relaxed) < self.window {
+        while self.sent.load(Ordering::Relaxed) - self.received.load(Ordering::Relaxed)
+            < self.window
+        {
             if client
                 .try_publish(&self.topic, self.qos, false, self.payload.clone())
                 .is_err()
@@ -90,10 +92,16 @@ fn process_cpu_us(pid: u32) -> Option<f64> {
 
 /// `perf stat --control` FIFOs, when the bench runs us under perf.
 fn perf_control(on: bool) {
-    let (Ok(ctl), Ok(ack)) = (std::env::var("BENCH_PERF_CTL"), std::env::var("BENCH_PERF_ACK")) else {
+    let (Ok(ctl), Ok(ack)) = (
+        std::env::var("BENCH_PERF_CTL"),
+        std::env::var("BENCH_PERF_ACK"),
+    ) else {
         return;
     };
-    if let (Ok(mut c), Ok(mut a)) = (OpenOptions::new().write(true).open(ctl), OpenOptions::new().read(true).open(ack)) {
+    if let (Ok(mut c), Ok(mut a)) = (
+        OpenOptions::new().write(true).open(ctl),
+        OpenOptions::new().read(true).open(ack),
+    ) {
         let _ = c.write_all(if on { b"enable\n" } else { b"disable\n" });
         let mut buf = [0u8; 5];
         let _ = a.read(&mut buf);
@@ -114,7 +122,11 @@ async fn main() {
         1 => QoS::AtLeastOnce,
         _ => QoS::ExactlyOnce,
     };
-    let (warm, measure, pause) = (Duration::from_millis(num(7)), Duration::from_millis(num(8)), Duration::from_millis(num(9)));
+    let (warm, measure, pause) = (
+        Duration::from_millis(num(7)),
+        Duration::from_millis(num(8)),
+        Duration::from_millis(num(9)),
+    );
     let broker = num(10) as u32;
     let pid = std::process::id();
     let flow = Arc::new(Flow {
@@ -127,7 +139,10 @@ async fn main() {
         topic: format!("bench/{pid}/rumqttc"),
     });
 
-    let (sub, mut sub_events) = AsyncClient::new(options(&format!("rq-sub-{pid}"), &host, port, flow.window), 16);
+    let (sub, mut sub_events) = AsyncClient::new(
+        options(&format!("rq-sub-{pid}"), &host, port, flow.window),
+        16,
+    );
     until_connack(&mut sub_events).await;
     let _ = sub.subscribe(&flow.topic, qos).await;
     loop {
@@ -136,12 +151,13 @@ async fn main() {
         }
     }
     let cap = usize::try_from(flow.window * 2).unwrap_or(4096);
-    let (publisher, mut pub_events) = AsyncClient::new(options(&format!("rq-pub-{pid}"), &host, port, flow.window), cap);
+    let (publisher, mut pub_events) = AsyncClient::new(
+        options(&format!("rq-pub-{pid}"), &host, port, flow.window),
+        cap,
+    );
     until_connack(&mut pub_events).await;
 
-    tokio::spawn(async move {
-        while pub_events.poll().await.is_ok() {}
-    });
+    tokio::spawn(async move { while pub_events.poll().await.is_ok() {} });
     let sub_flow = flow.clone();
     let sub_publisher = publisher.clone();
     tokio::spawn(async move {
