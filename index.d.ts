@@ -408,6 +408,11 @@ export declare class MqttClient extends EventEmitter {
   keepaliveManager: KeepaliveManager | null
 
   constructor(options: IClientOptions)
+  /**
+   * MQTT.js's form: every connection runs over the stream `streamBuilder` returns (the
+   * Node-stream path; README "Options that need Node's networking").
+   */
+  constructor(streamBuilder: (client: MqttClient) => import('stream').Duplex, options: IClientOptions)
 
   /** Sends a PINGREQ now. */
   sendPing(): void

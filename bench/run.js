@@ -306,6 +306,21 @@ function buildCases (s) {
       }
     }
   }
+  // The Node-stream path (README): the same publish over a `net` socket the application hands
+  // in with `new MqttClient(streamBuilder, options)`, which both libraries take; mqtt-native
+  // then runs its session over the Node stream instead of its own socket.
+  for (const qos of [0, 1]) {
+    cases.push({
+      id: `pubsub-stream-tcp-qos${qos}-64B`,
+      group: '1. publish → mosquitto → subscriber (same process)',
+      label: `tcp QoS ${qos} 64 B, Node-stream path (streamBuilder)`,
+      worker: 'pubsub',
+      needs: ['mosquitto'],
+      params: (env) => ({ url: env.url, qos, size: 64, inflight: 0, window: 2000, streamBuilder: true, peerPid: env.brokerPid(), ...win }),
+      metrics: THROUGHPUT,
+      targets: { msgPerSec: ['>=', 1.0], cpuUsPerMsg: ['<=', 1.0] }
+    })
+  }
   // Built-in persistence (`persistence: { dir }`): the same QoS 1 publish with every message
   // logged and synced in groups; compare with pubsub-tcp-qos1-64B for its cost.
   cases.push({

@@ -52,10 +52,25 @@ process.on('unhandledRejection', fail)
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * With `params.streamBuilder`: MQTT.js's `new MqttClient(streamBuilder, options)` over a `net`
+ * socket to `url`'s host and port (Nagle off for both libraries), which puts mqtt-native on its
+ * Node-stream path.
+ */
+function streamClient (mqtt, url, options) {
+  const { hostname, port } = new URL(url)
+  return new mqtt.MqttClient(() => {
+    const socket = require('node:net').connect(Number(port), hostname)
+    socket.setNoDelay(true)
+    return socket
+  }, options)
+}
+
 /** Connects and resolves on the first `connect`; rejects on `error` or after `timeoutMs`. */
 function open (mqtt, url, opts = {}, timeoutMs = 10000) {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, ...params.clientOpts, ...opts })
+    const options = { reconnectPeriod: 0, ...params.clientOpts, ...opts }
+    const client = params.streamBuilder ? streamClient(mqtt, url, options) : mqtt.connect(url, options)
     const timer = setTimeout(() => { client.end(true); reject(new Error(`no CONNACK from ${url} within ${timeoutMs} ms`)) }, timeoutMs)
     client.once('connect', () => { clearTimeout(timer); resolve(client) })
     client.once('error', (err) => { clearTimeout(timer); client.end(true); reject(err) })

@@ -18,6 +18,7 @@ const { KIND, ACK, APP_ACK, ACK_CMDS, APP_ACK_CMDS, record, BatchReader } = requ
 const { createLogger } = require('./log')
 const { KeepaliveManager } = require('./keepalive')
 const reliability = require('./reliability')
+const { streamPathReason, connectStream } = require('./stream')
 const { version: NATIVE_VERSION } = require('../package.json')
 /** The MQTT.js version whose API this package implements (MQTT.js's `MQTTJS_VERSION`). */
 const VERSION = '5.16.0'
@@ -75,16 +76,21 @@ class NativeStream extends EventEmitter {
 
 class MqttClient extends EventEmitter {
   /**
-   * @param {object} options MQTT.js client options, already normalised by `connect()`.
+   * `new MqttClient(options)` (options normalised by `connect()`), or MQTT.js's
+   * `new MqttClient(streamBuilder, options)`.
+   * @param {object | ((client: MqttClient) => import('stream').Duplex)} streamBuilder
+   * @param {object} [options]
    */
-  constructor (options) {
+  constructor (streamBuilder, options) {
     super()
-    if (typeof options === 'function') {
-      // MQTT.js's constructor takes (streamBuilder, options); a JavaScript stream cannot carry
-      // the native transport.
-      const err = new TypeError('new MqttClient(streamBuilder, options) is not supported by mqtt-native: pass the options alone, or use mqtt.connect()')
-      err.code = 'ERR_MQTT_UNSUPPORTED'
-      throw err
+    if (typeof streamBuilder === 'function') {
+      // MQTT.js's (streamBuilder, options): every connection runs over the stream the builder
+      // returns (the Node-stream path, lib/stream.js).
+      this._streamBuilder = streamBuilder
+    } else {
+      // mqtt-native's own (options), as connect() calls it.
+      options = streamBuilder
+      this._streamBuilder = null
     }
     this.options = options || {}
     for (const key of Object.keys(DEFAULTS)) {
@@ -92,7 +98,7 @@ class MqttClient extends EventEmitter {
     }
     reliability.checkReliabilityOptions(this.options)
     this.options.clientId = typeof this.options.clientId === 'string' ? this.options.clientId : defaultId()
-    checkSupported(this.options)
+    if (!this._streamBuilder) checkSupported(this.options)
     checkClusterOptions(this.options)
     checkKeepalive(this.options.keepalive)
     const version = this.options.protocolVersion
@@ -235,7 +241,7 @@ class MqttClient extends EventEmitter {
     const opts = this.options
     let endpoint
     try {
-      endpoint = resolveEndpoint(this)
+      endpoint = this._streamBuilder ? streamBuilderEndpoint(opts) : resolveEndpoint(this)
     } catch (err) {
       // A bad option (say, transformWsUrl throwing) fails the first connect() at once; on a
       // reconnect it is one failed attempt, reported like any other.
@@ -279,7 +285,16 @@ class MqttClient extends EventEmitter {
     if (this._authenticationMethod && opts.authPacket && typeof opts.authPacket === 'object') {
       authPacket = { cmd: 'auth', reasonCode: 0, ...opts.authPacket }
     }
-    native.clientConnect(this._handle, endpoint, neutral, authPacket && fromMqttPacket(authPacket, 5), this._onBatch)
+    const authNeutral = authPacket && fromMqttPacket(authPacket, 5)
+    // What only Node's networking can do runs over a Node stream; everything else natively.
+    const streamPath = this._streamBuilder ? 'streamBuilder' : streamPathReason(opts, endpoint)
+    if (streamPath) {
+      this.log('connect :: Node-stream path (%s)', streamPath)
+      connectStream(this, endpoint, neutral, authNeutral, this._onBatch)
+    } else {
+      this.log('connect :: native path')
+      native.clientConnect(this._handle, endpoint, neutral, authNeutral, this._onBatch)
+    }
     if (this._wantsPacketSend()) {
       this.emit('packetsend', connectPacket)
       if (authPacket) this.emit('packetsend', authPacket)
@@ -1551,6 +1566,16 @@ function toPayload (message) {
   // mqtt-packet writes `payload || empty`: MQTT.js publishes null and undefined as empty.
   if (message === null || message === undefined) return EMPTY
   throw new TypeError(`The "message" argument must be a string, a Buffer or a Uint8Array; received ${typeof message}`)
+}
+
+/** Where an application's own stream leads, as far as the options say (for messages only). */
+function streamBuilderEndpoint (opts) {
+  const port = Number(opts.port)
+  return {
+    protocol: 'mqtt',
+    host: String(opts.hostname || opts.host || 'localhost'),
+    port: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 1883
+  }
 }
 
 function clampInt (value, min, max) {

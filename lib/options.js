@@ -116,29 +116,8 @@ function normalize (brokerUrl, opts) {
 const SECURE = new Set(['mqtts', 'ssl', 'tls', 'wss'])
 const WS = new Set(['ws', 'wss'])
 
-/**
- * `tls.connect` options MQTT.js would pass through (it hands the whole options object to Node)
- * that mqtt-native cannot honour: refused rather than ignored.
- */
-const UNSUPPORTED_TLS = ['pfx', 'checkServerIdentity', 'secureContext', 'ciphers', 'ecdhCurve',
-  'secureProtocol', 'crl', 'sigalgs', 'session', 'pskCallback', 'privateKeyEngine',
-  'privateKeyIdentifier', 'clientCertEngine', 'secureOptions', 'dhparam']
-/** `ws` client options that change how the connection is made, which mqtt-native cannot honour. */
-const UNSUPPORTED_WS = ['agent', 'createConnection', 'followRedirects', 'maxRedirects', 'socketPath',
-  'lookup', 'localAddress', 'family', 'finishRequest', 'generateMask', 'protocolVersion']
 /** `wss` copies these from the top-level options into `wsOptions`, as MQTT.js does in Node. */
 const WSS_COPIED = ['rejectUnauthorized', 'ca', 'cert', 'key', 'pfx', 'passphrase']
-
-const TLS_HINTS = {
-  pfx: 'pass the PEM certificate and key as `cert` and `key` instead (`openssl pkcs12 -in file.pfx -nodes` extracts them)',
-  checkServerIdentity: 'use `servername` to choose the name checked, or `rejectUnauthorized: false`',
-  ciphers: 'mqtt-native uses rustls\'s safe default cipher suites',
-  secureContext: 'pass `ca`, `cert` and `key` directly'
-}
-
-function isSet (value) {
-  return value !== undefined && value !== null && value !== false
-}
 
 function unsupported (message) {
   return urlError(`${message} (see COMPATIBILITY.md).`, 'ERR_MQTT_UNSUPPORTED')
@@ -219,7 +198,7 @@ function parseSocksProxy (value, timeout) {
   return socks
 }
 
-/** Refuses options this build cannot honour, rather than ignoring them. */
+/** Refuses what cannot exist in Node (mini-program schemes) and malformed options, at once. */
 function checkSupported (opts) {
   const protocols = opts.servers ? opts.servers.map((s) => s.protocol || opts.protocol) : [opts.protocol]
   for (const p of protocols) {
@@ -234,33 +213,14 @@ function checkSupported (opts) {
     // Throws at once on a bad URL (MQTT.js fails every connection attempt instead).
     parseSocksProxy(opts.socksProxy, opts.socksTimeout)
   }
-  const unsupportedOptions = ['forceNativeWebSocket', 'createWebsocket']
-  for (const key of unsupportedOptions) {
-    if (isSet(opts[key])) {
-      throw unsupported(`The option "${key}" is not supported by this version of mqtt-native yet`)
-    }
+  if (opts.createWebsocket !== undefined && opts.createWebsocket !== null && typeof opts.createWebsocket !== 'function') {
+    throw new TypeError('The option "createWebsocket" must be a function (url, protocols, options) => WebSocket')
   }
   if (opts.transformWsUrl !== undefined && opts.transformWsUrl !== null && typeof opts.transformWsUrl !== 'function') {
     throw new TypeError('The option "transformWsUrl" must be a function (url, options, client) => string')
   }
-  if (protocols.some((p) => p === 'mqtts' || p === 'ssl' || p === 'tls')) {
-    for (const key of UNSUPPORTED_TLS) {
-      if (isSet(opts[key])) {
-        throw unsupported(`The TLS option "${key}" is not supported by mqtt-native${TLS_HINTS[key] ? `: ${TLS_HINTS[key]}` : ''}`)
-      }
-    }
-  }
-  if (protocols.some((p) => WS.has(p)) && opts.wsOptions) {
-    const wsOptions = opts.wsOptions
-    for (const key of UNSUPPORTED_WS.concat(UNSUPPORTED_TLS)) {
-      if (isSet(wsOptions[key])) {
-        throw unsupported(`The option "wsOptions.${key}" is not supported by mqtt-native`)
-      }
-    }
-  }
-  if (protocols.includes('wss') && isSet(opts.pfx) && !(opts.wsOptions && 'pfx' in opts.wsOptions)) {
-    throw unsupported(`The TLS option "pfx" is not supported by mqtt-native: ${TLS_HINTS.pfx}`)
-  }
+  // Options only Node's networking can honour (OpenSSL-only TLS options, ws agents, …) are not
+  // refused: they select the Node-stream path (lib/stream.js).
 }
 
 /** PEM text(s) from a string, Buffer, Uint8Array, `{ pem, passphrase }` or an array of them. */

@@ -146,7 +146,7 @@ pub fn client_connect(
 
 /// This thread's libuv loop, and (once per thread) the hook that closes our connections when
 /// the environment is torn down (a worker that exits, the process at exit).
-fn event_loop(env: &Env) -> Result<*mut driver::uv::Loop> {
+pub(super) fn event_loop(env: &Env) -> Result<*mut driver::uv::Loop> {
     thread_local! {
         static HOOKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }

@@ -10,3 +10,4 @@ mod codec_api;
 mod counters;
 mod reliability;
 mod runtime;
+mod stream;

@@ -29,6 +29,7 @@
 //! client never dies silently and never takes the process with it.
 
 pub mod ack_pacing;
+pub mod stream;
 pub mod uv;
 
 use std::cell::{Cell, RefCell};
@@ -90,6 +91,8 @@ pub struct Client {
     /// The protocol state machine.
     pub session: Mutex<Session>,
     current: RefCell<Option<Rc<Conn>>>,
+    /// The current connection over a JavaScript stream ([`stream`]), instead of `current`.
+    stream: RefCell<Option<Rc<stream::StreamConn>>>,
 }
 
 impl Client {
@@ -98,6 +101,7 @@ impl Client {
         Rc::new(Client {
             session: Mutex::new(session),
             current: RefCell::new(None),
+            stream: RefCell::new(None),
         })
     }
 
@@ -117,10 +121,7 @@ impl Client {
         connect_timeout: Duration,
     ) -> Result<(), String> {
         let uv = uv::get()?;
-        let previous = self.current.borrow_mut().take();
-        if let Some(previous) = previous {
-            previous.request_close(ABORT);
-        }
+        self.abort_current();
         let conn = Rc::new(Conn {
             client: self.clone(),
             uv,
@@ -199,6 +200,8 @@ impl Client {
     pub fn wake(&self) {
         if let Some(conn) = self.current() {
             conn.flush_from_js();
+        } else if let Some(conn) = self.current_stream() {
+            conn.flush_from_js();
         }
     }
 
@@ -208,6 +211,8 @@ impl Client {
         if let Some(conn) = self.current() {
             conn.paused.set(!reading);
             conn.update_interest();
+        } else if let Some(conn) = self.current_stream() {
+            conn.set_reading(reading);
         }
     }
 
@@ -220,8 +225,20 @@ impl Client {
                 conn.request_close(if force { ABORT } else { CLOSE_AFTER_FLUSH });
                 true
             }
-            None => false,
+            None => match self.current_stream() {
+                Some(conn) => {
+                    conn.request_close(if force { ABORT } else { CLOSE_AFTER_FLUSH });
+                    true
+                }
+                None => false,
+            },
         }
+    }
+
+    /// Whether a native connection has started its session (a stream connection ending now
+    /// must leave the session to it).
+    fn native_is_open(&self) -> bool {
+        self.current().is_some_and(|c| c.phase.get() == Phase::Open)
     }
 }
 
@@ -251,6 +268,7 @@ pub fn shutdown_thread() {
     for conn in live.iter().filter_map(Weak::upgrade) {
         conn.teardown(None, false);
     }
+    stream::shutdown_thread();
 }
 
 /// Whether the calling thread's JavaScript environment is being torn down (JavaScript must not
@@ -821,7 +839,8 @@ impl Conn {
         let superseded = self
             .client
             .current()
-            .is_some_and(|c| !std::ptr::eq(&*c, self) && c.phase.get() == Phase::Open);
+            .is_some_and(|c| !std::ptr::eq(&*c, self) && c.phase.get() == Phase::Open)
+            || self.client.stream_is_open();
         if !superseded {
             let mut session = self.client.session.lock();
             drain_events(&mut session, self.sink.as_ref());

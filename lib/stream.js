@@ -1,0 +1,237 @@
+'use strict'
+// The Node-stream path (DESIGN.md §2, "two wires, one session"): when the options ask for what
+// only Node's networking can do (an agent or another connection-making `ws` option, TLS options
+// only OpenSSL has, a PEM key in OpenSSL's legacy encrypted format), or the application hands
+// its own stream (`new MqttClient(streamBuilder, options)`, `createWebsocket`), the connection
+// runs over a Node `Duplex` made as MQTT.js makes it: `tls.connect`, or the `ws` package's
+// WebSocket. The session, its events and its guarantees are the native path's
+// (src/driver/stream.rs): only the bytes' way differs.
+
+const tls = require('tls')
+const net = require('net')
+const { Duplex } = require('stream')
+const native = require('./native')
+const { socksStream } = require('./socks')
+
+const OP = native.streamOps()
+
+/** `tls.connect` options only OpenSSL has: rustls cannot honour them, Node's TLS can. */
+const OPENSSL_TLS = ['pfx', 'checkServerIdentity', 'secureContext', 'ciphers', 'ecdhCurve',
+  'secureProtocol', 'crl', 'sigalgs', 'session', 'pskCallback', 'privateKeyEngine',
+  'privateKeyIdentifier', 'clientCertEngine', 'secureOptions', 'dhparam']
+/** `ws` client options that change how the connection is made (Node's `http`/`https` do it). */
+const WS_CONNECTION = ['agent', 'createConnection', 'followRedirects', 'maxRedirects', 'socketPath',
+  'lookup', 'localAddress', 'localPort', 'family', 'hints', 'finishRequest', 'generateMask', 'protocolVersion']
+
+const SECURE = new Set(['mqtts', 'ssl', 'tls'])
+
+function isSet (value) {
+  return value !== undefined && value !== null && value !== false
+}
+
+/** Whether `key` (string, Buffer, `{ pem }` or an array of them) holds a legacy-encrypted PEM key. */
+function hasLegacyEncryptedKey (key) {
+  if (key === undefined || key === null) return false
+  if (Array.isArray(key)) return key.some(hasLegacyEncryptedKey)
+  if (typeof key === 'object' && !(key instanceof Uint8Array) && key.pem !== undefined) return hasLegacyEncryptedKey(key.pem)
+  const text = typeof key === 'string' ? key : key instanceof Uint8Array ? Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1') : ''
+  return text.includes('Proc-Type: 4,ENCRYPTED')
+}
+
+/** The first option of `source` that only Node's TLS can honour, or null. */
+function opensslOption (source, prefix) {
+  for (const key of OPENSSL_TLS) {
+    if (isSet(source[key])) return prefix + key
+  }
+  if (hasLegacyEncryptedKey(source.key)) return `${prefix}key (legacy encrypted PEM)`
+  return null
+}
+
+/**
+ * Why this connection must take the stream path (the option that asks for it), or null when
+ * the native transports serve. `endpoint` is what `resolveEndpoint` made of the options (the
+ * `wss` TLS options are copied into `wsOptions` by then, as MQTT.js does).
+ */
+function streamPathReason (opts, endpoint) {
+  const protocol = endpoint.protocol
+  if (SECURE.has(protocol)) return opensslOption(opts, '')
+  if (endpoint.ws) {
+    if (typeof opts.createWebsocket === 'function') return 'createWebsocket'
+    if (isSet(opts.forceNativeWebSocket)) return 'forceNativeWebSocket'
+    const wsOptions = opts.wsOptions || {}
+    for (const key of WS_CONNECTION) {
+      if (isSet(wsOptions[key])) return `wsOptions.${key}`
+    }
+    if (/^wss:/i.test(endpoint.ws.url)) return opensslOption(wsOptions, 'wsOptions.')
+  }
+  return null
+}
+
+/** A Node error as `streamClosed` takes it. */
+function errorInfo (err) {
+  if (!err || typeof err !== 'object') return { code: 'ERR_MQTT_STREAM', message: String(err) }
+  const info = { message: String(err.message || err) }
+  if (typeof err.code === 'string') info.code = err.code
+  if (typeof err.syscall === 'string') info.syscall = err.syscall
+  if (typeof err.address === 'string') info.address = err.address
+  if (Number.isInteger(err.port) && err.port >= 0 && err.port <= 65535) info.port = err.port
+  return info
+}
+
+let WebSocket = null
+function ws () {
+  if (!WebSocket) WebSocket = require('ws')
+  return WebSocket
+}
+
+/** MQTT.js's tls builder: `tls.connect` with the client's options, and a name to check. */
+function tlsStream (opts, endpoint) {
+  const options = { ...opts, host: endpoint.host, port: endpoint.port }
+  delete options.path
+  if (net.isIP(options.host) === 0 && !options.servername) options.servername = options.host
+  options.rejectUnauthorized = options.rejectUnauthorized !== false
+  // Through `socksProxy` (MQTT.js's tls builder goes through it too): TLS over the tunnel.
+  if (endpoint.socks) options.socket = socksStream(endpoint.socks, endpoint.host, endpoint.port)
+  const socket = tls.connect(options)
+  if (!endpoint.socks) socket.setNoDelay(true)
+  socket.on('secureConnect', () => {
+    if (options.rejectUnauthorized && !socket.authorized) {
+      const err = new Error(`TLS not authorized: ${socket.authorizationError || 'the server certificate was not verified'}`)
+      err.code = typeof socket.authorizationError === 'string' ? socket.authorizationError : 'ERR_TLS_NOT_AUTHORIZED'
+      socket.destroy(err)
+    }
+  })
+  return socket
+}
+
+/**
+ * A Duplex over a WHATWG WebSocket (Node's global `WebSocket`, for `forceNativeWebSocket`, as
+ * MQTT.js's browser builder uses it).
+ */
+function whatwgStream (url, subprotocol) {
+  const socket = new globalThis.WebSocket(url, [subprotocol])
+  socket.binaryType = 'arraybuffer'
+  const pending = []
+  const stream = new Duplex({
+    write (chunk, encoding, callback) {
+      if (socket.readyState === 1) {
+        socket.send(chunk)
+        callback()
+      } else {
+        pending.push([chunk, callback])
+      }
+    },
+    read () {},
+    final (callback) {
+      socket.close()
+      callback()
+    },
+    destroy (err, callback) {
+      if (socket.readyState <= 1) socket.close()
+      callback(err)
+    }
+  })
+  socket.addEventListener('open', () => {
+    for (const [chunk, callback] of pending.splice(0)) {
+      socket.send(chunk)
+      callback()
+    }
+  })
+  socket.addEventListener('message', (event) => {
+    const data = event.data
+    stream.push(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data))
+  })
+  socket.addEventListener('error', (event) => {
+    const err = new Error(`WebSocket error: ${(event && event.message) || 'the connection failed'}`)
+    err.code = 'ERR_MQTT_WS'
+    stream.destroy(err)
+  })
+  socket.addEventListener('close', () => {
+    stream.push(null)
+    stream.destroy()
+  })
+  return stream
+}
+
+/** MQTT.js's ws builder: the `ws` package (or `createWebsocket`), wrapped as a stream. */
+function wsStream (opts, endpoint) {
+  const { url, subprotocol } = endpoint.ws
+  if (isSet(opts.forceNativeWebSocket) && typeof opts.createWebsocket !== 'function') {
+    if (typeof globalThis.WebSocket !== 'function') {
+      const err = new Error('forceNativeWebSocket needs the global WebSocket of Node.js 22 or later')
+      err.code = 'ERR_MQTT_UNSUPPORTED'
+      throw err
+    }
+    return whatwgStream(url, subprotocol)
+  }
+  const socket = typeof opts.createWebsocket === 'function'
+    ? opts.createWebsocket(url, [subprotocol], opts)
+    : new (ws())(url, [subprotocol], opts.wsOptions)
+  const stream = ws().createWebSocketStream(socket, opts.wsOptions)
+  stream.url = url
+  socket.on('close', () => stream.destroy())
+  return stream
+}
+
+/** The Duplex for this attempt, as MQTT.js builds it. */
+function openStream (client, endpoint) {
+  const opts = client.options
+  if (client._streamBuilder) return client._streamBuilder(client)
+  if (endpoint.ws) return wsStream(opts, endpoint)
+  // The only other reason to be here: TLS options only Node's TLS has (streamPathReason).
+  return tlsStream(opts, endpoint)
+}
+
+/**
+ * Runs one connection attempt of `client` over a Node stream: builds the stream, starts the
+ * native session on it (CONNECT is written at once; Node's streams keep it until connected)
+ * and passes the stream's data and events to the driver. A stream that cannot be built is one
+ * failed attempt, reported and retried like any other.
+ */
+function connectStream (client, endpoint, connect, auth, onBatch) {
+  let stream
+  try {
+    stream = openStream(client, endpoint)
+    if (!stream || typeof stream.write !== 'function' || typeof stream.on !== 'function') {
+      throw new TypeError('The streamBuilder must return a Duplex stream')
+    }
+  } catch (err) {
+    // A stream that takes nothing and fails at once: the attempt goes the usual way.
+    stream = new Duplex({ read () {}, write (chunk, encoding, callback) { callback() } })
+    process.nextTick(() => stream.destroy(err))
+  }
+  const handle = client._handle
+  const port = (op, bytes) => {
+    switch (op) {
+      case OP.WRITE:
+        if (stream.destroyed || stream.writableEnded) return true
+        return stream.write(bytes)
+      case OP.PAUSE: stream.pause(); break
+      case OP.RESUME: stream.resume(); break
+      case OP.END:
+        if (!stream.destroyed && !stream.writableEnded) stream.end()
+        break
+      case OP.DESTROY: stream.destroy(); break
+    }
+    return true
+  }
+  // The application's stream takes no diagnosis: nothing says where it leads.
+  const diagnose = !client._streamBuilder
+  const id = native.clientConnectStream(handle, endpoint, diagnose, connect, auth, onBatch, port)
+  let done = false
+  const finish = (err) => {
+    if (done) return
+    done = true
+    native.streamClosed(handle, id, err ? errorInfo(err) : null)
+  }
+  stream.on('data', (chunk) => {
+    native.streamFeed(handle, id, chunk instanceof Uint8Array ? chunk : Buffer.from(chunk))
+  })
+  stream.on('drain', () => native.streamDrain(handle, id))
+  stream.on('error', finish)
+  stream.on('end', () => finish(null))
+  stream.on('close', () => finish(null))
+  return stream
+}
+
+module.exports = { streamPathReason, connectStream, OPENSSL_TLS, WS_CONNECTION }

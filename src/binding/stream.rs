@@ -1,0 +1,309 @@
+//! The N-API surface of connections over a JavaScript stream (`src/driver/stream.rs`,
+//! `lib/stream.js`): the shim opens a Node `Duplex`, starts the connection with
+//! [`client_connect_stream`], and passes the stream's data and events back by connection id;
+//! the driver writes to the stream, pauses, ends and destroys it through one JavaScript
+//! function, `port(op, bytes)`.
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+use serde::Deserialize;
+
+use super::batch::JsSink;
+use super::client::{event_loop, Handle};
+use crate::codec::{Auth, Connect};
+use crate::driver::stream::StreamPort;
+use crate::transport::{Endpoint, TransportError};
+
+/// `port(op, bytes)` operations (exported to `lib/stream.js` by the same numbers).
+mod op {
+    pub const WRITE: u32 = 1;
+    pub const PAUSE: u32 = 2;
+    pub const RESUME: u32 = 3;
+    pub const END: u32 = 4;
+    pub const DESTROY: u32 = 5;
+}
+
+/// The JavaScript `port` function of one stream connection.
+struct JsPort {
+    env: sys::napi_env,
+    function: sys::napi_ref,
+    context: sys::napi_async_context,
+}
+
+fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Status::from(status),
+            "N-API call failed while writing to the stream".to_string(),
+        ))
+    }
+}
+
+impl JsPort {
+    fn new(env: &Env, function: &Function<'_, FnArgs<(u32, Unknown<'_>)>, bool>) -> Result<Self> {
+        let raw_env = env.raw();
+        let mut function_ref = std::ptr::null_mut();
+        let mut context = std::ptr::null_mut();
+        // SAFETY: plain N-API calls on the JavaScript thread with values of this environment.
+        unsafe {
+            check(sys::napi_create_reference(
+                raw_env,
+                function.raw(),
+                1,
+                &mut function_ref,
+            ))?;
+            let mut name = std::ptr::null_mut();
+            let label = "mqtt-native:stream";
+            check(sys::napi_create_string_utf8(
+                raw_env,
+                label.as_ptr().cast(),
+                label.len() as isize,
+                &mut name,
+            ))?;
+            let mut resource = std::ptr::null_mut();
+            check(sys::napi_create_object(raw_env, &mut resource))?;
+            if let Err(error) = check(sys::napi_async_init(raw_env, resource, name, &mut context)) {
+                sys::napi_delete_reference(raw_env, function_ref);
+                return Err(error);
+            }
+        }
+        Ok(JsPort {
+            env: raw_env,
+            function: function_ref,
+            context,
+        })
+    }
+
+    /// Calls `port(op, bytes)` and returns what it returned, as a boolean (true when it
+    /// returned something else or threw: the exception is reported as an uncaught one).
+    fn call(&self, op: u32, bytes: Option<&[u8]>) -> bool {
+        if crate::driver::is_shutting_down() {
+            return true;
+        }
+        let mut scope = std::ptr::null_mut();
+        // SAFETY: on the JavaScript thread (from a JavaScript call or a libuv callback); the
+        // scope is closed below.
+        unsafe {
+            if sys::napi_open_handle_scope(self.env, &mut scope) != sys::Status::napi_ok {
+                return true;
+            }
+        }
+        let result = self.call_in_scope(op, bytes).unwrap_or(true);
+        // SAFETY: the scope opened above.
+        unsafe { sys::napi_close_handle_scope(self.env, scope) };
+        result
+    }
+
+    fn call_in_scope(&self, op: u32, bytes: Option<&[u8]>) -> Result<bool> {
+        // SAFETY: N-API calls on the JavaScript thread inside the open handle scope, with the
+        // reference and async context this port created.
+        unsafe {
+            let mut args = [std::ptr::null_mut(); 2];
+            check(sys::napi_create_uint32(self.env, op, &mut args[0]))?;
+            match bytes {
+                Some(bytes) => {
+                    let mut data = std::ptr::null_mut();
+                    check(sys::napi_create_buffer_copy(
+                        self.env,
+                        bytes.len(),
+                        bytes.as_ptr().cast(),
+                        &mut data,
+                        &mut args[1],
+                    ))?;
+                }
+                None => check(sys::napi_get_undefined(self.env, &mut args[1]))?,
+            }
+            let mut function = std::ptr::null_mut();
+            check(sys::napi_get_reference_value(
+                self.env,
+                self.function,
+                &mut function,
+            ))?;
+            let mut receiver = std::ptr::null_mut();
+            check(sys::napi_get_global(self.env, &mut receiver))?;
+            let mut result = std::ptr::null_mut();
+            let status = sys::napi_make_callback(
+                self.env,
+                self.context,
+                receiver,
+                function,
+                args.len(),
+                args.as_ptr(),
+                &mut result,
+            );
+            if status == sys::Status::napi_pending_exception {
+                let mut exception = std::ptr::null_mut();
+                sys::napi_get_and_clear_last_exception(self.env, &mut exception);
+                sys::napi_fatal_exception(self.env, exception);
+                return Ok(true);
+            }
+            check(status)?;
+            let mut value = true;
+            if sys::napi_get_value_bool(self.env, result, &mut value) != sys::Status::napi_ok {
+                value = true;
+            }
+            Ok(value)
+        }
+    }
+}
+
+impl StreamPort for JsPort {
+    fn write(&self, bytes: &[u8]) -> bool {
+        self.call(op::WRITE, Some(bytes))
+    }
+
+    fn set_reading(&self, reading: bool) {
+        self.call(if reading { op::RESUME } else { op::PAUSE }, None);
+    }
+
+    fn end(&self, force: bool) {
+        self.call(if force { op::DESTROY } else { op::END }, None);
+    }
+}
+
+impl Drop for JsPort {
+    fn drop(&mut self) {
+        if crate::driver::is_shutting_down() {
+            return;
+        }
+        // SAFETY: the reference and context this port created, released once, on the
+        // JavaScript thread (connections are dropped by libuv close callbacks or JS calls).
+        unsafe {
+            sys::napi_async_destroy(self.env, self.context);
+            sys::napi_delete_reference(self.env, self.function);
+        }
+    }
+}
+
+/// A stream failure as the shim reports it (from the Node error it got).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamError {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    syscall: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+}
+
+/// The `port(op, bytes)` operation numbers, read by `lib/stream.js` when it loads.
+#[napi(catch_unwind, ts_return_type = "Record<string, number>")]
+pub fn stream_ops(env: &Env) -> Result<Unknown<'_>> {
+    let ops: std::collections::BTreeMap<&str, u32> = [
+        ("WRITE", op::WRITE),
+        ("PAUSE", op::PAUSE),
+        ("RESUME", op::RESUME),
+        ("END", op::END),
+        ("DESTROY", op::DESTROY),
+    ]
+    .into_iter()
+    .collect();
+    env.to_js_value(&ops)
+}
+
+/// Starts a connection over a JavaScript stream the shim has made, and writes CONNECT (and
+/// `auth`) to it through `port`. `endpoint` is where the stream leads, for messages;
+/// `diagnose` checks the first bytes for a protocol mix-up. Batches go to `onBatch`, as with
+/// `clientConnect`. Returns the connection id that `streamFeed`, `streamDrain` and
+/// `streamClosed` take.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, endpoint: object, diagnose: boolean, connect: object, auth: object | null | undefined, onBatch: (blob: Buffer, records: Uint32Array, extras: any[]) => void, port: (op: number, bytes?: Buffer) => boolean"
+)]
+#[allow(clippy::too_many_arguments)]
+pub fn client_connect_stream(
+    env: Env,
+    handle: &External<Handle>,
+    endpoint: Unknown<'_>,
+    diagnose: bool,
+    connect: Unknown<'_>,
+    auth: Option<Unknown<'_>>,
+    on_batch: Function<'_, FnArgs<(Unknown<'_>, Uint32Array, Unknown<'_>)>, ()>,
+    port: Function<'_, FnArgs<(u32, Unknown<'_>)>, bool>,
+) -> Result<u32> {
+    let endpoint: Endpoint = env.from_js_value(endpoint)?;
+    let connect: Connect = env.from_js_value(connect)?;
+    let auth: Option<Auth> = match auth {
+        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
+            Some(env.from_js_value(value)?)
+        }
+        _ => None,
+    };
+    let sink = JsSink::new(&env, &on_batch, connect.protocol_version)?;
+    let port = JsPort::new(&env, &port)?;
+    let uv_loop = event_loop(&env)?;
+    // SAFETY: `uv_loop` is this thread's running loop (from `napi_get_uv_event_loop`).
+    let started = unsafe {
+        handle.client().connect_stream(
+            uv_loop,
+            endpoint,
+            diagnose,
+            connect,
+            auth,
+            Box::new(sink),
+            Box::new(port),
+        )
+    };
+    started.map_err(|why| {
+        Error::new(
+            Status::GenericFailure,
+            format!("UNSUPPORTED|mqtt-native cannot run its connections here: {why}"),
+        )
+    })
+}
+
+/// The stream of connection `id` emitted `chunk` ('data').
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, id: number, chunk: Uint8Array"
+)]
+pub fn stream_feed(handle: &External<Handle>, id: u32, chunk: &[u8]) {
+    handle.client().stream_feed(id, chunk);
+}
+
+/// The stream of connection `id` emitted 'drain'.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, id: number"
+)]
+pub fn stream_drain(handle: &External<Handle>, id: u32) {
+    handle.client().stream_drain(id);
+}
+
+/// The stream of connection `id` ended, closed, or failed with `error` (`{ code, message,
+/// syscall, address, port }` from the Node error).
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, id: number, error?: object | null"
+)]
+pub fn stream_closed(
+    env: Env,
+    handle: &External<Handle>,
+    id: u32,
+    error: Option<Unknown<'_>>,
+) -> Result<()> {
+    let error = match error {
+        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
+            let e: StreamError = env.from_js_value(value)?;
+            let code = e.code.unwrap_or_else(|| "ERR_MQTT_STREAM".to_string());
+            Some(TransportError {
+                message: e.message.unwrap_or_else(|| code.clone()),
+                code,
+                syscall: e.syscall.unwrap_or_default(),
+                address: e.address,
+                port: e.port,
+            })
+        }
+        _ => None,
+    };
+    handle.client().stream_closed(id, error);
+    Ok(())
+}
