@@ -104,3 +104,59 @@ test('a subscriber still receives many messages per read after a first burst and
   assert.ok(reads * 20 <= n, `${reads} socket reads for ${n} messages`)
   assert.ok(writes * 20 <= n, `${writes} socket writes for ${n} messages`)
 })
+
+test('a subscriber of a broker that sends every message in its own segment reads them on the polling tick, several per read', { skip: process.platform !== 'linux' && 'polling mode uses a Linux timerfd' }, async (t) => {
+  if (!requireBinary(t, 'mosquitto')) return
+  const broker = await startMosquitto() // set_tcp_nodelay true: one segment per message
+  t.after(() => broker.stop())
+  const clients = await pair(broker.url, 'bc/nodelay')
+  t.after(() => { clients.sub.end(true); clients.pub.end(true) })
+
+  await burst(clients, 'bc/nodelay', 5000)
+  const n = 50000
+  const ticks0 = native.driverCounts().pollTicks
+  const { reads } = await counted(() => burst(clients, 'bc/nodelay', n))
+  const ticks = native.driverCounts().pollTicks - ticks0
+  // Woken per segment, the subscriber read about one message per read (and its publisher
+  // wrote as often); on the tick each read carries what arrived during it.
+  assert.ok(ticks > 0, 'the saturated connections never went into polling mode')
+  assert.ok(reads * 3 <= n, `${reads} socket reads for ${n} messages`)
+
+  // Once the traffic stops, the tick stops: an idle client costs no wake-ups.
+  await settle(50)
+  const idle0 = native.driverCounts().pollTicks
+  await settle(200)
+  assert.equal(native.driverCounts().pollTicks - idle0, 0, 'the tick kept running on idle connections')
+  // And a lone message is read on readiness again, not on a tick.
+  const lone = counted(async () => {
+    const got = once(clients.sub, 'message')
+    clients.pub.publish('bc/nodelay', PAYLOAD)
+    await got
+  })
+  await lone
+  assert.equal(native.driverCounts().pollTicks - idle0, 0, 'a lone message waited for a tick')
+})
+
+test('MQTT_NATIVE_POLL_US=0 turns polling mode off', { skip: process.platform !== 'linux' && 'polling mode uses a Linux timerfd' }, async (t) => {
+  if (!requireBinary(t, 'mosquitto')) return
+  const broker = await startMosquitto()
+  t.after(() => broker.stop())
+  const { spawn } = require('node:child_process')
+  const script = `
+    const mqtt = require(${JSON.stringify(require.resolve('..'))})
+    const native = require(${JSON.stringify(require.resolve('../lib/native'))})
+    const sub = mqtt.connect(${JSON.stringify(broker.url)}, { reconnectPeriod: 0 })
+    const pub = mqtt.connect(${JSON.stringify(broker.url)}, { reconnectPeriod: 0 })
+    let received = 0
+    sub.on('message', () => { if (++received === 20000) { console.log(JSON.stringify(native.driverCounts())); sub.end(); pub.end() } else if (received % 500 === 0) pump() })
+    const pump = () => { for (let i = 0; i < 500; i++) pub.publish('bc/off', 'x') }
+    sub.subscribe('bc/off', () => pub.connected ? pump() : pub.once('connect', pump))
+  `
+  const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, MQTT_NATIVE_POLL_US: '0' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(() => child.kill('SIGKILL'))
+  let out = ''
+  child.stdout.on('data', (c) => { out += c })
+  const [code] = await once(child, 'exit')
+  assert.equal(code, 0)
+  assert.equal(JSON.parse(out).pollTicks, 0)
+})

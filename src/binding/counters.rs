@@ -15,6 +15,8 @@ pub struct DriverCounts {
     pub socket_writes: f64,
     /// Readiness callbacks from libuv (wake-ups for a readable or writable socket).
     pub poll_events: f64,
+    /// Ticks of polling mode (reads of saturated connections, `driver::polling`).
+    pub poll_ticks: f64,
 }
 
 /// The calling thread's counts so far.
@@ -25,5 +27,6 @@ pub fn driver_counts() -> DriverCounts {
         socket_reads: calls.reads as f64,
         socket_writes: calls.writes as f64,
         poll_events: driver::poll_events() as f64,
+        poll_ticks: driver::polling::ticks() as f64,
     }
 }

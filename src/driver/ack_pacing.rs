@@ -43,6 +43,11 @@ pub struct AckPacing {
 }
 
 impl AckPacing {
+    /// Whether the recent reads form a stream (the connection is saturated).
+    pub fn is_streaming(&self) -> bool {
+        self.streak >= STREAM_READS
+    }
+
     /// Records a read that returned data at `now`; returns whether the socket should be put
     /// (back) into delayed-acknowledgement mode now.
     pub fn on_data_read(&mut self, now: Instant) -> bool {
