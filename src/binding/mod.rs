@@ -4,6 +4,7 @@
 // builds leave out.
 #![cfg_attr(test, allow(dead_code))]
 
+mod args;
 mod batch;
 mod client;
 mod codec_api;
