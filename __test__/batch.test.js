@@ -87,3 +87,27 @@ test('message records decode topic, payload and flags from the blob', () => {
   assert.equal(record.messageId(rec, 0), 7)
   assert.equal(record.extra(rec, [], 0), undefined)
 })
+
+test('messages of one batch on repeated and alternating topics each get their own topic and payload', async (t) => {
+  const mqtt = require('..')
+  const { once } = require('node:events')
+  const { startScriptedBroker } = require('./helpers/scripted-broker')
+  const { generate } = require('./helpers/packets')
+  const broker = await startScriptedBroker({ autoConnack: true })
+  t.after(() => broker.close())
+  const client = mqtt.connect(broker.url, { reconnectPeriod: 0 })
+  t.after(() => client.end(true))
+  const conn = await broker.nextConnection()
+  await once(client, 'connect')
+  // One write, so that the client reads (and batches) them together; the native side writes a
+  // topic once and points the following messages on it at the same bytes.
+  const topics = ['a/1', 'a/1', 'b/ü', 'a/1', 'b/ü', 'b/ü', 'a/1x', 'a/1', '']
+  const sent = topics.map((topic, i) => ({ topic: topic || 'empty/last', payload: `p${i}` }))
+  const got = []
+  client.on('message', (topic, payload, packet) => {
+    got.push({ topic, payload: payload.toString(), packetTopic: packet.topic })
+  })
+  conn.sendRaw(Buffer.concat(sent.map(({ topic, payload }) => generate({ cmd: 'publish', topic, payload, qos: 0 }, 4))))
+  while (got.length < sent.length) await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(got, sent.map(({ topic, payload }) => ({ topic, payload, packetTopic: topic })))
+})

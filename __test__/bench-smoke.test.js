@@ -87,5 +87,5 @@ test('the benchmark smoke run gives well-formed results for both libraries in ev
     }
   }
   assert.match(stdout, /\| case \| MQTT\.js msg\/s \| mqtt-native msg\/s \| ratio \|/)
-  assert.match(stdout, /### Targets \(issue 5\)/)
+  assert.match(stdout, /### Targets \(issues 5, 9 and 16\)/)
 })

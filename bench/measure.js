@@ -57,9 +57,33 @@ function processCpuUs () {
   return u.user + u.system
 }
 
-/** A point in time with its CPU counters (and those of process `peerPid`: the broker or peer). */
+/**
+ * `perf stat`'s control FIFOs, when run.js runs this worker under it (BENCH_PERF_CTL and
+ * BENCH_PERF_ACK): perf starts with its counters off and counts the system calls of the window
+ * between two snapshots only.
+ */
+const perf = process.env.BENCH_PERF_CTL
+  ? { ctl: fs.openSync(process.env.BENCH_PERF_CTL, 'w'), ack: fs.openSync(process.env.BENCH_PERF_ACK, 'r'), on: false }
+  : null
+
+function setPerfCounting (on) {
+  if (!perf || perf.on === on) return
+  fs.writeSync(perf.ctl, on ? 'enable\n' : 'disable\n')
+  fs.readSync(perf.ack, Buffer.alloc(5)) // "ack\n": perf has switched
+  perf.on = on
+}
+
+/**
+ * A point in time with its CPU counters (and those of process `peerPid`: the broker or peer).
+ * Snapshots come in pairs around a measured window; under `perf stat` the first of a pair turns
+ * its counting on and the second turns it off.
+ */
 function snapshot (peerPid) {
-  return { t: process.hrtime.bigint(), cpu: processCpuUs(), main: mainThreadCpuUs(), peer: otherProcessCpuUs(peerPid), cs: contextSwitches() }
+  const ending = perf !== null && perf.on
+  if (ending) setPerfCounting(false)
+  const s = { t: process.hrtime.bigint(), cpu: processCpuUs(), main: mainThreadCpuUs(), peer: otherProcessCpuUs(peerPid), cs: contextSwitches() }
+  if (!ending) setPerfCounting(true)
+  return s
 }
 
 /**

@@ -163,6 +163,7 @@ const cases = {
     let sent = 0
     let received = 0
     let acked = 0
+    let holding = false
     const onAck = cap
       ? () => {
           acked++
@@ -170,6 +171,7 @@ const cases = {
         }
       : undefined
     function topUp () {
+      if (holding) return
       while (sent - received < win && (!cap || sent - acked < cap)) {
         pub.publish(topic, payload, opts, onAck)
         sent++
@@ -180,6 +182,17 @@ const cases = {
       if (sent - received <= win / 2) topUp()
     })
     topUp()
+    if (params.pauseMs) {
+      // A first burst, everything delivered, then a pause: the measured traffic runs on
+      // connections that have been idle for a while, as in a long-lived process (some
+      // clients fall into one system call per message after this; shared/repro/warm-burst.mjs).
+      await sleep(warmMs)
+      holding = true
+      while (received < sent) await sleep(2)
+      await sleep(params.pauseMs)
+      holding = false
+      topUp()
+    }
     const figures = await window(() => received, warmMs, measureMs)
     return figures
   },
@@ -194,6 +207,14 @@ const cases = {
     sub.on('message', () => { received++ })
     const publisher = spawn(process.execPath, [path.join(__dirname, 'peer.js'), 'flood', String(port), topic, String(params.n || 1e9), String(size)], { stdio: ['ignore', 'ignore', 'inherit'] })
     process.on('exit', () => { try { publisher.kill('SIGKILL') } catch {} })
+    if (params.pauseMs) {
+      // A first flood, then a pause (the publisher stopped), as in pubsub.
+      await sleep(warmMs)
+      publisher.kill('SIGSTOP')
+      for (let last = -1; last !== received;) { last = received; await sleep(20) }
+      await sleep(params.pauseMs)
+      publisher.kill('SIGCONT')
+    }
     const figures = await window(() => received, warmMs, measureMs)
     publisher.kill('SIGKILL')
     return figures
@@ -284,6 +305,7 @@ const cases = {
     const cpu = throughput(a, b, warm + samples.length)
     return {
       roundTrips: samples.length,
+      tripsMeasured: warm + samples.length,
       p50Us: round(percentile(samples, 50), 1),
       p99Us: round(percentile(samples, 99), 1),
       meanUs: round(samples.reduce((s, x) => s + x, 0) / samples.length, 1),

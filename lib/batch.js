@@ -71,6 +71,8 @@ const record = {
   /** Whether the topic came from a Topic Alias (the PUBLISH had an empty topic on the wire). */
   topicFromAlias: (rec, r) => (rec[r + F_A] & FLAG.TOPIC_FROM_ALIAS) !== 0,
   topic: (blob, rec, r) => blob.toString('utf8', rec[r + F_TOPIC], rec[r + F_TOPIC] + rec[r + F_TOPIC_LEN]),
+  /** Where the topic starts in the blob (records on the same topic share it). */
+  topicOffset: (rec, r) => rec[r + F_TOPIC],
   payload: (blob, rec, r) => blob.subarray(rec[r + F_PAYLOAD], rec[r + F_PAYLOAD] + rec[r + F_PAYLOAD_LEN])
 }
 

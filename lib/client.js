@@ -172,7 +172,14 @@ class MqttClient extends EventEmitter {
     /** Acks owed to the broker, as kind, messageId, reasonCode triples. */
     this._acks = []
     /** Dispatches the native event batches, in order, pausing for `handleMessage`. */
-    this._reader = new BatchReader((blob, records, extras, r) => this._dispatch(blob, records, extras, r), () => this._flushAcks())
+    /** The last message topic's string, its blob and offset (see `_topicOf`); dropped after each run. */
+    this._topicBlob = null
+    this._topicAt = -1
+    this._topic = ''
+    this._reader = new BatchReader((blob, records, extras, r) => this._dispatch(blob, records, extras, r), () => {
+      this._topicBlob = null // an idle client keeps no batch alive
+      this._flushAcks()
+    })
     // `handleMessage` may be replaced on the instance at any time (MQTT.js reads it per message);
     // a replacement switches acks to wait for it.
     let handleMessage = this.handleMessage
@@ -1224,11 +1231,24 @@ class MqttClient extends EventEmitter {
     return toMqttPacket(neutral, this.options.protocolVersion, length)
   }
 
+  /**
+   * The message's topic. The native side writes a topic once per batch run and points the
+   * following messages on it at the same bytes, so the string made for it serves them all.
+   */
+  _topicOf (blob, rec, r) {
+    const at = record.topicOffset(rec, r)
+    if (blob === this._topicBlob && at === this._topicAt) return this._topic
+    this._topicBlob = blob
+    this._topicAt = at
+    this._topic = record.topic(blob, rec, r)
+    return this._topic
+  }
+
   _onMessage (blob, rec, r, properties) {
     const qos = record.qos(rec, r)
     const owed = record.owed(rec, r)
     const acked = record.acked(rec, r)
-    const topic = record.topic(blob, rec, r)
+    const topic = this._topicOf(blob, rec, r)
     const payload = record.payload(blob, rec, r)
     const packet = {
       cmd: 'publish',

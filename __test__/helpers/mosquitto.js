@@ -93,6 +93,7 @@ function requireBinary (t, name = 'mosquitto') {
  * @param {boolean} [opts.websockets] add a `protocol websockets` listener; its port is `wsPort`
  * @param {string | string[]} [opts.extraConfig] more configuration lines, appended verbatim
  * @param {boolean} [opts.verbose] log everything (see `logs()`)
+ * @param {boolean} [opts.nagle] leave Nagle on for the MQTT listener (mosquitto's default)
  * @param {number} [opts.startTimeoutMs]
  * @returns {Promise<{ port: number, host: string, url: string, wsPort?: number, wsUrl?: string,
  *   configFile: string, dir: string, pid: () => number | undefined, logs: () => string,
@@ -122,7 +123,8 @@ async function startMosquitto (opts = {}) {
       ? `persistence true\npersistence_location ${persistenceDir.endsWith('/') ? persistenceDir : persistenceDir + '/'}\nautosave_interval 0`
       : 'persistence false',
     `listener ${port} ${host}`,
-    'set_tcp_nodelay true',
+    // `nagle: true` keeps mosquitto's own default (set_tcp_nodelay false), as most deployments run it.
+    opts.nagle ? null : 'set_tcp_nodelay true',
     wsPort ? `listener ${wsPort} ${host}\nprotocol websockets\nset_tcp_nodelay true` : null,
     ...(Array.isArray(opts.extraConfig) ? opts.extraConfig : opts.extraConfig ? [opts.extraConfig] : [])
   ].filter((l) => l !== null)

@@ -100,6 +100,9 @@ pub struct Batch {
     blob: Vec<u8>,
     records: Vec<u32>,
     extras: Vec<Extra>,
+    /// Where the last message's topic is in `blob`: a message on the same topic points there
+    /// too, and JavaScript reuses the string it made for it (a flood is mostly one topic).
+    last_topic: Option<(u32, u32)>,
 }
 
 /// Blobs up to this size are copied into a V8-owned Buffer; larger ones are handed over.
@@ -136,6 +139,19 @@ impl Batch {
         (to_u32(offset), to_u32(bytes.len()))
     }
 
+    /// Appends a topic to the blob, unless it is the previous message's topic, which is reused.
+    fn topic(&mut self, topic: &[u8]) -> (u32, u32) {
+        if let Some((offset, len)) = self.last_topic {
+            let at = offset as usize;
+            if self.blob.get(at..at + len as usize) == Some(topic) {
+                return (offset, len);
+            }
+        }
+        let placed = self.bytes(topic);
+        self.last_topic = Some(placed);
+        placed
+    }
+
     fn record(&mut self, fields: [u32; RECORD_WIDTH]) {
         self.records.extend_from_slice(&fields);
     }
@@ -166,7 +182,7 @@ impl Batch {
         if topic_from_alias {
             flags |= message_flag::TOPIC_FROM_ALIAS;
         }
-        let (topic_off, topic_len) = self.bytes(publish.topic.as_bytes());
+        let (topic_off, topic_len) = self.topic(publish.topic.as_bytes());
         let (payload_off, payload_len) = self.bytes(&publish.payload);
         let extra = if publish.properties.is_empty() {
             NO_EXTRA
@@ -439,13 +455,15 @@ impl JsSink {
             )?
             .raw()
         };
+        batch.last_topic = None;
         let records = self.records_array(&batch.records)?;
         batch.records.clear();
         let extras = if batch.extras.is_empty() {
-            let mut array = std::ptr::null_mut();
+            // No record refers to an extra (lib/batch.js reads one only when a record names it).
+            let mut undefined = std::ptr::null_mut();
             // SAFETY: a plain N-API call in this environment.
-            check(unsafe { sys::napi_create_array(self.env, &mut array) })?;
-            array
+            check(unsafe { sys::napi_get_undefined(self.env, &mut undefined) })?;
+            undefined
         } else {
             env.to_js_value(&batch.extras)?.raw()
         };

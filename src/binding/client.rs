@@ -12,6 +12,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde::Deserialize;
 
+use super::args;
 use super::batch::JsSink;
 use crate::codec::{
     Auth, Connect, Disconnect, Properties, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe,
@@ -192,8 +193,8 @@ pub(super) fn event_loop(env: &Env) -> Result<*mut driver::uv::Loop> {
 pub fn client_publish(
     env: Env,
     handle: &External<Handle>,
-    topic: String,
-    payload: &[u8],
+    topic: Unknown<'_>,
+    payload: Unknown<'_>,
     flags: u32,
     message_id: u32,
     properties: Option<Unknown<'_>>,
@@ -207,33 +208,36 @@ pub fn client_publish(
         }
         _ => Properties::default(),
     };
+    let payload = args::bytes(&env, &payload)?;
     let (retain, dup) = (flags & 0b100 != 0, flags & 0b1000 != 0);
     let mut session = handle.client.session.lock();
-    if qos == QoS::AtMostOnce
-        && properties.is_empty()
-        && session
-            .publish_qos0(&topic, payload, retain, dup)
-            .map_err(error)?
-    {
-        return Ok(1);
-    }
-    let publish = Publish {
-        dup,
-        qos,
-        retain,
-        topic,
-        message_id,
-        payload: Bytes::copy_from_slice(payload),
-        properties,
-    };
-    let sent_as = session.publish(publish).map_err(error)?;
-    // No wake-up here: the shim calls `clientFlush` once per tick, so a burst of publishes
-    // leaves in one write (as MQTT.js corks its socket).
-    Ok(if qos == QoS::AtMostOnce {
-        1
-    } else {
-        u32::from(sent_as)
-    })
+    args::with_str(&env, &topic, |topic| {
+        if qos == QoS::AtMostOnce
+            && properties.is_empty()
+            && session
+                .publish_qos0(topic, payload, retain, dup)
+                .map_err(error)?
+        {
+            return Ok(1);
+        }
+        let publish = Publish {
+            dup,
+            qos,
+            retain,
+            topic: topic.to_string(),
+            message_id,
+            payload: Bytes::copy_from_slice(payload),
+            properties,
+        };
+        let sent_as = session.publish(publish).map_err(error)?;
+        // No wake-up here: the shim calls `clientFlush` once per tick, so a burst of
+        // publishes leaves in one write (as MQTT.js corks its socket).
+        Ok(if qos == QoS::AtMostOnce {
+            1
+        } else {
+            u32::from(sent_as)
+        })
+    })?
 }
 
 /// A packet identifier no exchange uses now, for a SUBSCRIBE or UNSUBSCRIBE about to be made

@@ -4,9 +4,11 @@
 // builds leave out.
 #![cfg_attr(test, allow(dead_code))]
 
+mod args;
 mod batch;
 mod client;
 mod codec_api;
+mod counters;
 mod reliability;
 mod runtime;
 mod stats;

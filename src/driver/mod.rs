@@ -28,6 +28,8 @@
 //! panic inside a callback is caught and reported as an error followed by `Closed`, so the
 //! client never dies silently and never takes the process with it.
 
+pub mod ack_pacing;
+pub mod polling;
 pub mod stream;
 pub mod uv;
 
@@ -44,6 +46,7 @@ use parking_lot::Mutex;
 use crate::codec::{self, Auth, Connect};
 use crate::session::{Event, Session, SessionError};
 use crate::transport::{self, Endpoint, Opened, ReadStatus, TransportError, Wire};
+use ack_pacing::AckPacing;
 
 /// What the driver reports, in order.
 #[derive(Debug)]
@@ -146,6 +149,9 @@ impl Client {
             phase: Cell::new(Phase::Opening),
             close: Cell::new(RUN),
             paused: Cell::new(false),
+            polling: Cell::new(false),
+            saturated: Cell::new(false),
+            decoded: Cell::new(0),
             slot: Arc::new(Mutex::new(Slot::default())),
             opening: RefCell::new(None),
             start: RefCell::new(Some((connect, auth))),
@@ -154,6 +160,7 @@ impl Client {
                 read_buf: BytesMut::new(),
                 write_buf: BytesMut::new(),
                 first_read: true,
+                pacing: AckPacing::default(),
             }),
         });
         // SAFETY: the caller runs `uv_loop` on this thread; each handle holds one strong count
@@ -267,6 +274,13 @@ thread_local! {
     static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
     /// Set once this thread's JavaScript environment is being torn down.
     static SHUTTING_DOWN: Cell<bool> = const { Cell::new(false) };
+    /// Readiness callbacks of this thread's poll handles (each follows an `epoll_wait`).
+    static POLL_EVENTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many times libuv woke this thread's connections for readiness so far.
+pub fn poll_events() -> u64 {
+    POLL_EVENTS.with(Cell::get)
 }
 
 /// Closes every connection of the calling thread without calling JavaScript: the environment
@@ -278,6 +292,7 @@ pub fn shutdown_thread() {
         conn.teardown(None, false);
     }
     stream::shutdown_thread();
+    polling::shutdown();
 }
 
 /// Whether the calling thread's JavaScript environment is being torn down (JavaScript must not
@@ -316,6 +331,8 @@ struct Io {
     write_buf: BytesMut,
     /// No byte has come from the broker yet (diagnostics look at the first ones).
     first_read: bool,
+    /// When to ask for delayed TCP acknowledgements (a saturated connection).
+    pacing: AckPacing,
 }
 
 /// One connection attempt and, once open, the connection.
@@ -337,6 +354,12 @@ pub struct Conn {
     /// While set, the connection is not read: the application applies back-pressure
     /// (an MQTT.js `handleMessage` that has not called back yet).
     paused: Cell<bool>,
+    /// Read on the thread's tick rather than on readiness ([`polling`]).
+    polling: Cell<bool>,
+    /// The last reads came as a stream ([`AckPacing::is_streaming`]).
+    saturated: Cell<bool>,
+    /// Packets decoded so far (a tick that decodes few ends polling mode).
+    decoded: Cell<u64>,
     slot: Arc<Mutex<Slot>>,
     opening: RefCell<Option<tokio::task::AbortHandle>>,
     /// The CONNECT (and first AUTH) to send once open.
@@ -372,8 +395,14 @@ unsafe extern "C" fn on_timer(handle: *mut uv::Handle) {
 }
 
 unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, events: c_int) {
+    POLL_EVENTS.with(|n| n.set(n.get() + 1));
     // SAFETY: libuv calls this for our poll handle only.
-    unsafe { with_conn(handle, |conn| conn.on_poll(status, events)) };
+    unsafe {
+        with_conn(handle, |conn| {
+            conn.on_poll(status, events);
+            conn.poll_if_saturated();
+        })
+    };
 }
 
 unsafe extern "C" fn on_closed(handle: *mut uv::Handle) {
@@ -462,6 +491,44 @@ impl Conn {
         self.process();
     }
 
+    /// Moves a saturated connection from readiness events to the thread's tick.
+    fn poll_if_saturated(self: &Rc<Self>) {
+        if self.saturated.get()
+            && !self.polling.get()
+            && self.phase.get() == Phase::Open
+            && polling::enlist(self)
+        {
+            self.polling.set(true);
+            self.update_interest();
+        }
+    }
+
+    /// The thread's tick, while in polling mode: reads and delivers what arrived since the last
+    /// one. Returns whether the connection stays in polling mode.
+    fn on_tick(&self) -> bool {
+        if self.phase.get() != Phase::Open || !self.polling.get() {
+            self.polling.set(false);
+            return false;
+        }
+        let before = self.decoded.get();
+        if self.read_available() {
+            self.process();
+        }
+        if self.phase.get() != Phase::Open {
+            return false;
+        }
+        if self.decoded.get() - before < polling::MIN_PACKETS_PER_TICK {
+            // The traffic no longer needs it: back to readiness events, and a new stream must
+            // build up before the next polling mode (no flapping between the two).
+            self.polling.set(false);
+            self.saturated.set(false);
+            self.io.borrow_mut().pacing = AckPacing::default();
+            self.update_interest();
+            return false;
+        }
+        true
+    }
+
     /// After our DISCONNECT and half-close: reads and discards until the broker closes its
     /// side (MQTT 5 §3.14.4: it closes the connection on DISCONNECT), as Node's socket does
     /// after `end()` for MQTT.js, so that the broker has read everything before `close`.
@@ -531,12 +598,25 @@ impl Conn {
                 let Some(wire) = wire.as_mut() else {
                     return false;
                 };
+                if read_buf.capacity() == 0 {
+                    // No partial packet kept: read into the thread's buffer.
+                    *read_buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+                }
                 (wire.read(read_buf), io.first_read)
             };
             match status {
                 Ok(ReadStatus::Data(0)) => {}
                 Ok(ReadStatus::Data(_)) => {
-                    let drained = self.io.borrow().wire.as_ref().is_some_and(Wire::is_drained);
+                    let drained = {
+                        let mut io = self.io.borrow_mut();
+                        let Io { wire, pacing, .. } = &mut *io;
+                        let wire = wire.as_ref();
+                        if pacing.on_data_read(Instant::now()) {
+                            wire.inspect(|w| w.delay_acks());
+                        }
+                        self.saturated.set(pacing.is_streaming());
+                        wire.is_some_and(Wire::is_drained)
+                    };
                     if first_read {
                         let mut io = self.io.borrow_mut();
                         io.first_read = false;
@@ -608,7 +688,10 @@ impl Conn {
         let grown = io.read_buf.capacity() > MAX_IDLE_BUFFER;
         while !session.wants_close() {
             match codec::decode(&mut io.read_buf, session.version(), &limits) {
-                Ok(Some(packet)) => session.handle_packet(packet, now),
+                Ok(Some(packet)) => {
+                    self.decoded.set(self.decoded.get() + 1);
+                    session.handle_packet(packet, now);
+                }
                 Ok(None) => break,
                 Err(error) => session.handle_decode_error(&error),
             }
@@ -754,7 +837,7 @@ impl Conn {
             return;
         }
         let mut wanted = 0;
-        if !self.paused.get() {
+        if !self.paused.get() && !self.polling.get() {
             wanted |= uv::READABLE;
         }
         if self.wants_write() {

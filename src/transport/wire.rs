@@ -51,6 +51,28 @@ impl Socket {
         }
     }
 
+    /// Puts a TCP socket into delayed-acknowledgement ("pingpong") mode: `TCP_QUICKACK` off
+    /// (Linux, tcp(7)); the kernel leaves the mode by itself after a pause. Elsewhere, and for
+    /// unix sockets, nothing: the option does not exist there.
+    fn delay_acks(&self) {
+        #[cfg(target_os = "linux")]
+        if let Socket::Tcp(s) = self {
+            use std::os::fd::AsRawFd;
+            let off: libc::c_int = 0;
+            // SAFETY: a socket we own, and an option value of the size given. A failure only
+            // means the acknowledgements keep their mode.
+            let _ = unsafe {
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_QUICKACK,
+                    std::ptr::from_ref(&off).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+        }
+    }
+
     fn shutdown_write(&self) {
         let _ = match self {
             Socket::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
@@ -60,8 +82,43 @@ impl Socket {
     }
 }
 
+/// How many read and write system calls this thread's sockets made (every one goes through
+/// [`Socket`]'s `Read` and `Write`): what the driver's batching saves shows here, as a count
+/// that tests can assert where a timing could not be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketCalls {
+    /// Calls to `recv`.
+    pub reads: u64,
+    /// Calls to `send`.
+    pub writes: u64,
+}
+
+thread_local! {
+    static SOCKET_CALLS: std::cell::Cell<SocketCalls> = const {
+        std::cell::Cell::new(SocketCalls { reads: 0, writes: 0 })
+    };
+}
+
+/// The calling thread's socket system calls so far.
+pub fn socket_calls() -> SocketCalls {
+    SOCKET_CALLS.with(std::cell::Cell::get)
+}
+
+fn count_call(read: bool) {
+    SOCKET_CALLS.with(|c| {
+        let mut calls = c.get();
+        if read {
+            calls.reads += 1;
+        } else {
+            calls.writes += 1;
+        }
+        c.set(calls);
+    });
+}
+
 impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        count_call(true);
         match self {
             Socket::Tcp(s) => s.read(buf),
             #[cfg(unix)]
@@ -72,6 +129,7 @@ impl Read for Socket {
 
 impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        count_call(false);
         match self {
             Socket::Tcp(s) => s.write(buf),
             #[cfg(unix)]
@@ -192,6 +250,12 @@ impl Wire {
         !self.out.is_empty()
             || self.tls.as_ref().is_some_and(|t| t.wants_write())
             || self.ws.as_ref().is_some_and(|w| w.has_replies())
+    }
+
+    /// Asks the kernel to delay this connection's TCP acknowledgements (see
+    /// `driver::ack_pacing` for when and why).
+    pub fn delay_acks(&self) {
+        self.socket.delay_acks();
     }
 
     /// Whether the last read found the socket emptied (it returned less than it asked for), so

@@ -1,0 +1,115 @@
+//! Arguments of the hot calls read straight through N-API, without the allocations of
+//! napi-rs's conversions: `publish()` runs once per message, and a topic made into a `String`
+//! costs it a length query, an allocation and a free (perf, bench case 3).
+
+use std::cell::RefCell;
+
+use napi::bindgen_prelude::*;
+
+thread_local! {
+    /// Where topics are decoded; grows to the longest topic seen (at most 64 KiB by MQTT's
+    /// limit, §1.5.4) and is reused.
+    static TOPIC: RefCell<Vec<u8>> = RefCell::new(vec![0; 256]);
+}
+
+fn check(status: sys::napi_status, what: &str) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Error::new(Status::InvalidArg, format!("{what} expected")))
+    }
+}
+
+/// Runs `f` on the UTF-8 of the JavaScript string `value` (lone surrogates become U+FFFD, as
+/// with every N-API string conversion).
+pub fn with_str<R>(env: &Env, value: &Unknown<'_>, f: impl FnOnce(&str) -> R) -> Result<R> {
+    TOPIC.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        let mut len = 0usize;
+        // SAFETY: writes at most `buffer.len()` bytes (with a NUL) into the buffer.
+        check(
+            unsafe {
+                sys::napi_get_value_string_utf8(
+                    env.raw(),
+                    value.raw(),
+                    buffer.as_mut_ptr().cast(),
+                    buffer.len(),
+                    &mut len,
+                )
+            },
+            "a string",
+        )?;
+        if len + 1 >= buffer.len() {
+            // Perhaps cut short: ask for the length and read again.
+            // SAFETY: with no buffer, N-API only reports the length.
+            check(
+                unsafe {
+                    sys::napi_get_value_string_utf8(
+                        env.raw(),
+                        value.raw(),
+                        std::ptr::null_mut(),
+                        0,
+                        &mut len,
+                    )
+                },
+                "a string",
+            )?;
+            buffer.resize(len + 1, 0);
+            // SAFETY: as above, with room for the whole string.
+            check(
+                unsafe {
+                    sys::napi_get_value_string_utf8(
+                        env.raw(),
+                        value.raw(),
+                        buffer.as_mut_ptr().cast(),
+                        buffer.len(),
+                        &mut len,
+                    )
+                },
+                "a string",
+            )?;
+        }
+        let text = std::str::from_utf8(&buffer[..len])
+            .map_err(|_| Error::new(Status::InvalidArg, "a string expected".to_string()))?;
+        Ok(f(text))
+    })
+}
+
+/// The bytes of a `Uint8Array` (a `Buffer`), valid while the calling N-API function runs (no
+/// JavaScript runs meanwhile, so nothing can detach or resize its memory).
+pub fn bytes<'a>(env: &Env, value: &'a Unknown<'_>) -> Result<&'a [u8]> {
+    let mut kind = sys::TypedarrayType::uint8_array;
+    let mut length = 0usize;
+    let mut data = std::ptr::null_mut();
+    let mut buffer = std::ptr::null_mut();
+    let mut offset = 0usize;
+    // SAFETY: fills the out-parameters for a typed array, or fails for anything else.
+    check(
+        unsafe {
+            sys::napi_get_typedarray_info(
+                env.raw(),
+                value.raw(),
+                &mut kind,
+                &mut length,
+                &mut data,
+                &mut buffer,
+                &mut offset,
+            )
+        },
+        "a Uint8Array",
+    )?;
+    if kind != sys::TypedarrayType::uint8_array && kind != sys::TypedarrayType::uint8_clamped_array
+    {
+        return Err(Error::new(
+            Status::InvalidArg,
+            "a Uint8Array expected".to_string(),
+        ));
+    }
+    if length == 0 || data.is_null() {
+        return Ok(&[]);
+    }
+    // SAFETY: N-API's pointer to the array's first element (already past its offset) and its
+    // length in bytes (one byte per element); alive as long as the value, which the caller
+    // holds for the call.
+    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) })
+}
