@@ -131,6 +131,10 @@ impl OutgoingAliases {
 /// The copy of a publish kept for resending: full topic, no alias (MQTT.js strips aliases from
 /// stored packets; a new connection starts with an empty table).
 pub(crate) fn without_alias(mut publish: Publish) -> Publish {
-    publish.properties.topic_alias = None;
+    // Only when there is one: writing through an absent property table allocates an empty one,
+    // which every later encode then compares field by field to find it empty.
+    if publish.properties.topic_alias.is_some() {
+        publish.properties.topic_alias = None;
+    }
     publish
 }
