@@ -39,8 +39,10 @@ pub fn with_str<R>(env: &Env, value: &Unknown<'_>, f: impl FnOnce(&str) -> R) ->
             },
             "a string",
         )?;
-        if len + 1 >= buffer.len() {
-            // Perhaps cut short: ask for the length and read again.
+        // V8 writes no partial character: a string cut short by the buffer's end can stop up
+        // to 3 bytes (a 4-byte character) before the NUL's place. Within 4 bytes of full it
+        // may have been cut: ask for the length and read again.
+        if len + 4 >= buffer.len() {
             // SAFETY: with no buffer, N-API only reports the length.
             check(
                 unsafe {
@@ -54,7 +56,9 @@ pub fn with_str<R>(env: &Env, value: &Unknown<'_>, f: impl FnOnce(&str) -> R) ->
                 },
                 "a string",
             )?;
-            buffer.resize(len + 1, 0);
+            // Room for the string, its NUL and the margin above, so that the same topic next
+            // time is read in one call.
+            buffer.resize(len + 5, 0);
             // SAFETY: as above, with room for the whole string.
             check(
                 unsafe {
