@@ -18,7 +18,7 @@ use crate::codec::{
 };
 use crate::driver::{self, Client};
 use crate::session::{AppAck, Session, SessionError, SessionOptions};
-use crate::transport::Endpoint;
+use crate::transport::{Endpoint, ResolvedHost, TransportError};
 
 /// What JavaScript holds: the client (it lives on the JavaScript thread that created it).
 pub struct Handle {
@@ -142,6 +142,61 @@ pub fn client_connect(
             format!("UNSUPPORTED|mqtt-native cannot run its connections here: {why}"),
         )
     })
+}
+
+/// Why the shim could not resolve the attempt's host name (Node's `dns.lookup` error).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DialFailure {
+    code: String,
+    message: String,
+    #[serde(default)]
+    syscall: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+}
+
+/// Dials the attempt `clientConnect` started, once the shim has resolved its host names with
+/// Node's resolver: `resolved` `[{ host, addresses }]`; or fails it with `failure`
+/// `{ code, message, syscall?, address? }` (a name that did not resolve), reported as an
+/// `error` and a `close` like any failure to open. Returns false when that attempt is gone
+/// (ended or replaced meanwhile).
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, resolved: Array<{ host: string, addresses: string[] }> | null, failure?: object | null",
+    ts_return_type = "boolean"
+)]
+pub fn client_dial(
+    env: Env,
+    handle: &External<Handle>,
+    resolved: Option<Unknown<'_>>,
+    failure: Option<Unknown<'_>>,
+) -> Result<bool> {
+    if let Some(value) = failure {
+        if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) {
+            let failure: DialFailure = env.from_js_value(value)?;
+            let error = TransportError {
+                code: failure.code,
+                syscall: failure.syscall.unwrap_or_default(),
+                message: failure.message,
+                address: failure.address,
+                port: None,
+            };
+            return Ok(handle.client.dial_failed(error));
+        }
+    }
+    let resolved: Vec<ResolvedHost> = match resolved {
+        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
+            env.from_js_value(value)?
+        }
+        _ => Vec::new(),
+    };
+    let client = handle.client.clone();
+    let mut dialed = false;
+    napi::bindgen_prelude::within_runtime_if_available(|| {
+        dialed = client.dial(resolved);
+    });
+    Ok(dialed)
 }
 
 /// This thread's libuv loop, and (once per thread) the hook that closes our connections when
