@@ -447,21 +447,17 @@ pub fn client_send_ping(handle: &External<Handle>) -> Result<()> {
 
 /// Restarts the keepalive countdown (MQTT.js `keepaliveManager.reschedule()`).
 #[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
-pub fn client_reschedule_keepalive(handle: &External<Handle>) -> Result<()> {
+pub fn client_reschedule_keepalive(handle: &External<Handle>) {
     let now = std::time::Instant::now();
-    command(handle, |session| {
-        session.reschedule_keepalive(now);
-        Ok(())
-    })
+    handle.client.session.lock().reschedule_keepalive(now);
+    handle.client.rearm();
 }
 
 /// Stops keepalive until the next connection (MQTT.js `keepaliveManager.destroy()`).
 #[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
-pub fn client_stop_keepalive(handle: &External<Handle>) -> Result<()> {
-    command(handle, |session| {
-        session.stop_keepalive();
-        Ok(())
-    })
+pub fn client_stop_keepalive(handle: &External<Handle>) {
+    handle.client.session.lock().stop_keepalive();
+    handle.client.rearm();
 }
 
 impl Handle {

@@ -220,6 +220,17 @@ impl Client {
         }
     }
 
+    /// Re-arms the timer for the session's next deadline without writing anything (after a
+    /// keepalive change: queued publishes keep waiting for their flush, and nothing is written
+    /// after `end(true)`).
+    pub fn rearm(&self) {
+        if let Some(conn) = self.current() {
+            if conn.phase.get() == Phase::Open {
+                conn.arm_timer();
+            }
+        }
+    }
+
     /// Stops or resumes reading from the current connection (back-pressure from the
     /// application).
     pub fn set_reading(&self, reading: bool) {
