@@ -416,9 +416,14 @@ class MqttClient extends EventEmitter {
         return
       }
       // The alias belonged to the old connection: sent with its topic (MQTT.js does the same).
-      const [sent, sentProps] = withoutTopicAlias(packet, nativeProps)
+      const restored = withoutTopicAlias(packet, nativeProps, this._handle)
+      if (restored instanceof Error) {
+        this._dropOutgoing(messageId)
+        return entry.cb(restored)
+      }
+      const [sent, sentProps] = restored
       this._unsent.set(messageId, () => {
-        if (!this._sendPublish(topic, payload, flags, messageId, sentProps, sent, null)) this._dropOutgoing(messageId)
+        if (!this._sendPublish(sent.topic, payload, flags, messageId, sentProps, sent, null)) this._dropOutgoing(messageId)
       })
     })
     return this
@@ -472,7 +477,12 @@ class MqttClient extends EventEmitter {
       return
     }
     if (this._queueFull(callback)) return
-    ;[packet, properties] = withoutTopicAlias(packet, properties)
+    const restored = withoutTopicAlias(packet, properties, this._handle)
+    if (restored instanceof Error) {
+      if (callback) callback(restored)
+      return
+    }
+    ;[packet, properties] = restored
     this.queue.push({ packet, cb: callback, send: () => this._sendPublish(packet.topic, payload, flags, 0, properties, packet, callback) })
   }
 
@@ -1604,15 +1614,21 @@ const EMPTY = Buffer.alloc(0)
 
 /**
  * A publish made offline goes out on another connection, where its Topic Alias means nothing:
- * MQTT.js sends it with its topic and without the alias. Returns the packet (for packetsend)
- * and the native properties without the alias, copies only when there was one; an alias-only
- * publish (empty topic) keeps it, and the session reports it as unregistered.
+ * MQTT.js sends it with its topic and without the alias, an alias-only publish (empty topic)
+ * getting its topic back from the last connection's aliases (`Unregistered Topic Alias` if it
+ * has none). Returns the packet (for packetsend) and the native properties without the alias,
+ * copies only when there was one, or that Error.
  */
-function withoutTopicAlias (packet, properties) {
-  if (!properties || properties.topicAlias === undefined || !packet.topic) return [packet, properties]
+function withoutTopicAlias (packet, properties, handle) {
+  if (!properties || properties.topicAlias === undefined) return [packet, properties]
+  let topic = packet.topic
+  if (!topic) {
+    topic = native.clientTopicOfAlias(handle, properties.topicAlias)
+    if (typeof topic !== 'string') return new Error('Unregistered Topic Alias')
+  }
   const rest = { ...properties }
   delete rest.topicAlias
-  const shown = { ...packet }
+  const shown = { ...packet, topic }
   if (packet.properties) {
     shown.properties = { ...packet.properties }
     delete shown.properties.topicAlias

@@ -285,6 +285,18 @@ pub fn client_publish(
     Ok(qos == QoS::AtMostOnce || !session.is_waiting(message_id))
 }
 
+/// The topic an outgoing Topic Alias stands for (the current connection's, or offline the last
+/// one's), or null: the shim restores an offline alias-only publish with it, as MQTT.js does.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, alias: number",
+    ts_return_type = "string | null"
+)]
+pub fn client_topic_of_alias(handle: &External<Handle>, alias: u32) -> Option<String> {
+    let alias = u16::try_from(alias).ok()?;
+    handle.client.session.lock().topic_of_alias(alias)
+}
+
 /// Wakes the connection to write what the session has queued (once per JavaScript tick).
 #[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
 pub fn client_flush(handle: &External<Handle>) {
