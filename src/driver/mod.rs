@@ -563,6 +563,17 @@ impl Conn {
             return;
         }
         self.process();
+        // A server that spoke right after its `101` (a CONNACK in the same segment) left bytes
+        // no readable event will announce: read them now.
+        let unread = self
+            .io
+            .borrow()
+            .wire
+            .as_ref()
+            .is_some_and(Wire::may_have_unread);
+        if unread && self.phase.get() == Phase::Open && self.read_available() {
+            self.process();
+        }
     }
 
     /// Reads what the socket has (a bounded number of reads) into the session. Returns false

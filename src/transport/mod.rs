@@ -136,12 +136,16 @@ pub async fn open(endpoint: &Endpoint) -> Result<Opened, TransportError> {
                     tls::handshake(tcp, &first, &target.host, target.port, &tls_options).await?;
                 // The upgrade's diagnostics need the first decrypted bytes.
                 let (tls, first) = Sniff::new(tls);
-                let tls = ws::upgrade(tls, &first, options, &target).await?;
+                let (tls, after) = ws::upgrade(tls, &first, options, &target).await?;
                 let (tcp, session) = tls.into_inner().into_inner();
-                plain(tcp.into_inner(), Some(session), true)
+                let mut opened = plain(tcp.into_inner(), Some(session), true)?;
+                opened.pending = after;
+                Ok(opened)
             } else {
-                let tcp = ws::upgrade(tcp, &first, options, &target).await?;
-                plain(tcp.into_inner(), None, true)
+                let (tcp, after) = ws::upgrade(tcp, &first, options, &target).await?;
+                let mut opened = plain(tcp.into_inner(), None, true)?;
+                opened.pending = after;
+                Ok(opened)
             }
         }
         other => Err(TransportError::unsupported(format!(
@@ -165,6 +169,7 @@ fn plain(
         socket: Socket::Tcp(tcp),
         tls: tls.map(Box::new),
         ws,
+        pending: Vec::new(),
     })
 }
 
@@ -328,6 +333,7 @@ async fn open_unix(path: &str) -> Result<Opened, TransportError> {
         socket: Socket::Unix(stream),
         tls: None,
         ws: false,
+        pending: Vec::new(),
     })
 }
 
