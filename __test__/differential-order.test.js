@@ -9,7 +9,9 @@ const net = require('node:net')
 const mqttPacket = require('mqtt-packet')
 const mqttjs = require('mqtt')
 const native = require('..')
+const tls = require('node:tls')
 const { freePort } = require('./helpers/ports')
+const { makeCerts, requireOpenssl } = require('./helpers/certs')
 
 const LIBS = [['MQTT.js', mqttjs], ['mqtt-native', native]]
 
@@ -237,6 +239,40 @@ for (const [name, lib] of LIBS) {
     await allDone
     assert.equal(duplicates, 0)
     assert.equal(callbacks, 1)
+  })
+}
+
+for (const [name, lib] of LIBS) {
+  test(`${name}: mqtts:// resolves its host with the lookup option, and TLS still checks the certificate against the host name`, async (t) => {
+    if (!requireOpenssl(t)) return
+    const certs = makeCerts()
+    const sockets = new Set()
+    const server = tls.createServer({ cert: certs.otherName.cert, key: certs.otherName.key }, (socket) => {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      socket.on('error', () => {})
+      socket.once('data', () => socket.write(Buffer.from([0x20, 0x02, 0x00, 0x00])))
+    })
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const looked = []
+    // broker.example resolves nowhere but through this lookup.
+    const lookup = (hostname, options, callback) => {
+      looked.push(hostname)
+      if (options && options.all) callback(null, [{ address: '127.0.0.1', family: 4 }])
+      else callback(null, '127.0.0.1', 4)
+    }
+    const client = lib.connect(`mqtts://broker.example:${server.address().port}`, { ca: certs.ca, lookup, reconnectPeriod: 0 })
+    t.after(async () => {
+      await endClient(client)
+      for (const s of sockets) s.destroy()
+      await new Promise((resolve) => server.close(() => resolve()))
+    })
+    const outcome = await new Promise((resolve) => {
+      client.once('connect', () => resolve('connect'))
+      client.once('error', (err) => resolve(`error ${err.message}`))
+    })
+    assert.equal(outcome, 'connect')
+    assert.deepEqual(looked, ['broker.example'])
   })
 }
 

@@ -16,6 +16,7 @@ const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00])
 
 /** A server that answers the upgrade and sends CONNACK in one write, before reading CONNECT. */
 async function startSpeakingFirst (secure) {
+  const hosts = []
   const sockets = new Set()
   const onSocket = (socket) => {
     sockets.add(socket)
@@ -26,6 +27,7 @@ async function startSpeakingFirst (secure) {
       head += chunk.toString('latin1')
       if (!head.includes('\r\n\r\n')) return
       socket.off('data', onData)
+      hosts.push(/^host:\s*(\S+)/im.exec(head)[1])
       const key = /sec-websocket-key:\s*(\S+)/i.exec(head)[1]
       const accept = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64')
       const answer = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
@@ -44,6 +46,7 @@ async function startSpeakingFirst (secure) {
   }
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
+    hosts,
     port: server.address().port,
     close: () => new Promise((resolve) => {
       for (const s of sockets) s.destroy()
@@ -70,6 +73,8 @@ for (const scheme of ['ws', 'wss']) {
         client.once('close', () => resolve('close'))
       })
       assert.equal(outcome, 'connect')
+      // The name was resolved before dialing; the upgrade still names the host.
+      assert.deepEqual(server.hosts, [`localhost:${server.port}`])
     })
   }
 }
