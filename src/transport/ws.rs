@@ -158,8 +158,11 @@ struct HeadOnly<S> {
     held: Vec<u8>,
     /// How many bytes of the head's end (`\r\n\r\n`) were handed out last.
     matched: usize,
-    /// The head has been handed out entirely.
+    /// The head has been handed out entirely, or the answer is not a `101` (then its body
+    /// goes to the handshake too, for the error's diagnosis).
     done: bool,
+    /// The status line has been looked at.
+    checked: bool,
 }
 
 impl<S> HeadOnly<S> {
@@ -169,6 +172,7 @@ impl<S> HeadOnly<S> {
             held: Vec::new(),
             matched: 0,
             done: false,
+            checked: false,
         }
     }
 
@@ -222,6 +226,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadOnly<S> {
                 return Poll::Ready(Ok(())); // end of stream
             }
         }
+        if !this.checked && this.held.len() >= 12 {
+            // `HTTP/1.1 101`: only a switch of protocols is followed by WebSocket bytes.
+            this.checked = true;
+            if &this.held[9..12] != b"101" {
+                this.done = true;
+            }
+        }
         let limit = this.held.len().min(buf.remaining());
         let n = if this.done {
             limit
@@ -230,6 +241,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadOnly<S> {
         };
         buf.put_slice(&this.held[..n]);
         this.held.drain(..n);
+        // The status line is only read at the answer's start (a tiny first read skips it).
+        this.checked = true;
         Poll::Ready(Ok(()))
     }
 }
