@@ -414,6 +414,35 @@ fn upgrade_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn the_handshake_sees_the_101_answer_up_to_its_head_and_the_bytes_after_it_are_kept() {
+        let (mut server, client) = tokio::io::duplex(1024);
+        let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        let after = b"\x82\x04\x20\x02\x00\x00";
+        server
+            .write_all(&[&head[..], &after[..]].concat())
+            .await
+            .unwrap();
+        let mut stream = HeadOnly::new(client);
+        let mut buf = [0u8; 256];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &head[..]);
+        let (_, kept) = stream.into_parts();
+        assert_eq!(kept, after.to_vec());
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_101_reaches_the_handshake_with_its_body() {
+        let (mut server, client) = tokio::io::duplex(1024);
+        let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nHTTPS";
+        server.write_all(answer).await.unwrap();
+        let mut stream = HeadOnly::new(client);
+        let mut buf = [0u8; 256];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &answer[..]);
+    }
 
     #[test]
     fn urls_give_host_port_and_path_with_defaults() {
