@@ -332,6 +332,37 @@ for (const [name, lib] of LIBS) {
   })
 }
 
+for (const [name, lib] of LIBS) {
+  // MQTT.js 5.16 resubscribes on 'connect', which it emits once the stored publishes are acked
+  // (4.x resubscribed first): the resent publishes go out before the SUBSCRIBE, and mqtt-native
+  // keeps that order.
+  test(`${name}: after a reconnect without a kept session, the unacknowledged publishes are resent before the resubscription`, async (t) => {
+    const order = []
+    let connections = 0
+    let sawSubscribe
+    const resubscribed = new Promise((resolve) => { sawSubscribe = resolve })
+    const server = await startServer((conn, packet) => {
+      if (conn.id === 2 && packet.cmd !== 'connect') order.push(packet.cmd === 'publish' ? `publish ${packet.payload}` : packet.cmd)
+      if (conn.id === 2 && packet.cmd === 'subscribe') sawSubscribe()
+      if (packet.cmd === 'connect') conn.send({ cmd: 'connack', returnCode: 0, sessionPresent: false })
+      if (packet.cmd === 'subscribe') conn.send({ cmd: 'suback', messageId: packet.messageId, granted: [1] })
+      if (packet.cmd === 'publish' && conn.id === 1 && String(packet.payload) === 'p2') setImmediate(() => conn.socket.destroy())
+      if (packet.cmd === 'publish' && conn.id === 2) conn.send({ cmd: 'puback', messageId: packet.messageId })
+    }, (conn) => { conn.id = ++connections })
+    const client = lib.connect({ host: '127.0.0.1', port: server.port, protocol: 'mqtt', reconnectPeriod: 50 })
+    t.after(async () => {
+      await endClient(client)
+      await server.close()
+    })
+    client.on('error', () => {})
+    await once(client, 'connect')
+    await new Promise((resolve) => client.subscribe('t', { qos: 1 }, () => resolve()))
+    for (let i = 0; i < 3; i++) client.publish('t', `p${i}`, { qos: 1 })
+    await resubscribed
+    assert.deepEqual(order.slice(0, 4), ['publish p0', 'publish p1', 'publish p2', 'subscribe'])
+  })
+}
+
 // Measured on the socket level, so mqtt-native only: with MQTT.js 5.16 the same count is not
 // always 0 (its corked writes can be held back by a busy socket: 16 of 300 once here), while the
 // broker-level outcome, the stale retained message of the aedes scenario above, is 0 in 300 for both.
