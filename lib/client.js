@@ -335,7 +335,12 @@ class MqttClient extends EventEmitter {
     dial.resolve(endpoint, this.options, (failure, resolved) => {
       if (attempt !== this._dialAttempt) return
       this.log('connect :: %s', failure ? `lookup failed: ${failure.message}` : 'dialing')
-      native.clientDial(this._handle, resolved, failure)
+      try {
+        native.clientDial(this._handle, resolved, failure)
+      } catch (err) {
+        // Not expected (the shim built both arguments); the attempt then ends at connectTimeout.
+        this.log('connect :: dial failed: %s', err.message)
+      }
     })
   }
 
@@ -1171,7 +1176,13 @@ class MqttClient extends EventEmitter {
     if (kind === KIND.MESSAGE) return this._onMessage(blob, rec, r, extra)
     if (kind !== KIND.ACK) return
     const entry = this.outgoing[record.messageId(rec, r)]
-    if (entry) entry.cb = noop
+    if (!entry) return
+    // A subscribe or unsubscribe stays pending: the close fails it with 'Connection closed',
+    // as MQTT.js's _flushVolatile does.
+    if (entry.volatile) return
+    // A completion (PUBACK, PUBCOMP, a refusing PUBREC) does not call back; a PUBREC that
+    // moves a QoS 2 exchange on keeps its callback for the PUBCOMP of a later connection.
+    if (record.ackCode(rec, r) !== ACK.PUBREC_RECEIVED) entry.cb = noop
     this._onAck(rec, r, extra)
   }
 
