@@ -63,6 +63,22 @@ test('connect() with neither a URL nor a protocol anywhere throws "Missing proto
   }
 })
 
+test('a URL without a scheme throws MQTT.js\'s exact "Missing protocol"; the advice is in err.hint', () => {
+  for (const url of ['localhost', '//localhost', 'broker.example.com']) {
+    const messages = [mqttjs, mqtt].map((lib) => {
+      try {
+        lib.connect(url, { reconnectPeriod: 0 }).end(true)
+        return 'no error'
+      } catch (err) {
+        return err.message
+      }
+    })
+    assert.deepEqual(messages, ['Missing protocol', 'Missing protocol'], url)
+  }
+  assert.throws(() => mqtt.connect('localhost'), (err) => err.code === 'ERR_MQTT_URL_NO_SCHEME' &&
+    err.hint.includes('mqtt://localhost') && err.hint.includes('ws://localhost/mqtt'))
+})
+
 for (const [scheme, mapped] of [['wx', 'ws'], ['ali', 'ws'], ['wxs', 'wss'], ['alis', 'wss']]) {
   test(`${scheme}:// is taken as ${mapped}:// with ${mapped}'s default port and path, never as plain TCP`, () => {
     const c = mqtt.connect(`${scheme}://broker.example`, { manualConnect: true })

@@ -21,6 +21,7 @@ const reliability = require('./reliability')
 const { streamPathReason, connectStream } = require('./stream')
 const statistics = require('./statistics')
 const tracing = require('./tracing')
+const dial = require('./dial')
 const { version: NATIVE_VERSION } = require('../package.json')
 /** The MQTT.js version whose API this package implements (MQTT.js's `MQTTJS_VERSION`). */
 const VERSION = '5.16.0'
@@ -46,6 +47,37 @@ const VALID_ACK_CODES = [0, 16, 128, 131, 135, 144, 145, 151, 153]
 
 function noop () {}
 const NO_OPTIONS = Object.freeze({})
+
+/**
+ * Writes leave in call order across all the clients of this thread, as MQTT.js's corked
+ * sockets uncork in order: publishes of one tick are coalesced per client and flushed after
+ * the tick, in the order the clients first published; any other write (subscribe,
+ * unsubscribe, acks, AUTH, PINGREQ) first flushes every client's pending publishes, so that a
+ * subscribe made after another client's publish never overtakes it.
+ */
+const unflushed = []
+let publishFlushQueued = false
+
+function schedulePublishFlush (client) {
+  unflushed.push(client)
+  if (!publishFlushQueued) {
+    publishFlushQueued = true
+    process.nextTick(onPublishTick)
+  }
+}
+
+function onPublishTick () {
+  publishFlushQueued = false
+  flushPublishes()
+}
+
+/** Flushes every client's publishes of this tick, oldest first. */
+function flushPublishes () {
+  if (unflushed.length === 0) return
+  // A flush never calls JavaScript (the driver defers events to the next loop turn).
+  for (let i = 0; i < unflushed.length; i++) unflushed[i]._flushWrites()
+  unflushed.length = 0
+}
 
 function defaultId () {
   return 'mqttjs_' + Math.random().toString(16).substr(2, 8)
@@ -137,6 +169,10 @@ class MqttClient extends EventEmitter {
     this._endPending = null
     this._pendingReconnect = null
     this._connectionOpen = false
+    /** Set by end(true) until the close: what is left of the batch in progress is abandoned. */
+    this._abandoned = false
+    /** Counts connection attempts, so that a lookup answering late dials only its own. */
+    this._dialAttempt = 0
     /**
      * While in-flight messages are resent after CONNACK: their ids, the CONNACK, and whether an
      * application store is still being read.
@@ -297,6 +333,7 @@ class MqttClient extends EventEmitter {
     this._serverProperties = undefined
     this._connectionOpen = true
     this._statistics.onAttempt()
+    this._abandoned = false
     this.log('connect :: %s://%s:%s as %s (protocol %d, clean %s, keepalive %d)', endpoint.protocol, endpoint.host, endpoint.port,
       opts.clientId, opts.protocolVersion, opts.clean, opts.keepalive)
     this.stream = new NativeStream(this)
@@ -316,12 +353,32 @@ class MqttClient extends EventEmitter {
     } else {
       this.log('connect :: native path')
       native.clientConnect(this._handle, endpoint, neutral, authNeutral, this._onBatch)
+      this._dial(endpoint)
     }
     if (this._wantsPacketSend()) {
       this.emit('packetsend', connectPacket)
       if (authPacket) this.emit('packetsend', authPacket)
     }
     return this
+  }
+
+  /**
+   * Dials the attempt just started, after this turn, as MQTT.js does: once Node's resolver has
+   * resolved its host names (lib/dial.js), or on the next tick for an address. An attempt
+   * ended or replaced meanwhile is not dialed.
+   */
+  _dial (endpoint) {
+    const attempt = ++this._dialAttempt
+    dial.resolve(endpoint, this.options, (failure, resolved) => {
+      if (attempt !== this._dialAttempt) return
+      this.log('connect :: %s', failure ? `lookup failed: ${failure.message}` : 'dialing')
+      try {
+        native.clientDial(this._handle, resolved, failure)
+      } catch (err) {
+        // Not expected (the shim built both arguments); the attempt then ends at connectTimeout.
+        this.log('connect :: dial failed: %s', err.message)
+      }
+    })
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -406,9 +463,14 @@ class MqttClient extends EventEmitter {
         return
       }
       // The alias belonged to the old connection: sent with its topic (MQTT.js does the same).
-      const [sent, sentProps] = withoutTopicAlias(packet, nativeProps)
+      const restored = withoutTopicAlias(packet, nativeProps, this._handle)
+      if (restored instanceof Error) {
+        this._dropOutgoing(messageId)
+        return entry.cb(restored)
+      }
+      const [sent, sentProps] = restored
       this._unsent.set(messageId, () => {
-        if (!this._sendPublish(topic, payload, flags, messageId, sentProps, sent, null)) this._dropOutgoing(messageId)
+        if (!this._sendPublish(sent.topic, payload, flags, messageId, sentProps, sent, null)) this._dropOutgoing(messageId)
       })
     })
     return this
@@ -495,7 +557,7 @@ class MqttClient extends EventEmitter {
       written = native.clientPublish(this._handle, topic, payload, flags, messageId, properties)
       if (!this._flushScheduled) {
         this._flushScheduled = true
-        process.nextTick(this._flushWrites)
+        schedulePublishFlush(this)
       }
     } catch (e) {
       const { code, message } = splitNativeError(e)
@@ -526,7 +588,12 @@ class MqttClient extends EventEmitter {
       return
     }
     if (this._queueFull(callback)) return
-    ;[packet, properties] = withoutTopicAlias(packet, properties)
+    const restored = withoutTopicAlias(packet, properties, this._handle)
+    if (restored instanceof Error) {
+      if (callback) callback(restored)
+      return
+    }
+    ;[packet, properties] = restored
     this.queue.push({ packet, cb: callback, send: () => this._sendPublish(packet.topic, payload, flags, 0, properties, packet, callback) })
   }
 
@@ -803,6 +870,7 @@ class MqttClient extends EventEmitter {
 
   _sendRequest (packet) {
     const fn = packet.cmd === 'subscribe' ? native.clientSubscribe : native.clientUnsubscribe
+    flushPublishes()
     try {
       fn(this._handle, fromMqttPacket(packet, this.options.protocolVersion))
     } catch (e) {
@@ -880,6 +948,8 @@ class MqttClient extends EventEmitter {
     }
     if (force && this.options.reconnectPeriod === 0 && this.options.clean) this._flush()
     const open = native.clientEnd(this._handle, !!force, disconnect)
+    // The rest of the batch being delivered, if any, is abandoned (see _dispatchAbandoned).
+    if (force && open) this._abandoned = true
     if (!open || !this._connectionOpen) {
       process.nextTick(() => this._finishEnd())
     }
@@ -1106,6 +1176,7 @@ class MqttClient extends EventEmitter {
    */
   sendPing () {
     try {
+      flushPublishes()
       native.clientSendPing(this._handle)
     } catch (e) {
       // MQTT.js writes to a closed stream without a word; there is nothing to ping.
@@ -1165,6 +1236,7 @@ class MqttClient extends EventEmitter {
     if (this._acks.length === 0) return
     const acks = Uint32Array.from(this._acks)
     this._acks.length = 0
+    flushPublishes()
     native.clientAck(this._handle, acks)
   }
 
@@ -1193,7 +1265,9 @@ class MqttClient extends EventEmitter {
 
   _dispatch (blob, rec, extras, r) {
     const extra = record.extra(rec, extras, r)
-    switch (record.kind(rec, r)) {
+    const kind = record.kind(rec, r)
+    if (this._abandoned && kind !== KIND.CLOSE && kind !== KIND.ERROR) return this._dispatchAbandoned(blob, rec, extra, r, kind)
+    switch (kind) {
       case KIND.MESSAGE: return this._onMessage(blob, rec, r, extra)
       case KIND.CONNACK: return this._onConnack(this._packet(extra, record.length(rec, r)))
       case KIND.ACK: return this._onAck(rec, r, extra)
@@ -1225,6 +1299,27 @@ class MqttClient extends EventEmitter {
       case KIND.RELEASED: return this._onReleased(record.messageId(rec, r))
       case KIND.NUMBERED: return this._onNumbered(record.messageId(rec, r))
     }
+  }
+
+  /**
+   * What is left of a batch after `end(true)`: MQTT.js destroys its socket and its resends
+   * stop there (it resends one stored publish at a time), so callbacks that only our
+   * all-at-once resend could have earned are not called; the acks still complete the messages
+   * (the broker has them: they are not resent). Messages are delivered (their acks may have
+   * been sent, and MQTT.js delivers what it had parsed); nothing else is.
+   */
+  _dispatchAbandoned (blob, rec, extra, r, kind) {
+    if (kind === KIND.MESSAGE) return this._onMessage(blob, rec, r, extra)
+    if (kind !== KIND.ACK) return
+    const entry = this.outgoing[record.messageId(rec, r)]
+    if (!entry) return
+    // A subscribe or unsubscribe stays pending: the close fails it with 'Connection closed',
+    // as MQTT.js's _flushVolatile does.
+    if (entry.volatile) return
+    // A completion (PUBACK, PUBCOMP, a refusing PUBREC) does not call back; a PUBREC that
+    // moves a QoS 2 exchange on keeps its callback for the PUBCOMP of a later connection.
+    if (record.ackCode(rec, r) !== ACK.PUBREC_RECEIVED) entry.cb = noop
+    this._onAck(rec, r, extra)
   }
 
   _packet (neutral, length) {
@@ -1384,7 +1479,7 @@ class MqttClient extends EventEmitter {
   /** One of the messages resent after CONNACK is acknowledged (or removed). */
   _replayed (messageId) {
     const replay = this._replay
-    if (replay && replay.ids.delete(messageId) && replay.ids.size === 0 && !replay.streaming && !replay.unnumbered) {
+    if (replay && replay.ids.delete(messageId) && replay.ids.size === 0 && !replay.streaming && !replay.unnumbered && !this._abandoned) {
       this._finishConnect(replay.connack)
     }
   }
@@ -1589,6 +1684,7 @@ class MqttClient extends EventEmitter {
         if (!reply) return reject(new ErrorWithReasonCode('Protocol error: No auth packet to continue the authentication exchange', 130))
         this.reconnecting = false
         try {
+          flushPublishes()
           native.clientAuth(this._handle, fromMqttPacket({ cmd: 'auth', ...reply }, 5))
         } catch (e) {
           return this.emit('error', nativeError(e))
@@ -1628,6 +1724,7 @@ class MqttClient extends EventEmitter {
   }
 
   _onClose () {
+    this._abandoned = false
     this.log('close :: connection closed (disconnecting %s)', this.disconnecting)
     if (tracing.closeChannel.hasSubscribers) tracing.onClose(this)
     this._statistics.onTransition()
@@ -1689,15 +1786,21 @@ const EMPTY = Buffer.alloc(0)
 
 /**
  * A publish made offline goes out on another connection, where its Topic Alias means nothing:
- * MQTT.js sends it with its topic and without the alias. Returns the packet (for packetsend)
- * and the native properties without the alias, copies only when there was one; an alias-only
- * publish (empty topic) keeps it, and the session reports it as unregistered.
+ * MQTT.js sends it with its topic and without the alias, an alias-only publish (empty topic)
+ * getting its topic back from the last connection's aliases (`Unregistered Topic Alias` if it
+ * has none). Returns the packet (for packetsend) and the native properties without the alias,
+ * copies only when there was one, or that Error.
  */
-function withoutTopicAlias (packet, properties) {
-  if (!properties || properties.topicAlias === undefined || !packet.topic) return [packet, properties]
+function withoutTopicAlias (packet, properties, handle) {
+  if (!properties || properties.topicAlias === undefined) return [packet, properties]
+  let topic = packet.topic
+  if (!topic) {
+    topic = native.clientTopicOfAlias(handle, properties.topicAlias)
+    if (typeof topic !== 'string') return new Error('Unregistered Topic Alias')
+  }
   const rest = { ...properties }
   delete rest.topicAlias
-  const shown = { ...packet }
+  const shown = { ...packet, topic }
   if (packet.properties) {
     shown.properties = { ...packet.properties }
     delete shown.properties.topicAlias

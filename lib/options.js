@@ -27,7 +27,10 @@ function checkScheme (brokerUrl, parsed) {
   const suggestion = (hostPort) =>
     `Write "mqtt://${hostPort}" for MQTT over TCP, or "ws://${hostPort}/mqtt" for MQTT over WebSocket.`
   if (!scheme) {
-    throw urlError(`Missing protocol in broker URL "${brokerUrl}". ${suggestion(brokerUrl.replace(/^\/+/, ''))}`, 'ERR_MQTT_URL_NO_SCHEME')
+    // MQTT.js's exact message (code may match it); what to write instead is in `hint`.
+    const err = urlError('Missing protocol', 'ERR_MQTT_URL_NO_SCHEME')
+    err.hint = `The broker URL "${brokerUrl}" has no scheme. ${suggestion(brokerUrl.replace(/^\/+/, ''))}`
+    throw err
   }
   const base = scheme.replace('+unix', '')
   if (!KNOWN.has(base) && /^\d+$/.test(parsed.hostname || '') && !brokerUrl.includes('//')) {

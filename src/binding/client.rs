@@ -19,7 +19,7 @@ use crate::codec::{
 };
 use crate::driver::{self, Client};
 use crate::session::{AppAck, Session, SessionError, SessionOptions};
-use crate::transport::Endpoint;
+use crate::transport::{Endpoint, ResolvedHost, TransportError};
 
 /// What JavaScript holds: the client (it lives on the JavaScript thread that created it).
 pub struct Handle {
@@ -145,6 +145,61 @@ pub fn client_connect(
     })
 }
 
+/// Why the shim could not resolve the attempt's host name (Node's `dns.lookup` error).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DialFailure {
+    code: String,
+    message: String,
+    #[serde(default)]
+    syscall: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+}
+
+/// Dials the attempt `clientConnect` started, once the shim has resolved its host names with
+/// Node's resolver: `resolved` `[{ host, addresses }]`; or fails it with `failure`
+/// `{ code, message, syscall?, address? }` (a name that did not resolve), reported as an
+/// `error` and a `close` like any failure to open. Returns false when that attempt is gone
+/// (ended or replaced meanwhile).
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, resolved: Array<{ host: string, addresses: string[] }> | null, failure?: object | null",
+    ts_return_type = "boolean"
+)]
+pub fn client_dial(
+    env: Env,
+    handle: &External<Handle>,
+    resolved: Option<Unknown<'_>>,
+    failure: Option<Unknown<'_>>,
+) -> Result<bool> {
+    if let Some(value) = failure {
+        if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) {
+            let failure: DialFailure = env.from_js_value(value)?;
+            let error = TransportError {
+                code: failure.code,
+                syscall: failure.syscall.unwrap_or_default(),
+                message: failure.message,
+                address: failure.address,
+                port: None,
+            };
+            return Ok(handle.client.dial_failed(error));
+        }
+    }
+    let resolved: Vec<ResolvedHost> = match resolved {
+        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
+            env.from_js_value(value)?
+        }
+        _ => Vec::new(),
+    };
+    let client = handle.client.clone();
+    let mut dialed = false;
+    napi::bindgen_prelude::within_runtime_if_available(|| {
+        dialed = client.dial(resolved);
+    });
+    Ok(dialed)
+}
+
 /// This thread's libuv loop, and (once per thread) the hook that closes our connections when
 /// the environment is torn down (a worker that exits, the process at exit).
 pub(super) fn event_loop(env: &Env) -> Result<*mut driver::uv::Loop> {
@@ -251,6 +306,18 @@ pub fn client_next_message_id(handle: &External<Handle>) -> Option<u32> {
         .lock()
         .next_message_id()
         .map(u32::from)
+}
+
+/// The topic an outgoing Topic Alias stands for (the current connection's, or offline the last
+/// one's), or null: the shim restores an offline alias-only publish with it, as MQTT.js does.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, alias: number",
+    ts_return_type = "string | null"
+)]
+pub fn client_topic_of_alias(handle: &External<Handle>, alias: u32) -> Option<String> {
+    let alias = u16::try_from(alias).ok()?;
+    handle.client.session.lock().topic_of_alias(alias)
 }
 
 /// Wakes the connection to write what the session has queued (once per JavaScript tick).
@@ -415,21 +482,17 @@ pub fn client_send_ping(handle: &External<Handle>) -> Result<()> {
 
 /// Restarts the keepalive countdown (MQTT.js `keepaliveManager.reschedule()`).
 #[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
-pub fn client_reschedule_keepalive(handle: &External<Handle>) -> Result<()> {
+pub fn client_reschedule_keepalive(handle: &External<Handle>) {
     let now = std::time::Instant::now();
-    command(handle, |session| {
-        session.reschedule_keepalive(now);
-        Ok(())
-    })
+    handle.client.session.lock().reschedule_keepalive(now);
+    handle.client.rearm();
 }
 
 /// Stops keepalive until the next connection (MQTT.js `keepaliveManager.destroy()`).
 #[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
-pub fn client_stop_keepalive(handle: &External<Handle>) -> Result<()> {
-    command(handle, |session| {
-        session.stop_keepalive();
-        Ok(())
-    })
+pub fn client_stop_keepalive(handle: &External<Handle>) {
+    handle.client.session.lock().stop_keepalive();
+    handle.client.rearm();
 }
 
 impl Handle {

@@ -2,8 +2,10 @@
 //! and timers.
 //!
 //! Design: which thread does what.
-//! - **Opening** a connection (DNS lookup, TCP connect, SOCKS, TLS handshake, WebSocket
-//!   upgrade) runs on tokio ([`crate::transport::open`]): these steps block or take long. The
+//! - **Opening** a connection: host names are resolved by Node's resolver in the shim (libuv's
+//!   bounded pool, the `lookup` option, `/etc/hosts`), after the JavaScript turn that called
+//!   `connect()`, as MQTT.js dials; then the TCP connect, SOCKS, TLS handshake and WebSocket
+//!   upgrade run on tokio ([`crate::transport::open`]): these steps take long. The
 //!   open socket, with its TLS session and WebSocket framing state, is handed to the JavaScript
 //!   thread once, through a libuv async handle.
 //! - **Everything after** runs on the JavaScript thread, inside libuv callbacks: a poll handle
@@ -120,7 +122,8 @@ impl Client {
 
     /// Starts a connection attempt, replacing (and aborting) any previous one. Events go to
     /// `sink`, which lives as long as the connection. Must be called on the thread that runs
-    /// `uv_loop`, within a tokio runtime context (the opening steps are spawned on it).
+    /// `uv_loop`. The attempt opens once [`Client::dial`] is called (after the shim's name
+    /// resolution), or fails with [`Client::dial_failed`]; `connect_timeout` counts from now.
     ///
     /// # Safety
     /// `uv_loop` is the running libuv loop of the calling thread.
@@ -154,6 +157,7 @@ impl Client {
             decoded: Cell::new(0),
             slot: Arc::new(Mutex::new(Slot::default())),
             opening: RefCell::new(None),
+            dial: RefCell::new(None),
             start: RefCell::new(Some((connect, auth))),
             io: RefCell::new(Io {
                 wire: None,
@@ -186,29 +190,18 @@ impl Client {
             }
         }
         conn.slot.lock().wake = Some(WakeHandle(conn.wake.get()));
-        let slot = conn.slot.clone();
-        let task = tokio::spawn(async move {
-            let opening = tokio::spawn(async move {
-                match tokio::time::timeout(connect_timeout, transport::open(&endpoint)).await {
-                    Ok(result) => result,
-                    Err(_elapsed) => Err(connect_timed_out(&endpoint, connect_timeout)),
-                }
-            });
-            // Supervision: a panic while opening becomes an error like any other failure.
-            let result = opening.await.unwrap_or_else(|_| {
-                Err(TransportError::unsupported(
-                    "internal error in mqtt-native while opening the connection".to_string(),
-                ))
-            });
-            let mut slot = slot.lock();
-            if let Some(wake) = slot.wake {
-                slot.opened = Some(result);
-                // SAFETY: `wake` is live: the JavaScript thread clears it (under this lock)
-                // before closing the handle.
-                unsafe { uv.async_send(wake.0) };
-            }
-        });
-        *conn.opening.borrow_mut() = Some(task.abort_handle());
+        *conn.dial.borrow_mut() = Some(connect_timeout);
+        // `connectTimeout` counts from here, name resolution included (a `lookup` that never
+        // answers must not leave the attempt open forever).
+        let ms = connect_timeout.as_millis().max(1);
+        // SAFETY: the timer handle was just made on this thread's loop.
+        unsafe {
+            uv.timer_start(
+                conn.timer.get(),
+                on_timer,
+                u64::try_from(ms).unwrap_or(u64::MAX),
+            );
+        }
         LIVE.with(|live| live.borrow_mut().push(Rc::downgrade(&conn)));
         *self.current.borrow_mut() = Some(conn);
         Ok(())
@@ -218,6 +211,34 @@ impl Client {
         self.current.borrow().clone()
     }
 
+    /// Dials the current attempt, once the shim has resolved its host names with Node's
+    /// resolver (or on `process.nextTick` for an address): the opening steps start now, on
+    /// tokio, with `resolved` used instead of a lookup of their own. Called after the
+    /// JavaScript turn that called [`Client::connect`], as MQTT.js dials after its turn.
+    /// Must be called within a tokio runtime context. Returns false when there is no attempt
+    /// waiting to be dialed (it was ended, replaced, or dialed already).
+    pub fn dial(&self, resolved: Vec<transport::ResolvedHost>) -> bool {
+        match self.current() {
+            Some(conn) => conn.dial(resolved),
+            None => false,
+        }
+    }
+
+    /// The current attempt cannot be dialed (its host name did not resolve): it fails with
+    /// `failure` as an opening step fails, on the next loop turn. Returns false when there is
+    /// no attempt waiting to be dialed.
+    pub fn dial_failed(&self, failure: TransportError) -> bool {
+        let Some(conn) = self.current() else {
+            return false;
+        };
+        if conn.phase.get() != Phase::Opening || conn.dial.borrow_mut().take().is_none() {
+            return false;
+        }
+        conn.slot.lock().opened = Some(Err(failure));
+        conn.schedule();
+        true
+    }
+
     /// Writes what the session has queued, now (called after a command, and once per
     /// JavaScript tick after publishes).
     pub fn wake(&self) {
@@ -225,6 +246,17 @@ impl Client {
             conn.flush_from_js();
         } else if let Some(conn) = self.current_stream() {
             conn.flush_from_js();
+        }
+    }
+
+    /// Re-arms the timer for the session's next deadline without writing anything (after a
+    /// keepalive change: queued publishes keep waiting for their flush, and nothing is written
+    /// after `end(true)`).
+    pub fn rearm(&self) {
+        if let Some(conn) = self.current() {
+            if conn.phase.get() == Phase::Open {
+                conn.arm_timer();
+            }
         }
     }
 
@@ -362,6 +394,8 @@ pub struct Conn {
     decoded: Cell<u64>,
     slot: Arc<Mutex<Slot>>,
     opening: RefCell<Option<tokio::task::AbortHandle>>,
+    /// The connect timeout, until the attempt is dialed ([`Client::dial`]).
+    dial: RefCell<Option<Duration>>,
     /// The CONNECT (and first AUTH) to send once open.
     start: RefCell<Option<(Connect, Option<Auth>)>>,
     io: RefCell<Io>,
@@ -417,6 +451,43 @@ impl Conn {
         Rc::into_raw(self.clone()).cast_mut().cast()
     }
 
+    /// Starts the opening steps on tokio (see [`Client::dial`]).
+    fn dial(self: &Rc<Self>, resolved: Vec<transport::ResolvedHost>) -> bool {
+        if self.phase.get() != Phase::Opening || self.close.get() != RUN {
+            return false;
+        }
+        let Some(connect_timeout) = self.dial.borrow_mut().take() else {
+            return false;
+        };
+        let mut endpoint = self.endpoint.clone();
+        endpoint.resolved = resolved;
+        let slot = self.slot.clone();
+        let uv = self.uv;
+        let task = tokio::spawn(async move {
+            let opening = tokio::spawn(async move {
+                match tokio::time::timeout(connect_timeout, transport::open(&endpoint)).await {
+                    Ok(result) => result,
+                    Err(_elapsed) => Err(connect_timed_out(&endpoint, connect_timeout)),
+                }
+            });
+            // Supervision: a panic while opening becomes an error like any other failure.
+            let result = opening.await.unwrap_or_else(|_| {
+                Err(TransportError::unsupported(
+                    "internal error in mqtt-native while opening the connection".to_string(),
+                ))
+            });
+            let mut slot = slot.lock();
+            if let Some(wake) = slot.wake {
+                slot.opened = Some(result);
+                // SAFETY: `wake` is live: the JavaScript thread clears it (under this lock)
+                // before closing the handle.
+                unsafe { uv.async_send(wake.0) };
+            }
+        });
+        *self.opening.borrow_mut() = Some(task.abort_handle());
+        true
+    }
+
     fn request_close(&self, mode: u8) {
         // An abort overrides a graceful close, never the other way round.
         self.close.set(self.close.get().max(mode));
@@ -457,7 +528,15 @@ impl Conn {
                 self.teardown(None, true);
                 return;
             }
-            Phase::Opening | Phase::Closed => return,
+            Phase::Opening => {
+                // `connectTimeout` ran out before the transport opened (the tokio task's own
+                // timeout starts later, at the dial).
+                let timeout = self.client.session.lock().connect_timeout();
+                let failure = connect_timed_out(&self.endpoint, timeout);
+                self.teardown(Some(failure), true);
+                return;
+            }
+            Phase::Closed => return,
         }
         self.deadline.set(None);
         self.client.session.lock().handle_timeout(Instant::now());
@@ -552,6 +631,11 @@ impl Conn {
     /// The transport is open: poll its socket, send CONNECT.
     fn install(self: &Rc<Self>, opened: Opened) {
         self.opening.borrow_mut().take();
+        // The transport opened within `connectTimeout`: from now on the timer follows the
+        // session's deadlines (the CONNACK wait first).
+        self.deadline.set(None);
+        // SAFETY: a live timer handle of this thread's loop (the phase is Opening).
+        unsafe { self.uv.timer_stop(self.timer.get()) };
         let wire = Wire::new(opened);
         // The poll handle holds a strong count like the others.
         let data = self.share();
@@ -583,6 +667,17 @@ impl Conn {
             return;
         }
         self.process();
+        // A server that spoke right after its `101` (a CONNACK in the same segment) left bytes
+        // no readable event will announce: read them now.
+        let unread = self
+            .io
+            .borrow()
+            .wire
+            .as_ref()
+            .is_some_and(Wire::may_have_unread);
+        if unread && self.phase.get() == Phase::Open && self.read_available() {
+            self.process();
+        }
     }
 
     /// Reads what the socket has (a bounded number of reads) into the session. Returns false
@@ -780,7 +875,10 @@ impl Conn {
     /// Writes the session's queued packets from a JavaScript call: never calls JavaScript;
     /// events and failures wait for the next loop turn.
     fn flush_from_js(&self) {
-        if self.phase.get() != Phase::Open {
+        // After `end(true)` nothing more is written, not even what was queued earlier in the
+        // same tick (MQTT.js destroys its socket with the corked bytes): queued QoS 1/2
+        // publishes stay in the session for the next connection.
+        if self.phase.get() != Phase::Open || self.close.get() == ABORT {
             return;
         }
         {

@@ -497,6 +497,12 @@ impl Session {
         }
     }
 
+    /// The topic an outgoing Topic Alias stands for: in the current connection's table, or
+    /// offline in the last connection's (MQTT.js restores offline publishes from it).
+    pub fn topic_of_alias(&self, alias: u16) -> Option<String> {
+        self.outgoing_aliases.topic_of(alias).map(str::to_string)
+    }
+
     /// Publishes a message. QoS 0 needs a connection (the caller queues offline QoS 0 itself);
     /// QoS 1/2 are accepted at any time and sent as soon as a connection and the window allow.
     ///
@@ -510,12 +516,21 @@ impl Session {
             // MQTT.js drops properties for MQTT 3.x rather than failing the publish.
             publish.properties = Default::default();
         }
-        let alias_only = publish.topic.is_empty();
+        let mut alias_only = publish.topic.is_empty();
         if self.is_connected() {
             self.outgoing_aliases.resolve(&mut publish)?;
-        } else if publish.topic.is_empty() && publish.properties.topic_alias.is_some() {
-            // Aliases belong to a connection; there is none to resolve this one against.
-            return Err(SessionError::invalid("Unregistered Topic Alias"));
+        } else if let Some(alias) = publish.properties.topic_alias {
+            // Aliases belong to a connection (MQTT 5 §3.3.2.3.4): offline, an alias-only
+            // publish gets its topic back from the last connection's table, and the alias is
+            // dropped, as MQTT.js stores offline publishes.
+            if publish.topic.is_empty() {
+                match self.outgoing_aliases.topic_of(alias) {
+                    Some(topic) => publish.topic = topic.to_string(),
+                    None => return Err(SessionError::invalid("Unregistered Topic Alias")),
+                }
+            }
+            publish.properties.topic_alias = None;
+            alias_only = false;
         }
         match publish.qos {
             QoS::AtMostOnce => {

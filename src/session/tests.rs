@@ -976,3 +976,31 @@ fn next_message_id_skips_ids_in_flight_and_awaiting_suback() {
     assert_eq!(s.next_message_id(), Some(3));
     assert_eq!(s.publish(publish(QoS::AtLeastOnce, 0, "t")).unwrap(), 4);
 }
+
+#[test]
+fn an_offline_alias_only_publish_takes_the_topic_of_the_last_connections_alias_and_drops_it() {
+    let t0 = Instant::now();
+    let mut s = connected_v5_with_alias_maximum(SessionOptions::default(), 4, t0);
+    let mut registers = publish(QoS::AtLeastOnce, 1, "a/b");
+    registers.properties.topic_alias = Some(2);
+    s.publish(registers).unwrap();
+    sent(&mut s);
+    s.handle_close();
+    // MQTT 5 §3.3.2.3.4: aliases belong to a connection; offline, the topic comes back.
+    assert_eq!(s.topic_of_alias(2).as_deref(), Some("a/b"));
+    let mut alias_only = publish(QoS::AtLeastOnce, 2, "");
+    alias_only.properties.topic_alias = Some(2);
+    s.publish(alias_only).unwrap();
+    let mut unknown = publish(QoS::AtLeastOnce, 3, "");
+    unknown.properties.topic_alias = Some(3);
+    assert_eq!(
+        s.publish(unknown).unwrap_err().message,
+        "Unregistered Topic Alias"
+    );
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
+        .unwrap();
+    s.handle_packet(connack(0), t0);
+    let resent = sent(&mut s);
+    assert!(resent.iter().any(|p| matches!(p,
+        Packet::Publish(p) if p.message_id == 2 && p.topic == "a/b" && p.properties.topic_alias.is_none())));
+}

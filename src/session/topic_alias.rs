@@ -45,6 +45,12 @@ impl OutgoingAliases {
         self.last_used.clear();
     }
 
+    /// The topic `alias` stands for in this table (the current connection's, or the last one's
+    /// until the next CONNACK).
+    pub(crate) fn topic_of(&self, alias: u16) -> Option<&str> {
+        self.by_alias.get(&alias).map(String::as_str)
+    }
+
     /// Whether the broker accepts aliases on this connection.
     pub(crate) fn is_active(&self) -> bool {
         self.maximum > 0

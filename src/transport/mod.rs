@@ -49,6 +49,50 @@ pub struct Endpoint {
     /// The SOCKS proxy (`socksProxy`), for `mqtt`/`tcp` and `mqtts`/`ssl`/`tls` over TCP.
     #[serde(default)]
     pub socks: Option<socks::SocksOptions>,
+    /// Host names already resolved by Node's resolver (`dns.lookup` or the `lookup` option,
+    /// on libuv's bounded pool), as the shim found them before dialing. A name found here is
+    /// not looked up again; the name itself still goes to TLS (SNI, certificate check) and to
+    /// the WebSocket `Host` header.
+    #[serde(default)]
+    pub resolved: Vec<ResolvedHost>,
+}
+
+/// The addresses one host name resolved to, in the resolver's order.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedHost {
+    /// The name as it appears in the endpoint (without brackets).
+    pub host: String,
+    /// IP literals (`127.0.0.1`, `::1`).
+    pub addresses: Vec<String>,
+}
+
+/// The socket addresses for `host:port`: the IP literal itself, the addresses Node's resolver
+/// gave for it, or (for a name the shim did not resolve, as in Rust-only tests) a lookup here.
+pub async fn lookup(
+    host: &str,
+    port: u16,
+    resolved: &[ResolvedHost],
+) -> Result<Vec<std::net::SocketAddr>, TransportError> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
+    }
+    if let Some(known) = resolved.iter().find(|r| r.host == host) {
+        let addrs: Vec<std::net::SocketAddr> = known
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+            .map(|ip| std::net::SocketAddr::new(ip, port))
+            .collect();
+        if addrs.is_empty() {
+            return Err(TransportError::not_found(host));
+        }
+        return Ok(addrs);
+    }
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => Ok(addrs.collect()),
+        Err(_) => Err(TransportError::not_found(host)),
+    }
 }
 
 impl Endpoint {
@@ -84,7 +128,7 @@ pub async fn open(endpoint: &Endpoint) -> Result<Opened, TransportError> {
                 ));
             };
             let target = ws::target(&options.url)?;
-            let tcp = connect_tcp(&target.host, target.port).await?;
+            let tcp = connect_tcp(&target.host, target.port, &endpoint.resolved).await?;
             let (tcp, first) = Sniff::new(tcp);
             if target.secure {
                 let tls_options = endpoint.tls.clone().unwrap_or_default();
@@ -92,12 +136,16 @@ pub async fn open(endpoint: &Endpoint) -> Result<Opened, TransportError> {
                     tls::handshake(tcp, &first, &target.host, target.port, &tls_options).await?;
                 // The upgrade's diagnostics need the first decrypted bytes.
                 let (tls, first) = Sniff::new(tls);
-                let tls = ws::upgrade(tls, &first, options, &target).await?;
+                let (tls, after) = ws::upgrade(tls, &first, options, &target).await?;
                 let (tcp, session) = tls.into_inner().into_inner();
-                plain(tcp.into_inner(), Some(session), true)
+                let mut opened = plain(tcp.into_inner(), Some(session), true)?;
+                opened.pending = after;
+                Ok(opened)
             } else {
-                let tcp = ws::upgrade(tcp, &first, options, &target).await?;
-                plain(tcp.into_inner(), None, true)
+                let (tcp, after) = ws::upgrade(tcp, &first, options, &target).await?;
+                let mut opened = plain(tcp.into_inner(), None, true)?;
+                opened.pending = after;
+                Ok(opened)
             }
         }
         other => Err(TransportError::unsupported(format!(
@@ -121,6 +169,7 @@ fn plain(
         socket: Socket::Tcp(tcp),
         tls: tls.map(Box::new),
         ws,
+        pending: Vec::new(),
     })
 }
 
@@ -244,18 +293,22 @@ pub fn stream_error(
 /// proxy (MQTT.js uses `socksProxy` for these two transports only, not for WebSocket).
 async fn open_tcp(endpoint: &Endpoint) -> Result<TcpStream, TransportError> {
     match &endpoint.socks {
-        Some(proxy) => socks::connect(proxy, &endpoint.host, endpoint.port).await,
-        None => connect_tcp(&endpoint.host, endpoint.port).await,
+        Some(proxy) => {
+            socks::connect(proxy, &endpoint.host, endpoint.port, &endpoint.resolved).await
+        }
+        None => connect_tcp(&endpoint.host, endpoint.port, &endpoint.resolved).await,
     }
 }
 
-/// Resolves `host` and connects to the first address that accepts, with Nagle off: MQTT
-/// packets are small and latency-bound, and writes are coalesced by the driver anyway.
-pub async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, TransportError> {
-    let addrs: Vec<std::net::SocketAddr> = match tokio::net::lookup_host((host, port)).await {
-        Ok(addrs) => addrs.collect(),
-        Err(_) => return Err(TransportError::not_found(host)),
-    };
+/// Resolves `host` (see [`lookup`]) and connects to the first address that accepts, with
+/// Nagle off: MQTT packets are small and latency-bound, and writes are coalesced by the driver
+/// anyway.
+pub async fn connect_tcp(
+    host: &str,
+    port: u16,
+    resolved: &[ResolvedHost],
+) -> Result<TcpStream, TransportError> {
+    let addrs = lookup(host, port, resolved).await?;
     let mut last_error = None;
     for addr in addrs {
         match TcpStream::connect(addr).await {
@@ -280,6 +333,7 @@ async fn open_unix(path: &str) -> Result<Opened, TransportError> {
         socket: Socket::Unix(stream),
         tls: None,
         ws: false,
+        pending: Vec::new(),
     })
 }
 

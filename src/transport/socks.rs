@@ -58,14 +58,22 @@ impl SocksOptions {
 }
 
 /// Connects to `host:port` through the proxy.
+/// `resolved`: the names Node's resolver already resolved (the proxy's, and the broker's when
+/// it is resolved here), see [`super::lookup`].
 pub async fn connect(
     options: &SocksOptions,
     host: &str,
     port: u16,
+    resolved: &[super::ResolvedHost],
 ) -> Result<TcpStream, TransportError> {
-    let target = target(options, host, port).await?;
+    let target = target(options, host, port, resolved).await?;
     let timeout = Duration::from_millis(options.timeout.unwrap_or(DEFAULT_TIMEOUT_MS).max(1));
-    match tokio::time::timeout(timeout, through_proxy(options, &target, host, port)).await {
+    match tokio::time::timeout(
+        timeout,
+        through_proxy(options, &target, host, port, resolved),
+    )
+    .await
+    {
         Ok(result) => result,
         Err(_) => Err(timed_out(options, host, port, timeout)),
     }
@@ -78,6 +86,7 @@ async fn target(
     options: &SocksOptions,
     host: &str,
     port: u16,
+    resolved: &[super::ResolvedHost],
 ) -> Result<TargetAddr<'static>, TransportError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         if options.version == 4 && ip.is_ipv6() {
@@ -94,10 +103,9 @@ async fn target(
         }
         return Ok(TargetAddr::Domain(host.to_string().into(), port));
     }
-    let resolved: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
-        Ok(addrs) => addrs.collect(),
-        Err(_) => Vec::new(),
-    };
+    let resolved: Vec<SocketAddr> = super::lookup(host, port, resolved)
+        .await
+        .unwrap_or_default();
     if resolved.is_empty() {
         let mut error = TransportError::not_found(host);
         let remote = if options.version == 4 {
@@ -130,8 +138,9 @@ async fn through_proxy(
     target: &TargetAddr<'static>,
     host: &str,
     port: u16,
+    resolved: &[super::ResolvedHost],
 ) -> Result<TcpStream, TransportError> {
-    let tcp = super::connect_tcp(&options.host, options.port)
+    let tcp = super::connect_tcp(&options.host, options.port, resolved)
         .await
         .map_err(|e| unreachable_proxy(options, e))?;
     let user = options.username.as_deref().filter(|u| !u.is_empty());
@@ -437,7 +446,7 @@ mod tests {
     #[tokio::test]
     async fn socks5h_sends_the_host_name_and_returns_the_relayed_stream() {
         let (port, proxy) = one_shot_socks5(0).await;
-        let mut stream = connect(&options(5, true, port), "broker.example", 1883)
+        let mut stream = connect(&options(5, true, port), "broker.example", 1883, &[])
             .await
             .unwrap();
         let mut got = [0u8; 7];
@@ -451,7 +460,7 @@ mod tests {
     #[tokio::test]
     async fn socks5_resolves_locally_and_sends_an_ip() {
         let (port, proxy) = one_shot_socks5(0).await;
-        connect(&options(5, false, port), "localhost", 1883)
+        connect(&options(5, false, port), "localhost", 1883, &[])
             .await
             .unwrap();
         let request = proxy.await.unwrap();
@@ -461,7 +470,7 @@ mod tests {
     #[tokio::test]
     async fn a_refusing_proxy_gives_the_reply_code_and_text() {
         let (port, _proxy) = one_shot_socks5(5).await;
-        let e = connect(&options(5, true, port), "localhost", 1883)
+        let e = connect(&options(5, true, port), "localhost", 1883, &[])
             .await
             .unwrap_err();
         assert_eq!(e.code, "ERR_SOCKS_CONNECTION_REFUSED");
@@ -479,7 +488,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let e = connect(&options(5, false, port), "127.0.0.1", 1883)
+        let e = connect(&options(5, false, port), "127.0.0.1", 1883, &[])
             .await
             .unwrap_err();
         assert_eq!(e.code, "ECONNREFUSED");
@@ -493,7 +502,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let mut o = options(5, true, port);
         o.timeout = Some(100);
-        let e = connect(&o, "localhost", 1883).await.unwrap_err();
+        let e = connect(&o, "localhost", 1883, &[]).await.unwrap_err();
         assert_eq!(e.code, "ETIMEDOUT");
         assert!(e.message.contains("socksTimeout (100 ms)"), "{}", e.message);
         drop(listener);
@@ -501,7 +510,7 @@ mod tests {
 
     #[tokio::test]
     async fn socks4_refuses_ipv6_targets() {
-        let e = connect(&options(4, false, 1), "::1", 1883)
+        let e = connect(&options(4, false, 1), "::1", 1883, &[])
             .await
             .unwrap_err();
         assert_eq!(e.code, "ERR_SOCKS_ADDRESS_TYPE_NOT_SUPPORTED");

@@ -151,6 +151,9 @@ pub struct Opened {
     pub tls: Option<Box<ClientConnection>>,
     /// Whether MQTT bytes travel in WebSocket frames (upgrade done).
     pub ws: bool,
+    /// Bytes under the WebSocket framing that arrived with the upgrade's answer, to be read
+    /// before anything from the socket.
+    pub pending: Vec<u8>,
 }
 
 /// What one [`Wire::read`] found.
@@ -231,7 +234,7 @@ impl Wire {
             socket: opened.socket,
             tls,
             ws: opened.ws.then(WsFramer::new),
-            ws_in: BytesMut::new(),
+            ws_in: BytesMut::from(&opened.pending[..]),
             out: BytesMut::new(),
             out_grown: false,
             eof: false,
@@ -243,6 +246,13 @@ impl Wire {
     /// The socket to poll.
     pub fn raw_socket(&self) -> RawSocket {
         self.socket.raw()
+    }
+
+    /// Whether bytes may already have been received that no readable event will announce:
+    /// what came with the WebSocket upgrade's answer, or (over TLS) plaintext rustls decrypted
+    /// during the upgrade and holds.
+    pub fn may_have_unread(&self) -> bool {
+        !self.ws_in.is_empty() || (self.ws.is_some() && self.tls.is_some())
     }
 
     /// Whether bytes are waiting for the socket to become writable.
@@ -448,6 +458,7 @@ mod tests {
             socket: Socket::Unix(a),
             tls: None,
             ws: false,
+            pending: Vec::new(),
         });
         (wire, b)
     }

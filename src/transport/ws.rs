@@ -1,8 +1,11 @@
 //! MQTT over WebSocket (MQTT 3.1.1 §6, MQTT 5 §6): the upgrade handshake with subprotocol
 //! `mqtt`; the frames that follow are [`super::ws_frame`]'s.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
@@ -96,18 +99,20 @@ pub fn target(url: &str) -> Result<Target, TransportError> {
 }
 
 /// Runs the upgrade handshake over `stream` (plain or TLS) and gives the stream back, for the
-/// driver to carry WebSocket frames over ([`super::ws_frame`]). Nothing the server sends after
-/// its `101` answer can be lost: an MQTT server says nothing before the client's CONNECT
-/// (MQTT 5 §3.1), which is only sent once the stream is handed over.
+/// driver to carry WebSocket frames over ([`super::ws_frame`]), with the bytes that came after
+/// the server's `101` answer in the same read (a server that speaks first, or a CONNACK that
+/// overtook the handshake's end): the handshake is only ever shown the answer's head, so none of
+/// what follows it is lost in the handshake's buffer.
 pub async fn upgrade<S>(
     stream: S,
     first: &FirstBytes,
     options: &WsOptions,
     target: &Target,
-) -> Result<S, TransportError>
+) -> Result<(S, Vec<u8>), TransportError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let stream = HeadOnly::new(stream);
     let mut request = options
         .url
         .as_str()
@@ -139,8 +144,124 @@ where
         .map_err(|_| url_error(&options.url, "invalid subprotocol"))?;
     headers.insert("sec-websocket-protocol", protocol);
     match tokio_tungstenite::client_async_with_config(request, stream, None).await {
-        Ok((socket, _response)) => Ok(socket.into_inner()),
+        Ok((socket, _response)) => Ok(socket.into_inner().into_parts()),
         Err(error) => Err(upgrade_error(error, &first.get(), options, target)),
+    }
+}
+
+/// A stream that lets the handshake read the server's answer up to the end of its head
+/// (`\r\n\r\n`, RFC 9112 §2.1) and no further; what it read beyond stays here for the
+/// WebSocket layer.
+struct HeadOnly<S> {
+    inner: S,
+    /// Bytes read from `inner` and not yet handed out.
+    held: Vec<u8>,
+    /// How many bytes of the head's end (`\r\n\r\n`) were handed out last.
+    matched: usize,
+    /// The head has been handed out entirely, or the answer is not a `101` (then its body
+    /// goes to the handshake too, for the error's diagnosis).
+    done: bool,
+    /// The status line has been looked at.
+    checked: bool,
+}
+
+impl<S> HeadOnly<S> {
+    fn new(inner: S) -> Self {
+        HeadOnly {
+            inner,
+            held: Vec::new(),
+            matched: 0,
+            done: false,
+            checked: false,
+        }
+    }
+
+    /// The stream, and the bytes read after the head.
+    fn into_parts(self) -> (S, Vec<u8>) {
+        (self.inner, self.held)
+    }
+
+    /// How many of the first `limit` held bytes may be handed out: up to the end of the head
+    /// if it is among them (then the head is done), else all `limit`.
+    fn head_len(&mut self, limit: usize) -> usize {
+        const END: &[u8] = b"\r\n\r\n";
+        let mut matched = self.matched;
+        for (i, &byte) in self.held[..limit].iter().enumerate() {
+            matched = if byte == END[matched] {
+                matched + 1
+            } else if byte == END[0] {
+                1
+            } else {
+                0
+            };
+            if matched == END.len() {
+                self.matched = matched;
+                self.done = true;
+                return i + 1;
+            }
+        }
+        self.matched = matched;
+        limit
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for HeadOnly<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if this.held.is_empty() {
+            if this.done {
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
+            let mut chunk = [0u8; 4096];
+            let mut read = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) => this.held.extend_from_slice(read.filled()),
+                other => return other,
+            }
+            if this.held.is_empty() {
+                return Poll::Ready(Ok(())); // end of stream
+            }
+        }
+        if !this.checked && this.held.len() >= 12 {
+            // `HTTP/1.1 101`: only a switch of protocols is followed by WebSocket bytes.
+            this.checked = true;
+            if &this.held[9..12] != b"101" {
+                this.done = true;
+            }
+        }
+        let limit = this.held.len().min(buf.remaining());
+        let n = if this.done {
+            limit
+        } else {
+            this.head_len(limit)
+        };
+        buf.put_slice(&this.held[..n]);
+        this.held.drain(..n);
+        // The status line is only read at the answer's start (a tiny first read skips it).
+        this.checked = true;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for HeadOnly<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -293,6 +414,35 @@ fn upgrade_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn the_handshake_sees_the_101_answer_up_to_its_head_and_the_bytes_after_it_are_kept() {
+        let (mut server, client) = tokio::io::duplex(1024);
+        let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        let after = b"\x82\x04\x20\x02\x00\x00";
+        server
+            .write_all(&[&head[..], &after[..]].concat())
+            .await
+            .unwrap();
+        let mut stream = HeadOnly::new(client);
+        let mut buf = [0u8; 256];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &head[..]);
+        let (_, kept) = stream.into_parts();
+        assert_eq!(kept, after.to_vec());
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_101_reaches_the_handshake_with_its_body() {
+        let (mut server, client) = tokio::io::duplex(1024);
+        let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nHTTPS";
+        server.write_all(answer).await.unwrap();
+        let mut stream = HeadOnly::new(client);
+        let mut buf = [0u8; 256];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &answer[..]);
+    }
 
     #[test]
     fn urls_give_host_port_and_path_with_defaults() {
