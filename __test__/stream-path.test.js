@@ -621,3 +621,39 @@ test('socksProxy with an OpenSSL-only option: TLS by Node through SOCKS5 (with a
   client.end(true)
   assert.equal(err.code, 'ERR_SOCKS_CONNECTION_REFUSED')
 })
+
+test('an ack that arrives just before the stream ends is not lost: the publish completes, then the close', async () => {
+  // The broker answers the PUBLISH with PUBACK and ends its side in the same write callback,
+  // while mqtt-native is still in the call that handed the PUBLISH to the stream.
+  const builder = () => {
+    let pending = Buffer.alloc(0)
+    const d = new Duplex({
+      read () {},
+      write (chunk, enc, cb) {
+        pending = Buffer.concat([pending, chunk])
+        while (pending.length >= 2 && pending.length >= 2 + pending[1]) {
+          const type = pending[0] >> 4
+          const body = pending.subarray(2, 2 + pending[1])
+          pending = pending.subarray(2 + pending[1])
+          if (type === 1) d.push(Buffer.from([0x20, 2, 0, 0])) // CONNACK
+          if (type === 3) {
+            const at = 2 + body.readUInt16BE(0)
+            d.push(Buffer.from([0x40, 2, body[at], body[at + 1]])) // PUBACK
+            d.push(null)
+          }
+        }
+        cb()
+      }
+    })
+    return d
+  }
+  const client = new mqtt.MqttClient(builder, { reconnectPeriod: 0, protocolVersion: 4 })
+  const events = []
+  client.on('error', (e) => events.push(`error ${e.message}`))
+  await once(client, 'connect')
+  const done = new Promise((resolve) => client.publish('t', 'x', { qos: 1 }, (err) => { events.push(err ? `callback ${err.message}` : 'acked'); resolve() }))
+  await done
+  if (client.connected) await once(client, 'close')
+  client.end(true)
+  assert.deepEqual(events, ['acked'])
+})

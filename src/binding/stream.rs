@@ -55,17 +55,21 @@ impl JsPort {
                 1,
                 &mut function_ref,
             ))?;
-            let mut name = std::ptr::null_mut();
             let label = "mqtt-native:stream";
-            check(sys::napi_create_string_utf8(
-                raw_env,
-                label.as_ptr().cast(),
-                label.len() as isize,
-                &mut name,
-            ))?;
-            let mut resource = std::ptr::null_mut();
-            check(sys::napi_create_object(raw_env, &mut resource))?;
-            if let Err(error) = check(sys::napi_async_init(raw_env, resource, name, &mut context)) {
+            let made = (|| {
+                let mut name = std::ptr::null_mut();
+                check(sys::napi_create_string_utf8(
+                    raw_env,
+                    label.as_ptr().cast(),
+                    label.len() as isize,
+                    &mut name,
+                ))?;
+                let mut resource = std::ptr::null_mut();
+                check(sys::napi_create_object(raw_env, &mut resource))?;
+                check(sys::napi_async_init(raw_env, resource, name, &mut context))
+            })();
+            if let Err(error) = made {
+                // Nothing holds the function any more.
                 sys::napi_delete_reference(raw_env, function_ref);
                 return Err(error);
             }

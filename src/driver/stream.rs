@@ -182,13 +182,20 @@ impl Client {
         // SAFETY: the caller runs `uv_loop` on this thread; each handle holds one strong count
         // of the connection, given back in its close callback.
         unsafe {
-            let wake = uv
-                .new_async(uv_loop, on_wake, conn.share())
-                .map_err(|e| format!("libuv: {e}"))?;
-            conn.wake.set(wake);
-            match uv.new_timer(uv_loop, conn.share()) {
+            // A count handed to a handle that could not be made is taken back at once.
+            let data = conn.share();
+            match uv.new_async(uv_loop, on_wake, data) {
+                Ok(wake) => conn.wake.set(wake),
+                Err(e) => {
+                    drop(Rc::from_raw(data.cast::<StreamConn>()));
+                    return Err(format!("libuv: {e}"));
+                }
+            }
+            let data = conn.share();
+            match uv.new_timer(uv_loop, data) {
                 Ok(timer) => conn.timer.set(timer),
                 Err(e) => {
+                    drop(Rc::from_raw(data.cast::<StreamConn>()));
                     conn.phase.set(Phase::Closed);
                     conn.close_handles();
                     return Err(format!("libuv: {e}"));
@@ -376,6 +383,11 @@ impl StreamConn {
             }
             if !self.sink.is_empty() {
                 self.deliver();
+                if self.sink.is_broken() {
+                    // JavaScript can no longer hear this connection (as the native path).
+                    self.teardown(None, false);
+                    return;
+                }
                 continue;
             }
             if mode == CLOSE_AFTER_FLUSH {
@@ -474,6 +486,20 @@ impl StreamConn {
             *self.pending_end.borrow_mut() = Some(error);
             self.schedule();
             return;
+        }
+        if self.phase.get() == Phase::Open
+            && self.close.get() != ABORT
+            && !self.io.borrow().read_buf.is_empty()
+        {
+            // Bytes fed while JavaScript was being called wait for the next turn; the end must
+            // not overtake them (a PUBACK or DISCONNECT right before the stream ends).
+            if !self.decode() {
+                return;
+            }
+            self.process();
+            if self.phase.get() == Phase::Closed {
+                return;
+            }
         }
         let failure = error.or_else(|| {
             // As the native path: a close before any answer to CONNECT is worth a word (not for
