@@ -485,8 +485,16 @@ class MqttClient extends EventEmitter {
   _publishUnnumbered (packet, payload, flags, nativeProps, cbStorePut, callback) {
     let props = nativeProps
     let sent = packet
-    // Offline, any alias belongs to the old connection: sent with its topic (as MQTT.js does).
-    if (!this.connected) [sent, props] = withoutTopicAlias(packet, nativeProps)
+    // Offline, any alias belongs to the old connection: sent with its topic (as MQTT.js does),
+    // an alias-only publish with the topic the alias stood for.
+    if (!this.connected) {
+      const restored = withoutTopicAlias(packet, nativeProps, this._handle)
+      if (restored instanceof Error) {
+        if (callback) callback(restored)
+        return
+      }
+      ;[sent, props] = restored
+    }
     const entry = { volatile: false, cmd: 'publish', cb: callback || noop, store: this.outgoingStore, packet: sent }
     let id
     try {
