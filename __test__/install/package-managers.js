@@ -4,7 +4,8 @@
 // `npm run package` (scripts/package.js, as pack.test.js runs it) writes the main tarball and this
 // machine's platform tarball; the other platforms' packages are packed from npm/<platform>/ (their
 // package.json, without an addon: a manager that picked one of them would be caught). A registry
-// on 127.0.0.1 (helpers/local-registry.js) serves the seven packages with their `os`, `cpu` and
+// on 127.0.0.1 (helpers/local-registry.js) serves the seven packages (and the runtime
+// dependencies, packed from node_modules) with their `os`, `cpu` and
 // `libc` fields, so each manager chooses among the optionalDependencies as it does from
 // npmjs.com. pnpm 9 and Yarn 1 are installed from the npm registry by this test (the one place it
 // goes beyond loopback). Each manager installs `mqtt-native` into a fresh project with an empty
@@ -96,8 +97,14 @@ async function prepare () {
     if (s === suffix) continue
     sh(npm, ['pack', '--ignore-scripts', '--pack-destination', out], { cwd: path.join(root, 'npm', s) })
   }
+  // The runtime dependencies (`ws`, for the Node-stream path), packed from node_modules, so that
+  // the registry serves everything an install needs and nothing comes from elsewhere.
+  const deps = Object.keys(pkg.dependencies || {})
+  for (const dep of deps) {
+    sh(npm, ['pack', '--ignore-scripts', '--pack-destination', out, path.join(root, 'node_modules', dep)], { cwd: root })
+  }
   const tarballs = fs.readdirSync(out).filter((f) => f.endsWith('.tgz')).map((f) => path.join(out, f))
-  assert.equal(tarballs.length, suffixes.length + 1, `packed ${tarballs.join(', ')}`)
+  assert.equal(tarballs.length, suffixes.length + 1 + deps.length, `packed ${tarballs.join(', ')}`)
   const registry = await startLocalRegistry(tarballs)
   const tools = tempDir('managers')
   sh(npm, ['install', '--prefix', tools, '--no-audit', '--no-fund', '--loglevel=error', 'pnpm@9', 'yarn@1'], { cwd: tools })

@@ -23,55 +23,31 @@ fn check(status: sys::napi_status, what: &str) -> Result<()> {
 /// Runs `f` on the UTF-8 of the JavaScript string `value` (lone surrogates become U+FFFD, as
 /// with every N-API string conversion).
 pub fn with_str<R>(env: &Env, value: &Unknown<'_>, f: impl FnOnce(&str) -> R) -> Result<R> {
-    TOPIC.with(|buffer| {
-        let mut buffer = buffer.borrow_mut();
+    // Copies the string's UTF-8 into `buf` (at most `cap` bytes with a NUL; none when null) and
+    // returns its length, or the whole length when `buf` is null.
+    let utf8 = |buf: *mut u8, cap: usize| -> Result<usize> {
         let mut len = 0usize;
-        // SAFETY: writes at most `buffer.len()` bytes (with a NUL) into the buffer.
+        // SAFETY: `buf` is null or has room for `cap` bytes.
         check(
             unsafe {
-                sys::napi_get_value_string_utf8(
-                    env.raw(),
-                    value.raw(),
-                    buffer.as_mut_ptr().cast(),
-                    buffer.len(),
-                    &mut len,
-                )
+                sys::napi_get_value_string_utf8(env.raw(), value.raw(), buf.cast(), cap, &mut len)
             },
             "a string",
         )?;
+        Ok(len)
+    };
+    TOPIC.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        let mut len = utf8(buffer.as_mut_ptr(), buffer.len())?;
         // V8 writes no partial character: a string cut short by the buffer's end can stop up
         // to 3 bytes (a 4-byte character) before the NUL's place. Within 4 bytes of full it
         // may have been cut: ask for the length and read again.
         if len + 4 >= buffer.len() {
-            // SAFETY: with no buffer, N-API only reports the length.
-            check(
-                unsafe {
-                    sys::napi_get_value_string_utf8(
-                        env.raw(),
-                        value.raw(),
-                        std::ptr::null_mut(),
-                        0,
-                        &mut len,
-                    )
-                },
-                "a string",
-            )?;
+            let whole = utf8(std::ptr::null_mut(), 0)?;
             // Room for the string, its NUL and the margin above, so that the same topic next
             // time is read in one call.
-            buffer.resize(len + 5, 0);
-            // SAFETY: as above, with room for the whole string.
-            check(
-                unsafe {
-                    sys::napi_get_value_string_utf8(
-                        env.raw(),
-                        value.raw(),
-                        buffer.as_mut_ptr().cast(),
-                        buffer.len(),
-                        &mut len,
-                    )
-                },
-                "a string",
-            )?;
+            buffer.resize(whole + 5, 0);
+            len = utf8(buffer.as_mut_ptr(), buffer.len())?;
         }
         let text = std::str::from_utf8(&buffer[..len])
             .map_err(|_| Error::new(Status::InvalidArg, "a string expected".to_string()))?;
