@@ -239,6 +239,17 @@ const WAYS = [
     })
   },
   {
+    name: 'localAddress on mqtts://',
+    reason: 'localAddress',
+    client: (f, opts, g) => mqtt.connect(`mqtts://localhost:${g ? g.tls : f.ports.tlsClientCert}`, {
+      ...opts,
+      ca: f.certs.ca,
+      cert: f.certs.client.cert,
+      key: f.certs.client.key,
+      localAddress: '127.0.0.1'
+    })
+  },
+  {
     name: 'checkServerIdentity',
     reason: 'checkServerIdentity',
     // The certificate names broker.example only: rustls would refuse it for localhost; the

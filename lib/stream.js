@@ -48,13 +48,27 @@ function opensslOption (source, prefix) {
 }
 
 /**
+ * `tls.connect` options of the socket itself that MQTT.js's mqtts:// honours (it hands all its
+ * options to `tls.connect`) and the native transport does not: the local end to bind. (`lookup`,
+ * `family` and `hints` are honoured natively, through lib/dial.js.)
+ */
+const TLS_SOCKET = ['localAddress', 'localPort']
+
+function socketOption (source) {
+  for (const key of TLS_SOCKET) {
+    if (isSet(source[key])) return key
+  }
+  return null
+}
+
+/**
  * Why this connection must take the stream path (the option that asks for it), or null when
  * the native transports serve. `endpoint` is what `resolveEndpoint` made of the options (the
  * `wss` TLS options are copied into `wsOptions` by then, as MQTT.js does).
  */
 function streamPathReason (opts, endpoint) {
   const protocol = endpoint.protocol
-  if (SECURE.has(protocol)) return opensslOption(opts, '')
+  if (SECURE.has(protocol)) return opensslOption(opts, '') || socketOption(opts)
   if (endpoint.ws) {
     if (typeof opts.createWebsocket === 'function') return 'createWebsocket'
     if (isSet(opts.forceNativeWebSocket)) return 'forceNativeWebSocket'
