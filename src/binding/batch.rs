@@ -381,35 +381,7 @@ impl JsSink {
         version: ProtocolVersion,
     ) -> Result<Self> {
         let raw_env = env.raw();
-        let mut function_ref = std::ptr::null_mut();
-        let mut context = std::ptr::null_mut();
-        // SAFETY: plain N-API calls on the JavaScript thread with values of this environment.
-        unsafe {
-            check(sys::napi_create_reference(
-                raw_env,
-                function.raw(),
-                1,
-                &mut function_ref,
-            ))?;
-            // Everything after the reference releases it when it fails.
-            let started = (|| {
-                let mut name = std::ptr::null_mut();
-                let label = "mqtt-native";
-                check(sys::napi_create_string_utf8(
-                    raw_env,
-                    label.as_ptr().cast(),
-                    label.len() as isize,
-                    &mut name,
-                ))?;
-                let mut resource = std::ptr::null_mut();
-                check(sys::napi_create_object(raw_env, &mut resource))?;
-                check(sys::napi_async_init(raw_env, resource, name, &mut context))
-            })();
-            if let Err(error) = started {
-                sys::napi_delete_reference(raw_env, function_ref);
-                return Err(error);
-            }
-        }
+        let (function_ref, context) = callback_reference(raw_env, function.raw(), "mqtt-native")?;
         Ok(JsSink {
             env: raw_env,
             function: function_ref,
@@ -706,4 +678,43 @@ pub fn batch_layout(env: &Env) -> Result<Unknown<'_>> {
         ],
     };
     env.to_js_value(&layout)
+}
+
+/// A reference to `function` and an async context named `label` for calling it later with
+/// `napi_make_callback` (what a sink or a stream port keeps); the reference is released again
+/// when the context cannot be made.
+pub(super) fn callback_reference(
+    env: sys::napi_env,
+    function: sys::napi_value,
+    label: &str,
+) -> Result<(sys::napi_ref, sys::napi_async_context)> {
+    let mut function_ref = std::ptr::null_mut();
+    let mut context = std::ptr::null_mut();
+    // SAFETY: plain N-API calls on the JavaScript thread with values of this environment.
+    unsafe {
+        check(sys::napi_create_reference(
+            env,
+            function,
+            1,
+            &mut function_ref,
+        ))?;
+        let started = (|| {
+            let mut name = std::ptr::null_mut();
+            check(sys::napi_create_string_utf8(
+                env,
+                label.as_ptr().cast(),
+                label.len() as isize,
+                &mut name,
+            ))?;
+            let mut resource = std::ptr::null_mut();
+            check(sys::napi_create_object(env, &mut resource))?;
+            check(sys::napi_async_init(env, resource, name, &mut context))
+        })();
+        if let Err(error) = started {
+            // Nothing holds the function any more.
+            sys::napi_delete_reference(env, function_ref);
+            return Err(error);
+        }
+    }
+    Ok((function_ref, context))
 }

@@ -45,35 +45,8 @@ fn check(status: sys::napi_status) -> Result<()> {
 impl JsPort {
     fn new(env: &Env, function: &Function<'_, FnArgs<(u32, Unknown<'_>)>, bool>) -> Result<Self> {
         let raw_env = env.raw();
-        let mut function_ref = std::ptr::null_mut();
-        let mut context = std::ptr::null_mut();
-        // SAFETY: plain N-API calls on the JavaScript thread with values of this environment.
-        unsafe {
-            check(sys::napi_create_reference(
-                raw_env,
-                function.raw(),
-                1,
-                &mut function_ref,
-            ))?;
-            let label = "mqtt-native:stream";
-            let made = (|| {
-                let mut name = std::ptr::null_mut();
-                check(sys::napi_create_string_utf8(
-                    raw_env,
-                    label.as_ptr().cast(),
-                    label.len() as isize,
-                    &mut name,
-                ))?;
-                let mut resource = std::ptr::null_mut();
-                check(sys::napi_create_object(raw_env, &mut resource))?;
-                check(sys::napi_async_init(raw_env, resource, name, &mut context))
-            })();
-            if let Err(error) = made {
-                // Nothing holds the function any more.
-                sys::napi_delete_reference(raw_env, function_ref);
-                return Err(error);
-            }
-        }
+        let (function_ref, context) =
+            super::batch::callback_reference(raw_env, function.raw(), "mqtt-native:stream")?;
         Ok(JsPort {
             env: raw_env,
             function: function_ref,
