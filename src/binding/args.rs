@@ -93,3 +93,17 @@ pub fn bytes<'a>(env: &Env, value: &'a Unknown<'_>) -> Result<&'a [u8]> {
     // holds for the call.
     Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) })
 }
+
+/// An optional object argument decoded with serde: `None` when it is absent, `null` or
+/// `undefined` (the shim passes `null` for "none").
+pub fn optional<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    value: Option<Unknown<'_>>,
+) -> Result<Option<T>> {
+    match value {
+        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
+            Ok(Some(env.from_js_value(value)?))
+        }
+        _ => Ok(None),
+    }
+}

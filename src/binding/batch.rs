@@ -480,38 +480,51 @@ impl JsSink {
     fn call(&self) -> Result<()> {
         let env = Env::from_raw(self.env);
         let args = self.take_args(&env)?;
-        // SAFETY: N-API calls on the JavaScript thread, inside the handle scope `deliver`
-        // opened, with the reference and async context this sink created.
-        unsafe {
-            let mut function = std::ptr::null_mut();
-            check(sys::napi_get_reference_value(
-                self.env,
-                self.function,
-                &mut function,
-            ))?;
-            // `napi_make_callback` wants an object as `this` (the callback is a bound function).
-            let mut receiver = std::ptr::null_mut();
-            check(sys::napi_get_global(self.env, &mut receiver))?;
-            let mut result = std::ptr::null_mut();
-            let status = sys::napi_make_callback(
-                self.env,
-                self.context,
-                receiver,
-                function,
-                args.len(),
-                args.as_ptr(),
-                &mut result,
-            );
-            if status == sys::Status::napi_pending_exception {
-                // The callback threw: report it as Node reports an exception thrown by a
-                // socket's listener.
-                let mut exception = std::ptr::null_mut();
-                sys::napi_get_and_clear_last_exception(self.env, &mut exception);
-                sys::napi_fatal_exception(self.env, exception);
-                return Ok(());
-            }
-            check(status)
+        // SAFETY: on the JavaScript thread, inside the handle scope `deliver` opened, with the
+        // reference and async context this sink created.
+        unsafe { make_callback(self.env, self.function, self.context, &args) }.map(|_| ())
+    }
+}
+
+/// Calls the referenced function with `args` through `napi_make_callback` (so that Node runs
+/// its microtasks and `nextTick` queue after it, as after a socket's 'data' listener). A throw is
+/// reported as Node reports an exception thrown by a socket's listener, and gives `Ok(None)`;
+/// otherwise the function's result.
+///
+/// # Safety
+/// On the JavaScript thread of `env`, inside an open handle scope; `function` and `context` were
+/// made by [`callback_reference`] in this environment.
+pub(super) unsafe fn make_callback(
+    env: sys::napi_env,
+    function: sys::napi_ref,
+    context: sys::napi_async_context,
+    args: &[sys::napi_value],
+) -> Result<Option<sys::napi_value>> {
+    // SAFETY: as the caller promises.
+    unsafe {
+        let mut callee = std::ptr::null_mut();
+        check(sys::napi_get_reference_value(env, function, &mut callee))?;
+        // `napi_make_callback` wants an object as `this` (the callbacks are bound functions).
+        let mut receiver = std::ptr::null_mut();
+        check(sys::napi_get_global(env, &mut receiver))?;
+        let mut result = std::ptr::null_mut();
+        let status = sys::napi_make_callback(
+            env,
+            context,
+            receiver,
+            callee,
+            args.len(),
+            args.as_ptr(),
+            &mut result,
+        );
+        if status == sys::Status::napi_pending_exception {
+            let mut exception = std::ptr::null_mut();
+            sys::napi_get_and_clear_last_exception(env, &mut exception);
+            sys::napi_fatal_exception(env, exception);
+            return Ok(None);
         }
+        check(status)?;
+        Ok(Some(result))
     }
 }
 

@@ -113,12 +113,7 @@ pub fn client_connect(
 ) -> Result<()> {
     let endpoint: Endpoint = env.from_js_value(endpoint)?;
     let connect: Connect = env.from_js_value(connect)?;
-    let auth: Option<Auth> = match auth {
-        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
-            Some(env.from_js_value(value)?)
-        }
-        _ => None,
-    };
+    let auth: Option<Auth> = args::optional(&env, auth)?;
     let sink = JsSink::new(&env, &on_batch, connect.protocol_version)?;
     let uv_loop = event_loop(&env)?;
     let connect_timeout = handle.client.session.lock().connect_timeout();
@@ -173,25 +168,17 @@ pub fn client_dial(
     resolved: Option<Unknown<'_>>,
     failure: Option<Unknown<'_>>,
 ) -> Result<bool> {
-    if let Some(value) = failure {
-        if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) {
-            let failure: DialFailure = env.from_js_value(value)?;
-            let error = TransportError {
-                code: failure.code,
-                syscall: failure.syscall.unwrap_or_default(),
-                message: failure.message,
-                address: failure.address,
-                port: None,
-            };
-            return Ok(handle.client.dial_failed(error));
-        }
+    if let Some(failure) = args::optional::<DialFailure>(&env, failure)? {
+        let error = TransportError {
+            code: failure.code,
+            syscall: failure.syscall.unwrap_or_default(),
+            message: failure.message,
+            address: failure.address,
+            port: None,
+        };
+        return Ok(handle.client.dial_failed(error));
     }
-    let resolved: Vec<ResolvedHost> = match resolved {
-        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
-            env.from_js_value(value)?
-        }
-        _ => Vec::new(),
-    };
+    let resolved: Vec<ResolvedHost> = args::optional(&env, resolved)?.unwrap_or_default();
     let client = handle.client.clone();
     let mut dialed = false;
     napi::bindgen_prelude::within_runtime_if_available(|| {
@@ -257,12 +244,7 @@ pub fn client_publish(
     let qos = QoS::try_from((flags & 0b11) as u8).map_err(invalid)?;
     let message_id = u16::try_from(message_id)
         .map_err(|_| invalid(format!("message id {message_id} is out of range")))?;
-    let properties: Properties = match properties {
-        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
-            env.from_js_value(value)?
-        }
-        _ => Properties::default(),
-    };
+    let properties: Properties = args::optional(&env, properties)?.unwrap_or_default();
     let payload = args::bytes(&env, &payload)?;
     let (retain, dup) = (flags & 0b100 != 0, flags & 0b1000 != 0);
     let mut session = handle.client.session.lock();
@@ -370,13 +352,10 @@ pub fn client_end(
     disconnect: Option<Unknown<'_>>,
 ) -> Result<bool> {
     if !force {
-        if let Some(value) = disconnect {
-            if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) {
-                let disconnect: Disconnect = env.from_js_value(value)?;
-                let mut session = handle.client.session.lock();
-                if session.is_connected() {
-                    let _ = session.disconnect(disconnect);
-                }
+        if let Some(disconnect) = args::optional::<Disconnect>(&env, disconnect)? {
+            let mut session = handle.client.session.lock();
+            if session.is_connected() {
+                let _ = session.disconnect(disconnect);
             }
         }
     }

@@ -93,31 +93,11 @@ impl JsPort {
                 }
                 None => check(sys::napi_get_undefined(self.env, &mut args[1]))?,
             }
-            let mut function = std::ptr::null_mut();
-            check(sys::napi_get_reference_value(
-                self.env,
-                self.function,
-                &mut function,
-            ))?;
-            let mut receiver = std::ptr::null_mut();
-            check(sys::napi_get_global(self.env, &mut receiver))?;
-            let mut result = std::ptr::null_mut();
-            let status = sys::napi_make_callback(
-                self.env,
-                self.context,
-                receiver,
-                function,
-                args.len(),
-                args.as_ptr(),
-                &mut result,
-            );
-            if status == sys::Status::napi_pending_exception {
-                let mut exception = std::ptr::null_mut();
-                sys::napi_get_and_clear_last_exception(self.env, &mut exception);
-                sys::napi_fatal_exception(self.env, exception);
+            let Some(result) =
+                super::batch::make_callback(self.env, self.function, self.context, &args)?
+            else {
                 return Ok(true);
-            }
-            check(status)?;
+            };
             let mut value = true;
             if sys::napi_get_value_bool(self.env, result, &mut value) != sys::Status::napi_ok {
                 value = true;
@@ -208,12 +188,7 @@ pub fn client_connect_stream(
 ) -> Result<u32> {
     let endpoint: Endpoint = env.from_js_value(endpoint)?;
     let connect: Connect = env.from_js_value(connect)?;
-    let auth: Option<Auth> = match auth {
-        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
-            Some(env.from_js_value(value)?)
-        }
-        _ => None,
-    };
+    let auth: Option<Auth> = super::args::optional(&env, auth)?;
     let sink = JsSink::new(&env, &on_batch, connect.protocol_version)?;
     let port = JsPort::new(&env, &port)?;
     let uv_loop = event_loop(&env)?;
@@ -267,20 +242,16 @@ pub fn stream_closed(
     id: u32,
     error: Option<Unknown<'_>>,
 ) -> Result<()> {
-    let error = match error {
-        Some(value) if !matches!(value.get_type()?, ValueType::Null | ValueType::Undefined) => {
-            let e: StreamError = env.from_js_value(value)?;
-            let code = e.code.unwrap_or_else(|| "ERR_MQTT_STREAM".to_string());
-            Some(TransportError {
-                message: e.message.unwrap_or_else(|| code.clone()),
-                code,
-                syscall: e.syscall.unwrap_or_default(),
-                address: e.address,
-                port: e.port,
-            })
+    let error = super::args::optional::<StreamError>(&env, error)?.map(|e| {
+        let code = e.code.unwrap_or_else(|| "ERR_MQTT_STREAM".to_string());
+        TransportError {
+            message: e.message.unwrap_or_else(|| code.clone()),
+            code,
+            syscall: e.syscall.unwrap_or_default(),
+            address: e.address,
+            port: e.port,
         }
-        _ => None,
-    };
+    });
     handle.client().stream_closed(id, error);
     Ok(())
 }
