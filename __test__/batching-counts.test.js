@@ -32,12 +32,12 @@ async function pair (url, topic) {
  * `n` QoS 0 messages through the broker with at most `window` outstanding, each next publish
  * made from the `message` handler (the pattern that fell into one read per message).
  */
-function burst ({ sub, pub }, topic, n, window = 1000) {
+function burst ({ sub, pub }, topic, n, window = 1000, qos = 0) {
   return new Promise((resolve) => {
     let sent = 0
     let received = 0
     const pump = () => {
-      while (sent < n && sent - received < window) { sent++; pub.publish(topic, PAYLOAD, { qos: 0 }) }
+      while (sent < n && sent - received < window) { sent++; pub.publish(topic, PAYLOAD, { qos }) }
     }
     const onMessage = () => {
       received++
@@ -135,6 +135,47 @@ test('a subscriber of a broker that sends every message in its own segment reads
   })
   await lone
   assert.equal(native.driverCounts().pollTicks - idle0, 0, 'a lone message waited for a tick')
+})
+
+test('clients on the Node-stream path decode a broker sending one segment per message on the polling tick, with fewer writes than messages', { skip: process.platform !== 'linux' && 'polling mode uses a Linux timerfd' }, async (t) => {
+  if (!requireBinary(t, 'mosquitto')) return
+  const broker = await startMosquitto() // set_tcp_nodelay true: one segment per message
+  t.after(() => broker.stop())
+  const { port } = new URL(broker.url)
+  let writes = 0
+  // `new MqttClient(streamBuilder)` puts a client on the stream path (README); the sockets'
+  // writes are what the driver hands to Node.
+  const streamClient = async (clientId) => {
+    const client = new mqtt.MqttClient(() => {
+      const socket = require('node:net').connect(Number(port), '127.0.0.1')
+      socket.setNoDelay(true)
+      const write = socket.write
+      socket.write = function (...args) { writes++; return write.apply(this, args) }
+      return socket
+    }, { clientId, reconnectPeriod: 0, keepalive: 60 })
+    t.after(() => client.end(true))
+    await once(client, 'connect')
+    return client
+  }
+  const sub = await streamClient(`bc-stream-sub-${process.pid}`)
+  await sub.subscribeAsync('bc/stream', { qos: 1 })
+  const pub = await streamClient(`bc-stream-pub-${process.pid}`)
+
+  await burst({ sub, pub }, 'bc/stream', 2000, 1000, 1)
+  const n = 20000
+  const ticks0 = native.driverCounts().pollTicks
+  const writes0 = writes
+  await burst({ sub, pub }, 'bc/stream', n, 1000, 1)
+  const ticks = native.driverCounts().pollTicks - ticks0
+  // Chunk by chunk, the subscriber wrote a PUBACK and the publisher a PUBLISH for nearly every
+  // chunk (0.85 writes per message measured); on the tick each write carries a tick's worth.
+  assert.ok(ticks > 0, 'the saturated stream connections never went into polling mode')
+  assert.ok((writes - writes0) <= n * 0.7, `${writes - writes0} stream writes for ${n} QoS 1 messages`)
+
+  await settle(50)
+  const idle0 = native.driverCounts().pollTicks
+  await settle(200)
+  assert.equal(native.driverCounts().pollTicks - idle0, 0, 'the tick kept running on idle stream connections')
 })
 
 test('MQTT_NATIVE_POLL_US=0 turns polling mode off', { skip: process.platform !== 'linux' && 'polling mode uses a Linux timerfd' }, async (t) => {

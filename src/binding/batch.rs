@@ -365,8 +365,7 @@ fn packet_length(packet: &Packet, version: ProtocolVersion) -> u32 {
 /// by a socket listener in MQTT.js would.
 pub struct JsSink {
     env: sys::napi_env,
-    function: sys::napi_ref,
-    context: sys::napi_async_context,
+    callback: JsCallback,
     batch: RefCell<Batch>,
     version: ProtocolVersion,
     /// A delivery failed: JavaScript is not called again from this connection.
@@ -381,11 +380,10 @@ impl JsSink {
         version: ProtocolVersion,
     ) -> Result<Self> {
         let raw_env = env.raw();
-        let (function_ref, context) = callback_reference(raw_env, function.raw(), "mqtt-native")?;
+        let callback = JsCallback::new(raw_env, function.raw(), "mqtt-native")?;
         Ok(JsSink {
             env: raw_env,
-            function: function_ref,
-            context,
+            callback,
             batch: RefCell::new(Batch::default()),
             version,
             broken: Cell::new(false),
@@ -480,51 +478,135 @@ impl JsSink {
     fn call(&self) -> Result<()> {
         let env = Env::from_raw(self.env);
         let args = self.take_args(&env)?;
-        // SAFETY: on the JavaScript thread, inside the handle scope `deliver` opened, with the
-        // reference and async context this sink created.
-        unsafe { make_callback(self.env, self.function, self.context, &args) }.map(|_| ())
+        // SAFETY: on the JavaScript thread, inside the handle scope `deliver` opened.
+        unsafe { self.callback.call(&args) }.map(|_| ())
     }
 }
 
-/// Calls the referenced function with `args` through `napi_make_callback` (so that Node runs
-/// its microtasks and `nextTick` queue after it, as after a socket's 'data' listener). A throw is
-/// reported as Node reports an exception thrown by a socket's listener, and gives `Ok(None)`;
-/// otherwise the function's result.
+/// A JavaScript function kept for calling later from libuv callbacks, with the async context it
+/// runs in (what a sink or a stream port keeps).
 ///
-/// # Safety
-/// On the JavaScript thread of `env`, inside an open handle scope; `function` and `context` were
-/// made by [`callback_reference`] in this environment.
-pub(super) unsafe fn make_callback(
+/// The context belongs to a resource object made when the connection starts, so it carries the
+/// async context of the code that started it (`AsyncLocalStorage` stores, async hooks): the
+/// resource is also the receiver of every call, because Node reports the receiver of
+/// `napi_make_callback` as `executionAsyncResource()`, where `AsyncLocalStorage` looks its store
+/// up. MQTT.js's listeners run in the context of the socket its client made; with the global
+/// object as receiver they would see no store at all.
+pub(super) struct JsCallback {
     env: sys::napi_env,
     function: sys::napi_ref,
+    resource: sys::napi_ref,
     context: sys::napi_async_context,
-    args: &[sys::napi_value],
-) -> Result<Option<sys::napi_value>> {
-    // SAFETY: as the caller promises.
-    unsafe {
-        let mut callee = std::ptr::null_mut();
-        check(sys::napi_get_reference_value(env, function, &mut callee))?;
-        // `napi_make_callback` wants an object as `this` (the callbacks are bound functions).
-        let mut receiver = std::ptr::null_mut();
-        check(sys::napi_get_global(env, &mut receiver))?;
-        let mut result = std::ptr::null_mut();
-        let status = sys::napi_make_callback(
+}
+
+impl JsCallback {
+    /// Keeps `function` and makes an async context named `label` in the current one. What was
+    /// made is released again when a later step fails.
+    pub(super) fn new(env: sys::napi_env, function: sys::napi_value, label: &str) -> Result<Self> {
+        let mut callback = JsCallback {
             env,
-            context,
-            receiver,
-            callee,
-            args.len(),
-            args.as_ptr(),
-            &mut result,
-        );
-        if status == sys::Status::napi_pending_exception {
-            let mut exception = std::ptr::null_mut();
-            sys::napi_get_and_clear_last_exception(env, &mut exception);
-            sys::napi_fatal_exception(env, exception);
-            return Ok(None);
+            function: std::ptr::null_mut(),
+            resource: std::ptr::null_mut(),
+            context: std::ptr::null_mut(),
+        };
+        // SAFETY: plain N-API calls on the JavaScript thread with values of this environment;
+        // on failure, `Drop` releases what was made (it skips what is still null).
+        unsafe {
+            check(sys::napi_create_reference(
+                env,
+                function,
+                1,
+                &mut callback.function,
+            ))?;
+            let mut name = std::ptr::null_mut();
+            check(sys::napi_create_string_utf8(
+                env,
+                label.as_ptr().cast(),
+                label.len() as isize,
+                &mut name,
+            ))?;
+            let mut resource = std::ptr::null_mut();
+            check(sys::napi_create_object(env, &mut resource))?;
+            check(sys::napi_create_reference(
+                env,
+                resource,
+                1,
+                &mut callback.resource,
+            ))?;
+            check(sys::napi_async_init(
+                env,
+                resource,
+                name,
+                &mut callback.context,
+            ))?;
         }
-        check(status)?;
-        Ok(Some(result))
+        Ok(callback)
+    }
+
+    /// Calls the function with `args` through `napi_make_callback` (so that Node runs its
+    /// microtasks and `nextTick` queue after it, as after a socket's 'data' listener). A throw
+    /// is reported as Node reports an exception thrown by a socket's listener, and gives
+    /// `Ok(None)`; otherwise the function's result.
+    ///
+    /// # Safety
+    /// On the JavaScript thread of this callback's environment, inside an open handle scope.
+    pub(super) unsafe fn call(&self, args: &[sys::napi_value]) -> Result<Option<sys::napi_value>> {
+        let env = self.env;
+        // SAFETY: as the caller promises; the references and context are this callback's.
+        unsafe {
+            let mut callee = std::ptr::null_mut();
+            check(sys::napi_get_reference_value(
+                env,
+                self.function,
+                &mut callee,
+            ))?;
+            let mut receiver = std::ptr::null_mut();
+            check(sys::napi_get_reference_value(
+                env,
+                self.resource,
+                &mut receiver,
+            ))?;
+            let mut result = std::ptr::null_mut();
+            let status = sys::napi_make_callback(
+                env,
+                self.context,
+                receiver,
+                callee,
+                args.len(),
+                args.as_ptr(),
+                &mut result,
+            );
+            if status == sys::Status::napi_pending_exception {
+                let mut exception = std::ptr::null_mut();
+                sys::napi_get_and_clear_last_exception(env, &mut exception);
+                sys::napi_fatal_exception(env, exception);
+                return Ok(None);
+            }
+            check(status)?;
+            Ok(Some(result))
+        }
+    }
+}
+
+impl Drop for JsCallback {
+    fn drop(&mut self) {
+        if crate::driver::is_shutting_down() {
+            // The environment is being torn down; it frees its references itself.
+            return;
+        }
+        // SAFETY: what this callback made, released once, on the JavaScript thread
+        // (connections are dropped by libuv close callbacks or JavaScript calls).
+        unsafe {
+            if !self.context.is_null() {
+                sys::napi_async_destroy(self.env, self.context);
+            }
+            if !self.resource.is_null() {
+                sys::napi_delete_reference(self.env, self.resource);
+            }
+            if !self.function.is_null() {
+                sys::napi_delete_reference(self.env, self.function);
+            }
+        }
     }
 }
 
@@ -606,21 +688,6 @@ impl JsSink {
     }
 }
 
-impl Drop for JsSink {
-    fn drop(&mut self) {
-        if crate::driver::is_shutting_down() {
-            // The environment is being torn down; it frees its references itself.
-            return;
-        }
-        // SAFETY: the reference and context this sink created, released once, on the
-        // JavaScript thread (connections are dropped by libuv close callbacks).
-        unsafe {
-            sys::napi_async_destroy(self.env, self.context);
-            sys::napi_delete_reference(self.env, self.function);
-        }
-    }
-}
-
 /// The record layout of a batch, as `lib/batch.js` reads it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -691,43 +758,4 @@ pub fn batch_layout(env: &Env) -> Result<Unknown<'_>> {
         ],
     };
     env.to_js_value(&layout)
-}
-
-/// A reference to `function` and an async context named `label` for calling it later with
-/// `napi_make_callback` (what a sink or a stream port keeps); the reference is released again
-/// when the context cannot be made.
-pub(super) fn callback_reference(
-    env: sys::napi_env,
-    function: sys::napi_value,
-    label: &str,
-) -> Result<(sys::napi_ref, sys::napi_async_context)> {
-    let mut function_ref = std::ptr::null_mut();
-    let mut context = std::ptr::null_mut();
-    // SAFETY: plain N-API calls on the JavaScript thread with values of this environment.
-    unsafe {
-        check(sys::napi_create_reference(
-            env,
-            function,
-            1,
-            &mut function_ref,
-        ))?;
-        let started = (|| {
-            let mut name = std::ptr::null_mut();
-            check(sys::napi_create_string_utf8(
-                env,
-                label.as_ptr().cast(),
-                label.len() as isize,
-                &mut name,
-            ))?;
-            let mut resource = std::ptr::null_mut();
-            check(sys::napi_create_object(env, &mut resource))?;
-            check(sys::napi_async_init(env, resource, name, &mut context))
-        })();
-        if let Err(error) = started {
-            // Nothing holds the function any more.
-            sys::napi_delete_reference(env, function_ref);
-            return Err(error);
-        }
-    }
-    Ok((function_ref, context))
 }

@@ -9,7 +9,7 @@ use napi::sys;
 use napi_derive::napi;
 use serde::Deserialize;
 
-use super::batch::JsSink;
+use super::batch::{JsCallback, JsSink};
 use super::client::{event_loop, Handle};
 use crate::codec::{Auth, Connect};
 use crate::driver::stream::StreamPort;
@@ -27,8 +27,7 @@ mod op {
 /// The JavaScript `port` function of one stream connection.
 struct JsPort {
     env: sys::napi_env,
-    function: sys::napi_ref,
-    context: sys::napi_async_context,
+    callback: JsCallback,
 }
 
 fn check(status: sys::napi_status) -> Result<()> {
@@ -45,12 +44,10 @@ fn check(status: sys::napi_status) -> Result<()> {
 impl JsPort {
     fn new(env: &Env, function: &Function<'_, FnArgs<(u32, Unknown<'_>)>, bool>) -> Result<Self> {
         let raw_env = env.raw();
-        let (function_ref, context) =
-            super::batch::callback_reference(raw_env, function.raw(), "mqtt-native:stream")?;
+        let callback = JsCallback::new(raw_env, function.raw(), "mqtt-native:stream")?;
         Ok(JsPort {
             env: raw_env,
-            function: function_ref,
-            context,
+            callback,
         })
     }
 
@@ -75,8 +72,7 @@ impl JsPort {
     }
 
     fn call_in_scope(&self, op: u32, bytes: Option<&[u8]>) -> Result<bool> {
-        // SAFETY: N-API calls on the JavaScript thread inside the open handle scope, with the
-        // reference and async context this port created.
+        // SAFETY: N-API calls on the JavaScript thread inside the open handle scope.
         unsafe {
             let mut args = [std::ptr::null_mut(); 2];
             check(sys::napi_create_uint32(self.env, op, &mut args[0]))?;
@@ -93,9 +89,7 @@ impl JsPort {
                 }
                 None => check(sys::napi_get_undefined(self.env, &mut args[1]))?,
             }
-            let Some(result) =
-                super::batch::make_callback(self.env, self.function, self.context, &args)?
-            else {
+            let Some(result) = self.callback.call(&args)? else {
                 return Ok(true);
             };
             let mut value = true;
@@ -118,20 +112,6 @@ impl StreamPort for JsPort {
 
     fn end(&self, force: bool) {
         self.call(if force { op::DESTROY } else { op::END }, None);
-    }
-}
-
-impl Drop for JsPort {
-    fn drop(&mut self) {
-        if crate::driver::is_shutting_down() {
-            return;
-        }
-        // SAFETY: the reference and context this port created, released once, on the
-        // JavaScript thread (connections are dropped by libuv close callbacks or JS calls).
-        unsafe {
-            sys::napi_async_destroy(self.env, self.context);
-            sys::napi_delete_reference(self.env, self.function);
-        }
     }
 }
 

@@ -439,6 +439,34 @@ unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, events: c_i
     };
 }
 
+impl polling::Polled for Conn {
+    /// The thread's tick, while in polling mode: reads and delivers what arrived since the last
+    /// one. Returns whether the connection stays in polling mode.
+    fn on_tick(&self) -> bool {
+        if self.phase.get() != Phase::Open || !self.polling.get() {
+            self.polling.set(false);
+            return false;
+        }
+        let before = self.decoded.get();
+        if self.read_available() {
+            self.process();
+        }
+        if self.phase.get() != Phase::Open {
+            return false;
+        }
+        if self.decoded.get() - before < polling::MIN_PACKETS_PER_TICK {
+            // The traffic no longer needs it: back to readiness events, and a new stream must
+            // build up before the next polling mode (no flapping between the two).
+            self.polling.set(false);
+            self.saturated.set(false);
+            self.io.borrow_mut().pacing = AckPacing::default();
+            self.update_interest();
+            return false;
+        }
+        true
+    }
+}
+
 unsafe extern "C" fn on_closed(handle: *mut uv::Handle) {
     let Ok(uv) = uv::get() else { return };
     // SAFETY: the handle's strong count of its connection, given back now that it is closed.
@@ -575,37 +603,15 @@ impl Conn {
         if self.saturated.get()
             && !self.polling.get()
             && self.phase.get() == Phase::Open
-            && polling::enlist(self)
+            && polling::enlist(
+                Rc::downgrade(self) as Weak<dyn polling::Polled>,
+                self.uv,
+                self.uv_loop,
+            )
         {
             self.polling.set(true);
             self.update_interest();
         }
-    }
-
-    /// The thread's tick, while in polling mode: reads and delivers what arrived since the last
-    /// one. Returns whether the connection stays in polling mode.
-    fn on_tick(&self) -> bool {
-        if self.phase.get() != Phase::Open || !self.polling.get() {
-            self.polling.set(false);
-            return false;
-        }
-        let before = self.decoded.get();
-        if self.read_available() {
-            self.process();
-        }
-        if self.phase.get() != Phase::Open {
-            return false;
-        }
-        if self.decoded.get() - before < polling::MIN_PACKETS_PER_TICK {
-            // The traffic no longer needs it: back to readiness events, and a new stream must
-            // build up before the next polling mode (no flapping between the two).
-            self.polling.set(false);
-            self.saturated.set(false);
-            self.io.borrow_mut().pacing = AckPacing::default();
-            self.update_interest();
-            return false;
-        }
-        true
     }
 
     /// After our DISCONNECT and half-close: reads and discards until the broker closes its

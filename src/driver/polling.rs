@@ -18,10 +18,10 @@
 
 use std::cell::RefCell;
 use std::ffi::c_int;
-use std::rc::{Rc, Weak};
+use std::rc::Weak;
 use std::time::Duration;
 
-use super::{uv, Conn};
+use super::uv;
 
 /// The tick of a thread with connections in polling mode, unless `MQTT_NATIVE_POLL_US` says
 /// otherwise. Measured through mosquitto with `set_tcp_nodelay true` (BENCHMARKS.md), CPU per
@@ -44,6 +44,14 @@ pub fn tick() -> Duration {
 /// A tick that decodes fewer packets than this on a connection ends its polling mode.
 pub const MIN_PACKETS_PER_TICK: u64 = 2;
 
+/// A connection the tick can read: a native socket ([`super::Conn`]) or a Node stream
+/// ([`super::stream::StreamConn`]).
+pub trait Polled {
+    /// One tick: reads (or decodes what was fed) and delivers what arrived since the last one.
+    /// Returns whether the connection stays in polling mode.
+    fn on_tick(&self) -> bool;
+}
+
 /// The thread's tick: its timer and the connections it reads.
 struct Ticker {
     /// The timerfd (its own descriptor, closed in [`shutdown`]).
@@ -53,7 +61,7 @@ struct Ticker {
     /// Whether the timer runs (and the handle watches it).
     armed: bool,
     /// The connections in polling mode.
-    conns: Vec<Weak<Conn>>,
+    conns: Vec<Weak<dyn Polled>>,
 }
 
 thread_local! {
@@ -67,9 +75,10 @@ pub fn ticks() -> u64 {
     TICKS.with(std::cell::Cell::get)
 }
 
-/// Puts `conn` on the thread's tick. Returns false (and changes nothing) where there is no
-/// polling mode, or when the tick cannot be made; the connection then stays on readiness events.
-pub fn enlist(conn: &Rc<Conn>) -> bool {
+/// Puts `conn` on the tick of the calling thread, whose running loop is `uv_loop`. Returns
+/// false (and changes nothing) where there is no polling mode, or when the tick cannot be made;
+/// the connection then stays on readiness events.
+pub fn enlist(conn: Weak<dyn Polled>, uv: &'static uv::Uv, uv_loop: *mut uv::Loop) -> bool {
     if tick().is_zero() {
         return false;
     }
@@ -78,7 +87,7 @@ pub fn enlist(conn: &Rc<Conn>) -> bool {
         TICKER.with(|t| {
             let mut t = t.borrow_mut();
             if t.is_none() {
-                *t = linux::new_ticker(conn);
+                *t = linux::new_ticker(uv, uv_loop);
             }
             let Some(ticker) = t.as_mut() else {
                 return false;
@@ -86,13 +95,13 @@ pub fn enlist(conn: &Rc<Conn>) -> bool {
             if !ticker.armed && !linux::arm(ticker, true) {
                 return false;
             }
-            ticker.conns.push(Rc::downgrade(conn));
+            ticker.conns.push(conn);
             true
         })
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = conn;
+        let _ = (conn, uv, uv_loop);
         false
     }
 }
@@ -109,12 +118,11 @@ pub fn shutdown() {
 mod linux {
     use std::ffi::c_int;
     use std::panic::{catch_unwind, AssertUnwindSafe};
-    use std::rc::Rc;
 
     use super::{tick, Ticker, TICKER, TICKS};
-    use crate::driver::{uv, Conn};
+    use crate::driver::uv;
 
-    pub(super) fn new_ticker(conn: &Rc<Conn>) -> Option<Ticker> {
+    pub(super) fn new_ticker(uv: &'static uv::Uv, uv_loop: *mut uv::Loop) -> Option<Ticker> {
         // SAFETY: timerfd_create has no memory preconditions; the descriptor is ours.
         let fd = unsafe {
             libc::timerfd_create(
@@ -125,9 +133,9 @@ mod linux {
         if fd < 0 {
             return None;
         }
-        // SAFETY: the connection's loop is the calling thread's running loop; the handle
-        // carries no data (the tick finds its state in TICKER).
-        match unsafe { conn.uv.new_poll(conn.uv_loop, fd, std::ptr::null_mut()) } {
+        // SAFETY: `uv_loop` is the calling thread's running loop (the caller's promise); the
+        // handle carries no data (the tick finds its state in TICKER).
+        match unsafe { uv.new_poll(uv_loop, fd, std::ptr::null_mut()) } {
             Ok(handle) => Some(Ticker {
                 fd,
                 handle,

@@ -11,6 +11,11 @@
 //!   `write()`), coalesced: once per JavaScript tick for publishes, at once for commands, as on
 //!   the native path. A `false` from `write()` holds further bytes back (they collect, in one
 //!   buffer) until the stream's `'drain'`;
+//! - a saturated stream (chunks keep coming less than [`STREAM_GAP`](super::ack_pacing::STREAM_GAP) apart) joins
+//!   the thread's polling tick ([`polling`]), as a saturated native socket does: chunks are then
+//!   only collected as they come, and decoded, answered and delivered once per tick, so that a
+//!   broker that sends each packet in a segment of its own (`set_tcp_nodelay`) costs one write
+//!   and one delivery per tick instead of one per packet;
 //! - the session's deadlines (CONNACK timeout, keepalive) run on a libuv timer, and events
 //!   produced inside a JavaScript call (a publish, an ack) are delivered on the next loop turn
 //!   through an async handle, as on the native path;
@@ -29,8 +34,10 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
+use super::ack_pacing::AckPacing;
 use super::{
-    drain_events, uv, Client, DriverEvent, EventSink, ABORT, CLOSE_AFTER_FLUSH, DRAIN_TIMEOUT, RUN,
+    drain_events, polling, uv, Client, DriverEvent, EventSink, ABORT, CLOSE_AFTER_FLUSH,
+    DRAIN_TIMEOUT, RUN,
 };
 use crate::codec::{self, Auth, Connect};
 use crate::session::{Event, SessionError};
@@ -59,6 +66,8 @@ struct Io {
     write_buf: BytesMut,
     /// No byte has come from the broker yet.
     first_read: bool,
+    /// When chunks arrive: says when the stream is saturated.
+    pacing: AckPacing,
 }
 
 /// One connection over a JavaScript stream.
@@ -67,6 +76,7 @@ pub struct StreamConn {
     id: u32,
     client: Rc<Client>,
     uv: &'static uv::Uv,
+    uv_loop: *mut uv::Loop,
     endpoint: Endpoint,
     /// Whether the first bytes are checked for a protocol mix-up (not for the application's
     /// own streams: the shim knows nothing of where they lead).
@@ -85,6 +95,10 @@ pub struct StreamConn {
     busy: Cell<bool>,
     /// The stream closed while JavaScript was being called: handled on the next loop turn.
     pending_end: RefCell<Option<Option<TransportError>>>,
+    /// Chunks are decoded on the thread's tick rather than as they come ([`polling`]).
+    polling: Cell<bool>,
+    /// Packets decoded so far (a tick that decodes few ends polling mode).
+    decoded: Cell<u64>,
     io: RefCell<Io>,
 }
 
@@ -161,6 +175,7 @@ impl Client {
             id,
             client: self.clone(),
             uv,
+            uv_loop,
             endpoint,
             diagnose,
             sink,
@@ -173,10 +188,13 @@ impl Client {
             blocked: Cell::new(false),
             busy: Cell::new(false),
             pending_end: RefCell::new(None),
+            polling: Cell::new(false),
+            decoded: Cell::new(0),
             io: RefCell::new(Io {
                 read_buf: BytesMut::new(),
                 write_buf: BytesMut::new(),
                 first_read: true,
+                pacing: AckPacing::default(),
             }),
         });
         // SAFETY: the caller runs `uv_loop` on this thread; each handle holds one strong count
@@ -308,18 +326,38 @@ impl StreamConn {
         }
     }
 
-    fn feed(&self, chunk: &[u8]) {
+    fn feed(self: &Rc<Self>, chunk: &[u8]) {
         if self.phase.get() != Phase::Open {
             // Draining: what the broker sends after DISCONNECT is read and dropped.
             return;
         }
-        self.io.borrow_mut().read_buf.extend_from_slice(chunk);
+        let saturated = {
+            let mut io = self.io.borrow_mut();
+            io.read_buf.extend_from_slice(chunk);
+            // Only the rhythm matters here: a Node socket's acknowledgements are Node's.
+            let _ = io.pacing.on_data_read(Instant::now());
+            io.pacing.is_streaming()
+        };
+        if self.polling.get() {
+            // The tick decodes it, with whatever else comes before then.
+            return;
+        }
         if self.busy.get() || self.close.get() == ABORT {
             self.schedule();
             return;
         }
         if self.decode() {
             self.process();
+        }
+        if saturated
+            && self.phase.get() == Phase::Open
+            && polling::enlist(
+                Rc::downgrade(self) as Weak<dyn polling::Polled>,
+                self.uv,
+                self.uv_loop,
+            )
+        {
+            self.polling.set(true);
         }
     }
 
@@ -346,7 +384,10 @@ impl StreamConn {
         let limits = session.limits();
         while !session.wants_close() {
             match codec::decode(&mut io.read_buf, session.version(), &limits) {
-                Ok(Some(packet)) => session.handle_packet(packet, now),
+                Ok(Some(packet)) => {
+                    self.decoded.set(self.decoded.get() + 1);
+                    session.handle_packet(packet, now);
+                }
                 Ok(None) => break,
                 Err(error) => session.handle_decode_error(&error),
             }
@@ -627,5 +668,34 @@ impl StreamConn {
         if deliver && !super::is_shutting_down() {
             self.sink.deliver();
         }
+    }
+}
+
+impl polling::Polled for StreamConn {
+    /// Decodes, answers and delivers what the stream fed since the last tick. Returns whether
+    /// the connection stays in polling mode.
+    fn on_tick(&self) -> bool {
+        if self.phase.get() != Phase::Open || !self.polling.get() {
+            self.polling.set(false);
+            return false;
+        }
+        let before = self.decoded.get();
+        if self.close.get() == ABORT {
+            self.teardown(None, true);
+        } else if self.decode() {
+            self.process();
+        }
+        if self.phase.get() != Phase::Open {
+            self.polling.set(false);
+            return false;
+        }
+        if self.decoded.get() - before < polling::MIN_PACKETS_PER_TICK {
+            // The traffic no longer needs it: chunks are decoded as they come again, and a new
+            // stream must build up before the next polling mode.
+            self.polling.set(false);
+            self.io.borrow_mut().pacing = AckPacing::default();
+            return false;
+        }
+        true
     }
 }
