@@ -334,9 +334,13 @@ for (const [name, lib] of LIBS) {
 
 for (const [name, lib] of LIBS) {
   // MQTT.js 5.16 resubscribes on 'connect', which it emits once the stored publishes are acked
-  // (4.x resubscribed first): the resent publishes go out before the SUBSCRIBE, and mqtt-native
-  // keeps that order.
-  test(`${name}: after a reconnect without a kept session, the unacknowledged publishes are resent before the resubscription`, async (t) => {
+  // (4.x resubscribed first): the resent publishes go out before the SUBSCRIBE, and a client
+  // subscribed to its own topic loses them on a broker that kept no session. mqtt-native
+  // subscribes again first (a deliberate difference, COMPATIBILITY.md).
+  const expected = name === 'MQTT.js'
+    ? ['publish p0', 'publish p1', 'publish p2', 'subscribe']
+    : ['subscribe', 'publish p0', 'publish p1', 'publish p2']
+  test(`${name}: after a reconnect without a kept session, the order of the resubscription and the resent publishes is ${expected.join(', ')}`, async (t) => {
     const order = []
     let connections = 0
     let sawSubscribe
@@ -359,7 +363,7 @@ for (const [name, lib] of LIBS) {
     await new Promise((resolve) => client.subscribe('t', { qos: 1 }, () => resolve()))
     for (let i = 0; i < 3; i++) client.publish('t', `p${i}`, { qos: 1 })
     await resubscribed
-    assert.deepEqual(order.slice(0, 4), ['publish p0', 'publish p1', 'publish p2', 'subscribe'])
+    assert.deepEqual(order.slice(0, 4), expected)
   })
 }
 

@@ -158,6 +158,10 @@ class MqttClient extends EventEmitter {
     this.queue = []
     this.outgoing = {}
     this._firstConnection = true
+    /** The session holds QoS 1/2 sends until this client has subscribed again (`_onConnack`). */
+    this._resendHeld = false
+    /** This connection's resubscription went ahead of the resent publishes. */
+    this._resubscribedEarly = false
     this._reconnectCount = 0
     /** Which server each attempt goes to: `servers`, `serverSelection`, redirection (lib/servers.js). */
     this._servers = new ServerList(this)
@@ -355,6 +359,12 @@ class MqttClient extends EventEmitter {
       native.clientConnect(this._handle, endpoint, neutral, authNeutral, this._onBatch)
       this._dial(endpoint)
     }
+    // A client that will subscribe again after this CONNACK does so before its publishes are
+    // resent (`_onConnack`); the session holds them until then. (CONNACK comes in a later
+    // turn on either path, so holding after the attempt has started is in time.)
+    const holdResend = !this._firstConnection && !!this.options.resubscribe && Object.keys(this._resubscribeTopics).length > 0
+    if (holdResend || this._resendHeld) native.clientHoldResend(this._handle, holdResend)
+    this._resendHeld = holdResend
     if (this._wantsPacketSend()) {
       this.emit('packetsend', connectPacket)
       if (authPacket) this.emit('packetsend', authPacket)
@@ -1460,6 +1470,14 @@ class MqttClient extends EventEmitter {
     this._takeover.onConnack()
     this._clearReconnect()
     this.messageIdProvider.clear()
+    if (this._resendHeld) {
+      // Subscriptions first, then the resent publishes: a broker that kept no session routes a
+      // publish only to the subscriptions that exist when it arrives, so a client subscribed to
+      // its own topic would lose them (MQTT.js 5.16 resends first; COMPATIBILITY.md).
+      this._resendHeld = false
+      this._resubscribedEarly = this._resubscribe(packet)
+      native.clientHoldResend(this._handle, false)
+    }
     // The session resends what was in flight as soon as CONNACK arrives. Like MQTT.js, 'connect'
     // (and the offline queue behind it) waits until those messages are acknowledged; calls made
     // meanwhile are deferred until then.
@@ -1556,18 +1574,20 @@ class MqttClient extends EventEmitter {
       // MQTT.js calls a queued QoS 0 publish back from the write, with one undefined argument.
       if (entry.send() !== false && entry.packet.cmd === 'publish' && entry.cb) entry.cb(undefined)
     }
-    this._resubscribe(packet)
+    if (!this._resubscribedEarly) this._resubscribe(packet)
+    this._resubscribedEarly = false
     this._firstConnection = false
     this.emit('connect', packet)
   }
 
+  /** Subscribes again after a CONNACK without a kept session; returns whether it did. */
   _resubscribe (connack) {
     const topics = Object.keys(this._resubscribeTopics)
-    if (this._firstConnection || topics.length === 0) return
-    if (!(this.options.clean || (this.options.protocolVersion >= 4 && !connack.sessionPresent))) return
+    if (this._firstConnection || topics.length === 0) return false
+    if (!(this.options.clean || (this.options.protocolVersion >= 4 && !connack.sessionPresent))) return false
     if (!this.options.resubscribe) {
       this._resubscribeTopics = {}
-      return
+      return false
     }
     if (this.options.protocolVersion === 5) {
       for (const topic of topics) {
@@ -1581,6 +1601,7 @@ class MqttClient extends EventEmitter {
       for (const topic of topics) map[topic] = { qos: this._resubscribeTopics[topic].qos }
       this.subscribe(map)
     }
+    return true
   }
 
   /**

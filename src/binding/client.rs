@@ -413,6 +413,19 @@ pub fn client_set_packet_events(handle: &External<Handle>, on: bool) {
     handle.client.session.lock().set_packet_events(on);
 }
 
+/// Holds (`true`) or lifts (`false`) the sending of QoS 1/2 publishes after the next CONNACK
+/// (see `Session::hold_resend`); lifting writes what it lets go.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, hold: boolean"
+)]
+pub fn client_hold_resend(handle: &External<Handle>, hold: bool) {
+    handle.client.session.lock().hold_resend(hold);
+    if !hold {
+        handle.client.wake();
+    }
+}
+
 /// Takes back a QoS 2 exchange at the PUBREL stage from an application store.
 /// Returns false when the id is already in use.
 #[napi(

@@ -159,6 +159,9 @@ pub struct Session {
     receive_maximum: u16,
     /// The window of the current connection.
     window: u16,
+    /// Publishes are not resent (nor sent) after CONNACK until [`Session::hold_resend`] is
+    /// lifted: the client subscribes again first.
+    resend_held: bool,
     keepalive: Keepalive,
     /// Decoder limits of the current connection (our Maximum Packet Size).
     limits: Limits,
@@ -200,6 +203,7 @@ impl Session {
             outgoing_aliases,
             receive_maximum: u16::MAX,
             window,
+            resend_held: false,
             keepalive: Keepalive::new(0),
             limits: Limits::default(),
             max_incoming_packet_size: DEFAULT_MAX_INCOMING_PACKET_SIZE,
@@ -418,6 +422,21 @@ impl Session {
                 }
             },
             _ => {}
+        }
+    }
+
+    /// Holds (`true`) or lifts (`false`) the sending of QoS 1/2 publishes, those resent from an
+    /// earlier connection included, once CONNACK arrives.
+    ///
+    /// A client whose broker kept no session subscribes again after reconnecting; a broker
+    /// routes a PUBLISH to the subscriptions that exist when it arrives (MQTT 5 §4.5), so a
+    /// client subscribed to its own topic must have its SUBSCRIBE ahead of the resent
+    /// publishes, or it never hears them. The shim holds before each attempt that may need it,
+    /// and lifts as soon as it has subscribed again after CONNACK (or found it needs not).
+    pub fn hold_resend(&mut self, hold: bool) {
+        self.resend_held = hold;
+        if !hold {
+            self.fill_window();
         }
     }
 
@@ -1118,7 +1137,7 @@ impl Session {
 
     /// Moves waiting publishes into flight while the window has room.
     fn fill_window(&mut self) {
-        if !self.is_connected() {
+        if !self.is_connected() || self.resend_held {
             return;
         }
         while self.inflight.sent_len() < usize::from(self.window) {

@@ -301,6 +301,39 @@ fn in_flight_publishes_are_resent_with_dup_and_the_same_ids_after_a_reconnect() 
 }
 
 #[test]
+fn a_held_resend_waits_after_connack_so_that_a_subscribe_goes_first() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.publish(publish(QoS::AtLeastOnce, 4, "a")).unwrap();
+    sent(&mut s);
+    s.handle_close();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0)
+        .unwrap();
+    s.hold_resend(true);
+    s.handle_packet(connack(0), t0);
+    // Held: a publish made now waits behind the held resend too.
+    s.publish(publish(QoS::AtLeastOnce, 6, "c")).unwrap();
+    assert!(matches!(sent(&mut s).as_slice(), [Packet::Connect(_)]));
+    s.subscribe(Subscribe {
+        message_id: 5,
+        subscriptions: vec![Subscription {
+            topic: "a".into(),
+            qos: QoS::AtLeastOnce,
+            nl: false,
+            rap: false,
+            rh: 0,
+        }],
+        properties: Properties::default(),
+    })
+    .unwrap();
+    s.hold_resend(false);
+    let packets = sent(&mut s);
+    assert!(matches!(&packets[0], Packet::Subscribe(sub) if sub.message_id == 5));
+    assert!(matches!(&packets[1], Packet::Publish(p) if p.message_id == 4 && p.dup));
+    assert!(matches!(&packets[2], Packet::Publish(p) if p.message_id == 6 && !p.dup));
+}
+
+#[test]
 fn qos1_publishes_made_offline_are_sent_after_connack() {
     let t0 = Instant::now();
     let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
