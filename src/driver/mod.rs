@@ -603,11 +603,7 @@ impl Conn {
         if self.saturated.get()
             && !self.polling.get()
             && self.phase.get() == Phase::Open
-            && polling::enlist(
-                Rc::downgrade(self) as Weak<dyn polling::Polled>,
-                self.uv,
-                self.uv_loop,
-            )
+            && polling::enlist(self, self.uv, self.uv_loop)
         {
             self.polling.set(true);
             self.update_interest();

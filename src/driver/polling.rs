@@ -18,7 +18,7 @@
 
 use std::cell::RefCell;
 use std::ffi::c_int;
-use std::rc::Weak;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use super::uv;
@@ -78,7 +78,11 @@ pub fn ticks() -> u64 {
 /// Puts `conn` on the tick of the calling thread, whose running loop is `uv_loop`. Returns
 /// false (and changes nothing) where there is no polling mode, or when the tick cannot be made;
 /// the connection then stays on readiness events.
-pub fn enlist(conn: Weak<dyn Polled>, uv: &'static uv::Uv, uv_loop: *mut uv::Loop) -> bool {
+pub fn enlist<C: Polled + 'static>(
+    conn: &Rc<C>,
+    uv: &'static uv::Uv,
+    uv_loop: *mut uv::Loop,
+) -> bool {
     if tick().is_zero() {
         return false;
     }
@@ -95,7 +99,7 @@ pub fn enlist(conn: Weak<dyn Polled>, uv: &'static uv::Uv, uv_loop: *mut uv::Loo
             if !ticker.armed && !linux::arm(ticker, true) {
                 return false;
             }
-            ticker.conns.push(conn);
+            ticker.conns.push(Rc::downgrade(conn) as Weak<dyn Polled>);
             true
         })
     }

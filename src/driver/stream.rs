@@ -351,11 +351,7 @@ impl StreamConn {
         }
         if saturated
             && self.phase.get() == Phase::Open
-            && polling::enlist(
-                Rc::downgrade(self) as Weak<dyn polling::Polled>,
-                self.uv,
-                self.uv_loop,
-            )
+            && polling::enlist(self, self.uv, self.uv_loop)
         {
             self.polling.set(true);
         }
