@@ -596,6 +596,69 @@ export declare class UniqueMessageIdProvider implements IMessageIdProvider {
   clear(): void
 }
 
+/**
+ * The string codes of errors mqtt-native makes (README.md, Error codes; lib/errors.js). MQTT.js
+ * leaves `code` undefined on most of the errors that carry one of these.
+ */
+export type MqttErrorCode =
+  | 'ERR_MQTT_CONNECTION_CLOSED'
+  | 'ERR_MQTT_CLIENT_DISCONNECTING'
+  | 'ERR_MQTT_NOT_CONNECTED'
+  | 'ERR_MQTT_INVALID_TOPIC'
+  | 'ERR_MQTT_MESSAGE_REMOVED'
+  | 'ERR_MQTT_CONNACK_TIMEOUT'
+  | 'ERR_MQTT_KEEPALIVE_TIMEOUT'
+  | 'ERR_MQTT_TOPIC_ALIAS'
+  | 'ERR_MQTT_NO_AUTH_METHOD'
+  | 'ERR_MQTT_WRONG_REASON_CODE'
+  | 'ERR_MQTT_CONNECT_FAILED'
+  | 'ERR_MQTT_PACKET_NOT_FOUND'
+  | 'ERR_MQTT_URL_NO_SCHEME'
+  | 'ERR_MQTT_URL_SCHEME'
+  | 'ERR_MQTT_INVALID_OPTION'
+  | 'ERR_MQTT_INVALID_ARGUMENT'
+  | 'ERR_MQTT_INVALID_PACKET'
+  | 'ERR_MQTT_URL_PORT'
+  | 'ERR_MQTT_UNSUPPORTED'
+  | 'ERR_MQTT_SOCKS_URL'
+  | 'ERR_MQTT_SOCKS_OPTIONS'
+  | 'ERR_MQTT_QUEUE_FULL'
+  | 'ERR_MQTT_PERSISTENCE'
+  | 'ERR_MQTT_SESSION_TAKEN_OVER'
+  | 'ERR_MQTT_INVALID'
+  | 'ERR_MQTT_PROTOCOL_ERROR'
+  | 'ERR_MQTT_TIMEOUT'
+  | 'ERR_MQTT_INTERNAL'
+  | 'ERR_MQTT_NATIVE_DELIVERY'
+  | 'ERR_MQTT_STREAM'
+  | 'ERR_MQTT_WS'
+  | 'ERR_MQTT_WS_URL'
+  | 'ERR_MQTT_WS_UPGRADE_REFUSED'
+  | 'ERR_MQTT_WS_UPGRADE_FAILED'
+  | 'ERR_MQTT_WS_SUBPROTOCOL'
+  | 'ERR_MQTT_HTTP_PORT'
+  | 'ERR_MQTT_TLS_PORT'
+  | 'ERR_MQTT_PLAIN_PORT'
+  | 'ERR_MQTT_NOT_WEBSOCKET'
+  | 'ERR_MQTT_TLS_OPTIONS'
+  | 'ERR_MQTT_TLS_CERTIFICATE'
+  | 'ERR_MQTT_TLS_HANDSHAKE'
+  | 'ERR_MQTT_TLS_ALERT'
+  | 'ERR_MQTT_NATIVE_RUNTIME'
+  | 'ERR_MQTT_NATIVE_MISSING'
+  | 'ERR_MQTT_NATIVE_LOAD'
+  | 'ERR_MQTT_NATIVE_VERSION'
+  | 'ERR_MQTT_NATIVE_PLATFORM'
+
+/**
+ * What an error the client emits or passes to a callback carries in `code`: one of ours, Node's
+ * (`'ECONNREFUSED'`, …), or an MQTT reason code (a number, as in MQTT.js). Errors from a store
+ * or `customHandleAcks` you supply pass through unchanged.
+ */
+export interface MqttError extends Error {
+  code?: MqttErrorCode | (string & {}) | number
+}
+
 export declare class ErrorWithReasonCode extends Error {
   code: number
   /** mqtt-native: the Server Reference of a redirection (reason 0x9C or 0x9D, MQTT 5 §4.11). */

@@ -1,7 +1,7 @@
 'use strict'
 // mqtt-native: a drop-in replacement for MQTT.js (`mqtt` 5.16) with a Rust protocol engine.
 const { MqttClient, normalize, VERSION, NATIVE_VERSION } = require('./lib/client')
-const { ErrorWithReasonCode, ErrorWithSubackPacket, ReasonCodes } = require('./lib/errors')
+const { ErrorWithReasonCode, ErrorWithSubackPacket, ReasonCodes, codedError } = require('./lib/errors')
 const { validateTopic, validateTopics } = require('./lib/topic')
 const { DefaultMessageIdProvider, UniqueMessageIdProvider } = require('./lib/message-id')
 const { Store } = require('./lib/store')
@@ -42,7 +42,7 @@ function connectAsync (brokerUrl, opts, allowRetries = true) {
     }
     if (allowRetries === false) {
       promiseResolutionListeners.close = () => {
-        promiseResolutionListeners.error(new Error("Couldn't connect to server"))
+        promiseResolutionListeners.error(codedError("Couldn't connect to server", 'ERR_MQTT_CONNECT_FAILED'))
       }
     }
     function removeListeners () {

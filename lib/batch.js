@@ -6,10 +6,11 @@
 // (`batchLayout()`), so the Rust writer and this reader share one definition and cannot drift.
 
 const native = require('./native')
+const { codedError } = require('./errors')
 
 function readLayout (raw) {
   const entries = (pairs, what) => {
-    if (!Array.isArray(pairs)) throw new Error(`mqtt-native: the addon's batch layout has no ${what}; rebuild the addon`)
+    if (!Array.isArray(pairs)) throw codedError(`mqtt-native: the addon's batch layout has no ${what}; rebuild the addon`, 'ERR_MQTT_NATIVE_VERSION')
     return Object.freeze(Object.fromEntries(pairs))
   }
   const layout = {
@@ -21,7 +22,7 @@ function readLayout (raw) {
     FLAG: entries(raw.messageFlags, 'message flags'),
     APP_ACK: entries(raw.appAcks, 'app acks')
   }
-  if (!(layout.WIDTH > 0)) throw new Error('mqtt-native: the addon\'s batch layout has no record width; rebuild the addon')
+  if (!(layout.WIDTH > 0)) throw codedError('mqtt-native: the addon\'s batch layout has no record width; rebuild the addon', 'ERR_MQTT_NATIVE_VERSION')
   return Object.freeze(layout)
 }
 

@@ -8,7 +8,7 @@
 const { EventEmitter } = require('events')
 const native = require('./native')
 const { normalize, checkSupported, resolveEndpoint, isRetryable } = require('./options')
-const { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError, nativeError, codedError } = require('./errors')
+const { ReasonCodes, ErrorWithReasonCode, ErrorWithSubackPacket, fromNative, splitNativeError, nativeError, nativeCode, codedError } = require('./errors')
 const { validateTopics, sharedSubscriptionError } = require('./topic')
 const { ServerList, checkClusterOptions, USE_ANOTHER_SERVER, SERVER_MOVED } = require('./servers')
 const { DefaultMessageIdProvider } = require('./message-id')
@@ -136,7 +136,7 @@ class MqttClient extends EventEmitter {
     checkClusterOptions(this.options)
     checkKeepalive(this.options.keepalive)
     const version = this.options.protocolVersion
-    if (![3, 4, 5].includes(version)) throw new Error(`Unsupported protocolVersion ${version}: use 3, 4 or 5`)
+    if (![3, 4, 5].includes(version)) throw codedError(`Unsupported protocolVersion ${version}: use 3, 4 or 5`, 'ERR_MQTT_INVALID_OPTION')
     this.log = this.options.log || createLogger('mqttjs:client')
     this.noop = noop
     this.messageIdProvider = this.options.messageIdProvider || new DefaultMessageIdProvider()
@@ -324,14 +324,14 @@ class MqttClient extends EventEmitter {
     }
     if (opts.will) connectPacket.will = { ...opts.will, payload: opts.will.payload }
     if (opts.protocolVersion === 5 && opts.properties && opts.properties.authenticationData && !opts.properties.authenticationMethod) {
-      this.end(() => this.emit('error', new Error('Packet has no Authentication Method')))
+      this.end(() => this.emit('error', codedError('Packet has no Authentication Method', 'ERR_MQTT_NO_AUTH_METHOD')))
       return this
     }
     let neutral
     try {
       neutral = fromMqttPacket(connectPacket, opts.protocolVersion)
     } catch (err) {
-      throw new TypeError(`Invalid connect options: ${err.message}`)
+      throw codedError(`Invalid connect options: ${err.message}`, 'ERR_MQTT_INVALID_OPTION', TypeError)
     }
     this._connackRefused = false
     this._serverProperties = undefined
@@ -413,9 +413,9 @@ class MqttClient extends EventEmitter {
     const { properties, cbStorePut } = o
     if (this._checkDisconnecting(callback)) return this
     if (qos !== 0 && qos !== 1 && qos !== 2) {
-      throw new TypeError(`Invalid QoS ${typeof qos === 'string' ? `'${qos}' (a string)` : String(qos)}: use the number 0, 1 or 2`)
+      throw codedError(`Invalid QoS ${typeof qos === 'string' ? `'${qos}' (a string)` : String(qos)}: use the number 0, 1 or 2`, 'ERR_MQTT_INVALID_ARGUMENT', TypeError)
     }
-    if (typeof topic !== 'string') throw new TypeError('The topic must be a string')
+    if (typeof topic !== 'string') throw codedError('The topic must be a string', 'ERR_MQTT_INVALID_ARGUMENT', TypeError)
     const payload = toPayload(message)
     let messageId = 0
     if (qos > 0 && !this._sessionIds) {
@@ -585,7 +585,7 @@ class MqttClient extends EventEmitter {
         this._queueOrFail(packet, callback, payload, flags, properties)
         return false
       }
-      const err = codedError(message, `ERR_MQTT_${code}`)
+      const err = codedError(message, nativeCode(code, message))
       const cb = callback || (messageId && this.outgoing[messageId] && this.outgoing[messageId].cb)
       this._callbackOrError(cb, err)
       return false
@@ -602,7 +602,7 @@ class MqttClient extends EventEmitter {
 
   _queueOrFail (packet, callback, payload, flags, properties) {
     if (!this.queueQoSZero) {
-      if (callback) callback(new Error('No connection to broker'))
+      if (callback) callback(codedError('No connection to broker', 'ERR_MQTT_NOT_CONNECTED'))
       return
     }
     if (this._queueFull(callback)) return
@@ -623,8 +623,7 @@ class MqttClient extends EventEmitter {
   _queueFull (callback) {
     const limit = this.options.queueLimit
     if (limit === undefined || limit === null || this.queue.length < limit) return false
-    const err = new Error(`The offline queue is full (queueLimit ${limit}): the message was not queued`)
-    err.code = 'ERR_MQTT_QUEUE_FULL'
+    const err = codedError(`The offline queue is full (queueLimit ${limit}): the message was not queued`, 'ERR_MQTT_QUEUE_FULL')
     this._callbackOrError(callback, err)
     return true
   }
@@ -681,7 +680,7 @@ class MqttClient extends EventEmitter {
     if (entry) {
       native.clientRemoveOutgoing(this._handle, messageId)
       this._dropOutgoing(messageId)
-      entry.cb(new Error('Message removed'))
+      entry.cb(codedError('Message removed', 'ERR_MQTT_MESSAGE_REMOVED'))
     }
     return this
   }
@@ -715,7 +714,7 @@ class MqttClient extends EventEmitter {
     }
     const invalid = validateTopics(topicsList)
     if (invalid !== null) {
-      setImmediate(callback, new Error(`Invalid topic ${invalid}`))
+      setImmediate(callback, codedError(`Invalid topic ${invalid}`, 'ERR_MQTT_INVALID_TOPIC'))
       return this
     }
     const sharedError = sharedSubscriptionError(topicsList,
@@ -732,7 +731,7 @@ class MqttClient extends EventEmitter {
     const parseSub = (topic, subOptions) => {
       subOptions = subOptions || opts
       if (typeof subOptions !== 'object' || subOptions === null) {
-        throw new TypeError(`Subscription options for "${topic}" must be an object such as { qos: 1 }`)
+        throw codedError(`Subscription options for "${topic}" must be an object such as { qos: 1 }`, 'ERR_MQTT_INVALID_ARGUMENT', TypeError)
       }
       if (!Object.prototype.hasOwnProperty.call(this._resubscribeTopics, topic) ||
         this._resubscribeTopics[topic].qos < subOptions.qos || resubscribe) {
@@ -839,7 +838,7 @@ class MqttClient extends EventEmitter {
     callback = callback || noop
     const invalid = validateTopics(topic)
     if (invalid !== null) {
-      setImmediate(callback, new Error(`Invalid topic ${invalid}`))
+      setImmediate(callback, codedError(`Invalid topic ${invalid}`, 'ERR_MQTT_INVALID_TOPIC'))
       return this
     }
     const sharedError = sharedSubscriptionError(topic, null)
@@ -900,7 +899,7 @@ class MqttClient extends EventEmitter {
       const entry = this.outgoing[packet.messageId]
       delete this.outgoing[packet.messageId]
       this._releaseId(packet.messageId)
-      if (entry) entry.cb(codedError(message, `ERR_MQTT_${code}`))
+      if (entry) entry.cb(codedError(message, nativeCode(code, message)))
       return
     }
     this._statistics.probe(packet.messageId)
@@ -1025,7 +1024,7 @@ class MqttClient extends EventEmitter {
   }
 
   _checkDisconnecting (callback) {
-    if (this.disconnecting) this._callbackOrError(callback, new Error('client disconnecting'))
+    if (this.disconnecting) this._callbackOrError(callback, codedError('client disconnecting', 'ERR_MQTT_CLIENT_DISCONNECTING'))
     return this.disconnecting
   }
 
@@ -1158,9 +1157,9 @@ class MqttClient extends EventEmitter {
     native.clientClearOutgoing(this._handle)
     for (const id of Object.keys(outgoing)) {
       this.outgoingStore.del({ messageId: Number(id) }, noop)
-      outgoing[id].cb(new Error('Connection closed'))
+      outgoing[id].cb(codedError('Connection closed', 'ERR_MQTT_CONNECTION_CLOSED'))
     }
-    for (const entry of unnumbered) entry.cb(new Error('Connection closed'))
+    for (const entry of unnumbered) entry.cb(codedError('Connection closed', 'ERR_MQTT_CONNECTION_CLOSED'))
   }
 
   /** Fails pending subscribe/unsubscribe callbacks on close (MQTT.js `_flushVolatile`). */
@@ -1169,7 +1168,7 @@ class MqttClient extends EventEmitter {
       const entry = this.outgoing[id]
       if (entry.volatile) {
         delete this.outgoing[id]
-        entry.cb(new Error('Connection closed'))
+        entry.cb(codedError('Connection closed', 'ERR_MQTT_CONNECTION_CLOSED'))
       }
     }
   }
@@ -1436,7 +1435,7 @@ class MqttClient extends EventEmitter {
         return
       }
       if (!VALID_ACK_CODES.includes(code)) {
-        this.emit('error', new Error(`Wrong reason code for ${ackName}`))
+        this.emit('error', codedError(`Wrong reason code for ${ackName}`, 'ERR_MQTT_WRONG_REASON_CODE'))
         return
       }
       then(code)
@@ -1664,8 +1663,8 @@ class MqttClient extends EventEmitter {
         let err = null
         for (const code of packet.granted) {
           if ((code & 0x80) !== 0) {
-            err = new Error(`Subscribe error: ${ReasonCodes[code]}`)
-            err.code = code
+            // MQTT.js's numeric SUBACK reason code.
+            err = codedError(`Subscribe error: ${ReasonCodes[code]}`, code)
             const topics = this.messageIdToTopic[messageId]
             if (topics) for (const t of topics) delete this._resubscribeTopics[t]
           }
@@ -1825,7 +1824,7 @@ function withoutTopicAlias (packet, properties, handle) {
   let topic = packet.topic
   if (!topic) {
     topic = native.clientTopicOfAlias(handle, properties.topicAlias)
-    if (typeof topic !== 'string') return new Error('Unregistered Topic Alias')
+    if (typeof topic !== 'string') return codedError('Unregistered Topic Alias', 'ERR_MQTT_TOPIC_ALIAS')
   }
   const rest = { ...properties }
   delete rest.topicAlias
@@ -1843,7 +1842,7 @@ function toPayload (message) {
   if (message instanceof Uint8Array) return message
   // mqtt-packet writes `payload || empty`: MQTT.js publishes null and undefined as empty.
   if (message === null || message === undefined) return EMPTY
-  throw new TypeError(`The "message" argument must be a string, a Buffer or a Uint8Array; received ${typeof message}`)
+  throw codedError(`The "message" argument must be a string, a Buffer or a Uint8Array; received ${typeof message}`, 'ERR_MQTT_INVALID_ARGUMENT', TypeError)
 }
 
 /** Where an application's own stream leads, as far as the options say (for messages only). */
@@ -1864,7 +1863,7 @@ function clampInt (value, min, max) {
 
 function checkKeepalive (keepalive) {
   if (typeof keepalive !== 'number' || !Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) {
-    throw new RangeError(`keepalive must be a whole number of seconds from 0 to 65535; received ${keepalive}`)
+    throw codedError(`keepalive must be a whole number of seconds from 0 to 65535; received ${keepalive}`, 'ERR_MQTT_INVALID_OPTION', RangeError)
   }
 }
 

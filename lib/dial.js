@@ -10,6 +10,7 @@
 
 const dns = require('dns')
 const net = require('net')
+const { codedError } = require('./errors')
 
 const SECURE = new Set(['mqtts', 'ssl', 'tls'])
 
@@ -112,8 +113,7 @@ function resolve (endpoint, opts, done) {
       const list = Array.isArray(address) ? address.map((a) => (typeof a === 'string' ? a : a && a.address)) : [address]
       const addresses = list.filter((a) => typeof a === 'string' && net.isIP(a) !== 0)
       if (addresses.length === 0) {
-        const e = new Error(`getaddrinfo ENOTFOUND ${name.host}`)
-        e.code = 'ENOTFOUND'
+        const e = codedError(`getaddrinfo ENOTFOUND ${name.host}`, 'ENOTFOUND')
         return finish(failureOf(e, name, endpoint))
       }
       resolved[i] = { host: name.host, addresses }

@@ -15,6 +15,7 @@ require('./runtime').assertSupportedRuntime()
 const fs = require('node:fs')
 const path = require('node:path')
 const { hostSuffix, suffixOfTriple } = require('./platform')
+const { codedError } = require('./errors')
 const pkg = require('../package.json')
 
 const root = path.join(__dirname, '..')
@@ -24,8 +25,7 @@ const binaryName = (pkg.napi && pkg.napi.binaryName) || 'mqtt-native'
 const packagePrefix = (pkg.napi && pkg.napi.packageName) || pkg.name
 
 function nativeError (code, message, cause) {
-  const err = new Error(message)
-  err.code = code
+  const err = codedError(message, code)
   if (cause) err.cause = cause
   return err
 }

@@ -1,6 +1,7 @@
 'use strict'
 // MQTT.js's `connect(url, opts)` option handling (research §2), plus the checks MQTT.js lacks.
 const url = require('url')
+const { codedError } = require('./errors')
 
 /** Every protocol MQTT.js registers in Node (all of them are supported). */
 const KNOWN = new Set(['mqtt', 'tcp', 'mqtts', 'ssl', 'tls', 'ws', 'wss'])
@@ -12,12 +13,6 @@ const DEFAULT_PORTS = { mqtt: 1883, tcp: 1883, mqtts: 8883, ssl: 8883, tls: 8883
  */
 const MINI_PROGRAM = { wx: 'ws', wxs: 'wss', ali: 'ws', alis: 'wss' }
 
-function urlError (message, code) {
-  const err = new Error(message)
-  err.code = code
-  return err
-}
-
 /**
  * A string such as `localhost:1883` parses with `localhost:` as its scheme; MQTT.js then dials a
  * host named `1883`. Refuse it and say what to write instead.
@@ -28,21 +23,21 @@ function checkScheme (brokerUrl, parsed) {
     `Write "mqtt://${hostPort}" for MQTT over TCP, or "ws://${hostPort}/mqtt" for MQTT over WebSocket.`
   if (!scheme) {
     // MQTT.js's exact message (code may match it); what to write instead is in `hint`.
-    const err = urlError('Missing protocol', 'ERR_MQTT_URL_NO_SCHEME')
+    const err = codedError('Missing protocol', 'ERR_MQTT_URL_NO_SCHEME')
     err.hint = `The broker URL "${brokerUrl}" has no scheme. ${suggestion(brokerUrl.replace(/^\/+/, ''))}`
     throw err
   }
   const base = scheme.replace('+unix', '')
   if (!KNOWN.has(base) && /^\d+$/.test(parsed.hostname || '') && !brokerUrl.includes('//')) {
-    throw urlError(`Missing protocol in broker URL "${brokerUrl}": "${scheme}" was read as the scheme. ${suggestion(brokerUrl)}`, 'ERR_MQTT_URL_NO_SCHEME')
+    throw codedError(`Missing protocol in broker URL "${brokerUrl}": "${scheme}" was read as the scheme. ${suggestion(brokerUrl)}`, 'ERR_MQTT_URL_NO_SCHEME')
   }
   if (!KNOWN.has(base) && !MINI_PROGRAM[base]) {
-    throw urlError(`Unknown protocol "${scheme}" in broker URL "${brokerUrl}". Use mqtt://, mqtts://, ws:// or wss://.`, 'ERR_MQTT_URL_SCHEME')
+    throw codedError(`Unknown protocol "${scheme}" in broker URL "${brokerUrl}". Use mqtt://, mqtts://, ws:// or wss://.`, 'ERR_MQTT_URL_SCHEME')
   }
   if (parsed.port != null && parsed.port !== '') {
     const port = Number(parsed.port)
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw urlError(`Port ${parsed.port} in broker URL "${brokerUrl}" is out of range (1 to 65535).`, 'ERR_MQTT_URL_PORT')
+      throw codedError(`Port ${parsed.port} in broker URL "${brokerUrl}" is out of range (1 to 65535).`, 'ERR_MQTT_URL_PORT')
     }
   }
 }
@@ -80,7 +75,7 @@ function normalize (brokerUrl, opts) {
     fromUrl.protocol = parsed.protocol
     fromUrl.path = parsed.path
     opts = { ...fromUrl, ...opts }
-    if (!opts.protocol) throw new Error('Missing protocol')
+    if (!opts.protocol) throw codedError('Missing protocol', 'ERR_MQTT_URL_NO_SCHEME')
     opts.protocol = opts.protocol.replace(/:$/, '')
   }
   // Before the path is dropped for non-WebSocket schemes, so that ali:// keeps it as ws:// does.
@@ -100,10 +95,10 @@ function normalize (brokerUrl, opts) {
     opts.socksProxy = process.env.MQTTJS_SOCKS_PROXY
   }
   if (opts.cert && opts.key) {
-    if (!opts.protocol) throw new Error('Missing secure protocol key')
+    if (!opts.protocol) throw codedError('Missing secure protocol key', 'ERR_MQTT_URL_NO_SCHEME')
     if (!['mqtts', 'wss', 'wxs', 'alis'].includes(opts.protocol)) {
       const upgrade = { mqtt: 'mqtts', ws: 'wss', wx: 'wxs', ali: 'alis' }[opts.protocol]
-      if (!upgrade) throw new Error(`Unknown protocol for secure connection: "${opts.protocol}"!`)
+      if (!upgrade) throw codedError(`Unknown protocol for secure connection: "${opts.protocol}"!`, 'ERR_MQTT_URL_SCHEME')
       opts.protocol = upgrade
     }
   }
@@ -111,7 +106,7 @@ function normalize (brokerUrl, opts) {
     // MQTT.js falls back to the first registered protocol (secure ones for mqtts/wss).
     opts.protocol = ['mqtts', 'wss'].includes(opts.protocol) ? 'mqtts' : 'mqtt'
   }
-  if (opts.clean === false && !opts.clientId) throw new Error('Missing clientId for unclean clients')
+  if (opts.clean === false && !opts.clientId) throw codedError('Missing clientId for unclean clients', 'ERR_MQTT_INVALID_OPTION')
   if (opts.protocol) opts.defaultProtocol = opts.protocol
   return opts
 }
@@ -123,7 +118,7 @@ const WS = new Set(['ws', 'wss'])
 const WSS_COPIED = ['rejectUnauthorized', 'ca', 'cert', 'key', 'pfx', 'passphrase']
 
 function unsupported (message) {
-  return urlError(`${message} (see COMPATIBILITY.md).`, 'ERR_MQTT_UNSUPPORTED')
+  return codedError(`${message} (see COMPATIBILITY.md).`, 'ERR_MQTT_UNSUPPORTED')
 }
 
 const SOCKS_SCHEMES = {
@@ -134,7 +129,7 @@ const SOCKS_SCHEMES = {
 }
 
 function socksError (message) {
-  return urlError(message, 'ERR_MQTT_SOCKS_URL')
+  return codedError(message, 'ERR_MQTT_SOCKS_URL')
 }
 
 /**
@@ -194,7 +189,7 @@ function parseSocksProxy (value, timeout) {
   }
   if (timeout !== undefined && timeout !== null && timeout !== 0) {
     if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
-      throw urlError(`The option "socksTimeout" must be a positive number of milliseconds; received ${String(timeout)}`, 'ERR_MQTT_SOCKS_OPTIONS')
+      throw codedError(`The option "socksTimeout" must be a positive number of milliseconds; received ${String(timeout)}`, 'ERR_MQTT_SOCKS_OPTIONS')
     }
     socks.timeout = Math.ceil(timeout)
   }
@@ -217,10 +212,10 @@ function checkSupported (opts) {
     parseSocksProxy(opts.socksProxy, opts.socksTimeout)
   }
   if (opts.createWebsocket !== undefined && opts.createWebsocket !== null && typeof opts.createWebsocket !== 'function') {
-    throw new TypeError('The option "createWebsocket" must be a function (url, protocols, options) => WebSocket')
+    throw codedError('The option "createWebsocket" must be a function (url, protocols, options) => WebSocket', 'ERR_MQTT_INVALID_OPTION', TypeError)
   }
   if (opts.transformWsUrl !== undefined && opts.transformWsUrl !== null && typeof opts.transformWsUrl !== 'function') {
-    throw new TypeError('The option "transformWsUrl" must be a function (url, options, client) => string')
+    throw codedError('The option "transformWsUrl" must be a function (url, options, client) => string', 'ERR_MQTT_INVALID_OPTION', TypeError)
   }
   // Options only Node's networking can honour (OpenSSL-only TLS options, ws agents, …) are not
   // refused: they select the Node-stream path (lib/stream.js).
@@ -239,7 +234,7 @@ function pemList (value, name, out = [], passphrases = []) {
     pemList(value.pem, name, out, passphrases)
     if (typeof value.passphrase === 'string') passphrases.push(value.passphrase)
   } else {
-    throw new TypeError(`The TLS option "${name}" must be a string, a Buffer or an array of them (PEM); received ${typeof value}`)
+    throw codedError(`The TLS option "${name}" must be a string, a Buffer or an array of them (PEM); received ${typeof value}`, 'ERR_MQTT_TLS_OPTIONS', TypeError)
   }
   return out
 }
@@ -259,7 +254,7 @@ function alpnList (value) {
     }
     return names
   }
-  throw new TypeError('The TLS option "ALPNProtocols" must be an array of strings or Buffers, or a Buffer')
+  throw codedError('The TLS option "ALPNProtocols" must be an array of strings or Buffers, or a Buffer', 'ERR_MQTT_TLS_OPTIONS', TypeError)
 }
 
 /** The TLS part of an endpoint, from Node's `tls.connect` options. */
@@ -332,7 +327,7 @@ function resolveEndpoint (client) {
   if (!opts.unixSocket && !redirect) opts.hostname = host
   const port = redirect ? redirect.port : Number(opts.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw urlError(`Port ${opts.port} is out of range (1 to 65535).`, 'ERR_MQTT_URL_PORT')
+    throw codedError(`Port ${opts.port} is out of range (1 to 65535).`, 'ERR_MQTT_URL_PORT')
   }
   const endpoint = { protocol, host, port }
   if (opts.unixSocket && !SECURE.has(protocol) && !WS.has(protocol)) endpoint.unixPath = opts.path
@@ -355,7 +350,7 @@ function resolveEndpoint (client) {
     if (typeof opts.transformWsUrl === 'function') {
       wsUrl = opts.transformWsUrl(wsUrl, opts, client)
       if (typeof wsUrl !== 'string') {
-        throw new TypeError(`transformWsUrl must return a string URL; it returned ${wsUrl === null ? 'null' : typeof wsUrl}`)
+        throw codedError(`transformWsUrl must return a string URL; it returned ${wsUrl === null ? 'null' : typeof wsUrl}`, 'ERR_MQTT_INVALID_OPTION', TypeError)
       }
     }
     endpoint.ws = {

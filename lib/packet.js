@@ -27,9 +27,16 @@
 
 /** @typedef {Record<string, any>} Obj */
 
+const { codedError } = require('./errors')
+
 // Header-derived base fields of each packet type as mqtt-packet's parser sets them from the
 // fixed header: PUBREL, SUBSCRIBE and UNSUBSCRIBE have flags 0b0010, which it reads as QoS 1.
 const FIXED_QOS_1 = new Set(['pubrel', 'subscribe', 'unsubscribe'])
+
+/** A packet object (from the application or fromMqttPacket's caller) that cannot be encoded. */
+function invalidPacket (message) {
+  return codedError(message, 'ERR_MQTT_INVALID_PACKET', TypeError)
+}
 
 /**
  * Converts the neutral properties table into mqtt-packet's form, or returns undefined when
@@ -107,7 +114,7 @@ function userPropertiesToMqtt (pairs) {
  */
 function toMqttPacket (neutral, protocolVersion, length) {
   if (neutral === null || typeof neutral !== 'object') {
-    throw new TypeError('toMqttPacket: expected a packet object')
+    throw invalidPacket('toMqttPacket: expected a packet object')
   }
   const cmd = neutral.cmd
   const v5 = protocolVersion === 5
@@ -220,7 +227,7 @@ function toMqttPacket (neutral, protocolVersion, length) {
       return connectToMqtt(p, neutral)
 
     default:
-      throw new TypeError(`toMqttPacket: unknown packet type ${JSON.stringify(cmd)}`)
+      throw invalidPacket(`toMqttPacket: unknown packet type ${JSON.stringify(cmd)}`)
   }
 }
 
@@ -301,7 +308,7 @@ function toBuffer (value, what) {
   if (typeof value === 'string') return Buffer.from(value, 'utf8')
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
   if (value === undefined || value === null) return Buffer.alloc(0)
-  throw new TypeError(`${what} must be a Buffer or a string`)
+  throw invalidPacket(`${what} must be a Buffer or a string`)
 }
 
 /**
@@ -312,7 +319,7 @@ function toBuffer (value, what) {
 function toStr (value, what) {
   if (typeof value === 'string') return value
   if (Buffer.isBuffer(value)) return value.toString('utf8')
-  throw new TypeError(`${what} must be a string`)
+  throw invalidPacket(`${what} must be a string`)
 }
 
 /**
@@ -324,7 +331,7 @@ function toStr (value, what) {
 function toInt (value, what, dflt) {
   if ((value === undefined || value === null) && dflt !== undefined) return dflt
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new TypeError(`${what} must be a non-negative integer, got ${String(value)}`)
+    throw invalidPacket(`${what} must be a non-negative integer, got ${String(value)}`)
   }
   return value
 }
@@ -332,14 +339,14 @@ function toInt (value, what, dflt) {
 /** @param {unknown} value @param {string} what */
 function toQos (value, what) {
   const q = toInt(value, what, 0)
-  if (q > 2) throw new TypeError(`${what} must be 0, 1 or 2, got ${q}`)
+  if (q > 2) throw invalidPacket(`${what} must be 0, 1 or 2, got ${q}`)
   return q
 }
 
 /** @param {unknown} value @param {string} what */
 function toMessageId (value, what) {
   const id = toInt(value, what)
-  if (id < 1 || id > 0xffff) throw new TypeError(`${what} must be 1..65535, got ${id}`)
+  if (id < 1 || id > 0xffff) throw invalidPacket(`${what} must be 1..65535, got ${id}`)
   return id
 }
 
@@ -352,7 +359,7 @@ function toMessageId (value, what) {
 function propertiesFromMqtt (props, where) {
   if (props === undefined || props === null) return undefined
   if (typeof props !== 'object' || Array.isArray(props)) {
-    throw new TypeError(`${where}.properties must be an object`)
+    throw invalidPacket(`${where}.properties must be an object`)
   }
   let out
   for (const key in props) {
@@ -360,9 +367,9 @@ function propertiesFromMqtt (props, where) {
     if (value === undefined || value === null) continue
     const kind = PROPERTY_KINDS[key]
     const what = `${where}.properties.${key}`
-    if (kind === undefined) throw new TypeError(`unknown MQTT 5 property ${what}`)
+    if (kind === undefined) throw invalidPacket(`unknown MQTT 5 property ${what}`)
     if (Array.isArray(value) && kind !== 'subids') {
-      throw new TypeError(`${what} must not be an array`)
+      throw invalidPacket(`${what} must not be an array`)
     }
     if (kind === 'subids' && Array.isArray(value) && value.length === 0) continue
     if (out === undefined) out = {}
@@ -386,7 +393,7 @@ function propertiesFromMqtt (props, where) {
         break
       }
       case 'user': {
-        if (typeof value !== 'object') throw new TypeError(`${what} must be an object`)
+        if (typeof value !== 'object') throw invalidPacket(`${what} must be an object`)
         const pairs = []
         for (const name of Object.getOwnPropertyNames(value)) {
           const v = value[name]
@@ -421,7 +428,7 @@ function setProperties (target, props, where) {
  */
 function fromMqttPacket (obj, protocolVersion) {
   if (obj === null || typeof obj !== 'object') {
-    throw new TypeError('fromMqttPacket: expected a packet object')
+    throw invalidPacket('fromMqttPacket: expected a packet object')
   }
   const cmd = obj.cmd
   const v5 = protocolVersion === 5
@@ -473,13 +480,13 @@ function fromMqttPacket (obj, protocolVersion) {
     case 'subscribe': {
       const subs = obj.subscriptions
       if (!Array.isArray(subs) || subs.length === 0) {
-        throw new TypeError('subscribe.subscriptions must be a non-empty array')
+        throw invalidPacket('subscribe.subscriptions must be a non-empty array')
       }
       const out = new Array(subs.length)
       for (let i = 0; i < subs.length; i++) {
         const s = subs[i]
         if (s === null || typeof s !== 'object') {
-          throw new TypeError(`subscribe.subscriptions[${i}] must be an object`)
+          throw invalidPacket(`subscribe.subscriptions[${i}] must be an object`)
         }
         out[i] = {
           topic: toStr(s.topic, `subscribe.subscriptions[${i}].topic`),
@@ -509,7 +516,7 @@ function fromMqttPacket (obj, protocolVersion) {
     case 'unsubscribe': {
       const list = obj.unsubscriptions
       if (!Array.isArray(list) || list.length === 0) {
-        throw new TypeError('unsubscribe.unsubscriptions must be a non-empty array')
+        throw invalidPacket('unsubscribe.unsubscriptions must be a non-empty array')
       }
       /** @type {Obj} */
       const n = {
@@ -550,18 +557,18 @@ function fromMqttPacket (obj, protocolVersion) {
       return connectFromMqtt(obj, protocolVersion)
 
     default:
-      throw new TypeError(`fromMqttPacket: unknown packet type ${JSON.stringify(cmd)}`)
+      throw invalidPacket(`fromMqttPacket: unknown packet type ${JSON.stringify(cmd)}`)
   }
 }
 
 /** @param {unknown} list @param {string} what @returns {number[]} */
 function codes (list, what) {
-  if (!Array.isArray(list)) throw new TypeError(`${what} must be an array of numbers`)
+  if (!Array.isArray(list)) throw invalidPacket(`${what} must be an array of numbers`)
   const out = new Array(list.length)
   for (let i = 0; i < list.length; i++) {
     const c = list[i]
     if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > 255) {
-      throw new TypeError(`${what}[${i}] must be a byte, got ${String(c)}`)
+      throw invalidPacket(`${what}[${i}] must be a byte, got ${String(c)}`)
     }
     out[i] = c
   }
@@ -572,7 +579,7 @@ function codes (list, what) {
 function connectFromMqtt (obj, protocolVersion) {
   const version = obj.protocolVersion ?? protocolVersion ?? 4
   if (version !== 3 && version !== 4 && version !== 5) {
-    throw new TypeError(`connect.protocolVersion must be 3, 4 or 5, got ${String(version)}`)
+    throw invalidPacket(`connect.protocolVersion must be 3, 4 or 5, got ${String(version)}`)
   }
   const v5 = version === 5
   /** @type {Obj} */
@@ -586,7 +593,7 @@ function connectFromMqtt (obj, protocolVersion) {
   }
   const w = obj.will
   if (w) {
-    if (typeof w !== 'object') throw new TypeError('connect.will must be an object')
+    if (typeof w !== 'object') throw invalidPacket('connect.will must be an object')
     /** @type {Obj} */
     const will = {
       topic: toStr(w.topic, 'connect.will.topic'),

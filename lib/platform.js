@@ -4,6 +4,8 @@
 // carries the prebuilt addon (`mqtt-native-<suffix>`). Used by the loader (lib/native.js) and by
 // `npm run package` (scripts/package.js).
 
+const { codedError } = require('./errors')
+
 const ARCH = { x86_64: 'x64', aarch64: 'arm64', i686: 'ia32', armv7: 'arm', riscv64gc: 'riscv64', s390x: 's390x', powerpc64le: 'ppc64' }
 
 /**
@@ -16,14 +18,14 @@ const ARCH = { x86_64: 'x64', aarch64: 'arm64', i686: 'ia32', armv7: 'arm', risc
 function suffixOfTriple (triple) {
   const parts = String(triple).split('-')
   const arch = ARCH[parts[0]]
-  if (!arch || parts.length < 3) throw new Error(`mqtt-native: unknown target triple ${JSON.stringify(triple)} (expected e.g. x86_64-unknown-linux-gnu)`)
+  if (!arch || parts.length < 3) throw codedError(`mqtt-native: unknown target triple ${JSON.stringify(triple)} (expected e.g. x86_64-unknown-linux-gnu)`, 'ERR_MQTT_NATIVE_PLATFORM')
   const os = parts[2]
   const abi = parts[3]
   if (os === 'darwin') return `darwin-${arch}`
   if (os === 'windows') return `win32-${arch}-${abi || 'msvc'}`
   if (os === 'linux' && abi) return `linux-${arch}-${abi}`
   if (os === 'freebsd') return `freebsd-${arch}`
-  throw new Error(`mqtt-native: unsupported target triple ${JSON.stringify(triple)}`)
+  throw codedError(`mqtt-native: unsupported target triple ${JSON.stringify(triple)}`, 'ERR_MQTT_NATIVE_PLATFORM')
 }
 
 /**

@@ -4,6 +4,7 @@
 // points; the work is done here and in Rust (src/session, src/persist).
 
 const native = require('./native')
+const { codedError } = require('./errors')
 
 /** The protocol's largest packet: 1 byte of type, 4 of length, 268,435,455 of body. */
 const PROTOCOL_MAX_PACKET = 268435460
@@ -17,7 +18,7 @@ function checkReliabilityOptions (opts) {
   const max = opts.maxIncomingPacketSize
   if (max !== undefined && max !== null) {
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > PROTOCOL_MAX_PACKET) {
-      throw new RangeError(`maxIncomingPacketSize must be a whole number of bytes from 1 to ${PROTOCOL_MAX_PACKET}; received ${max}`)
+      throw codedError(`maxIncomingPacketSize must be a whole number of bytes from 1 to ${PROTOCOL_MAX_PACKET}; received ${max}`, 'ERR_MQTT_INVALID_OPTION', RangeError)
     }
   }
 }
@@ -30,9 +31,7 @@ function applyReliabilityOptions (client) {
 }
 
 function persistenceError (message) {
-  const err = new Error(message)
-  err.code = 'ERR_MQTT_PERSISTENCE'
-  return err
+  return codedError(message, 'ERR_MQTT_PERSISTENCE')
 }
 
 /**
@@ -255,8 +254,7 @@ class TakeoverWatch {
   report (what) {
     this.client._statistics.takeovers++
     const clientId = this.client.options.clientId
-    const err = new Error(`Session taken over: ${what}. Most likely another client is connected with the same clientId "${clientId}" (a copied configuration, or a second instance of this service), and the two keep knocking each other off. Give every client its own clientId. Reconnecting continues.`)
-    err.code = 'ERR_MQTT_SESSION_TAKEN_OVER'
+    const err = codedError(`Session taken over: ${what}. Most likely another client is connected with the same clientId "${clientId}" (a copied configuration, or a second instance of this service), and the two keep knocking each other off. Give every client its own clientId. Reconnecting continues.`, 'ERR_MQTT_SESSION_TAKEN_OVER')
     err.clientId = clientId
     // Never silent, and never a crash of an application that listens to no 'error' (MQTT.js
     // code that ran quietly before): without a listener it is a process warning.

@@ -3,6 +3,8 @@
 // load N-API addons but have no libuv loop behind them (Bun's uv_poll_init_socket is a stub that
 // aborts), so they are refused here, at load, with an error that says so, before any libuv call.
 
+const { codedError } = require('./errors')
+
 /** The name of the JavaScript runtime if it is one without libuv, else null. */
 function runtimeWithoutLibuv (proc = process, global = globalThis) {
   if (proc && proc.versions && proc.versions.bun) return `Bun ${proc.versions.bun}`
@@ -17,9 +19,7 @@ function runtimeWithoutLibuv (proc = process, global = globalThis) {
 function assertSupportedRuntime (proc, global) {
   const name = runtimeWithoutLibuv(proc, global)
   if (!name) return
-  const err = new Error(`mqtt-native runs on Node.js (and Electron) only: it drives its sockets on Node's libuv event loop, which ${name} does not have. Use the \`mqtt\` package (MQTT.js) on ${name.split(' ')[0]}.`)
-  err.code = 'ERR_MQTT_NATIVE_RUNTIME'
-  throw err
+  throw codedError(`mqtt-native runs on Node.js (and Electron) only: it drives its sockets on Node's libuv event loop, which ${name} does not have. Use the \`mqtt\` package (MQTT.js) on ${name.split(' ')[0]}.`, 'ERR_MQTT_NATIVE_RUNTIME')
 }
 
 module.exports = { runtimeWithoutLibuv, assertSupportedRuntime }

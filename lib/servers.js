@@ -4,6 +4,8 @@
 // (§4.11: a CONNACK or DISCONNECT with reason 0x9C Use another server or 0x9D Server moved, and
 // a Server Reference property, §3.2.2.3.16 and §3.14.2.2.5).
 
+const { codedError } = require('./errors')
+
 /** MQTT 5 reason codes that redirect the client (§4.11). */
 const USE_ANOTHER_SERVER = 0x9c
 const SERVER_MOVED = 0x9d
@@ -14,9 +16,7 @@ const SELECTIONS = ['ordered', 'shuffle']
 const FAMILY = { mqtt: 'mqtt', tcp: 'mqtt', mqtts: 'mqtts', ssl: 'mqtts', tls: 'mqtts', ws: 'ws', wss: 'wss' }
 
 function optionError (message) {
-  const err = new TypeError(message)
-  err.code = 'ERR_MQTT_INVALID_OPTION'
-  return err
+  return codedError(message, 'ERR_MQTT_INVALID_OPTION', TypeError)
 }
 
 /**

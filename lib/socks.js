@@ -7,11 +7,10 @@
 const net = require('net')
 const dns = require('dns')
 const { Duplex } = require('stream')
+const { codedError } = require('./errors')
 
 function socksError (code, message) {
-  const err = new Error(message)
-  err.code = code
-  return err
+  return codedError(message, code)
 }
 
 /** SOCKS5 reply codes (RFC 1928 §6) as the native path names them. */

@@ -1,6 +1,7 @@
 'use strict'
 // The in-memory in-flight store with MQTT.js's interface (research §7.1).
 const { Readable } = require('stream')
+const { codedError } = require('./errors')
 
 class Store {
   constructor (options) {
@@ -25,7 +26,7 @@ class Store {
       this._inflights.delete(packet.messageId)
       cb(null, stored)
     } else if (cb) {
-      cb(new Error('missing packet'))
+      cb(codedError('missing packet', 'ERR_MQTT_PACKET_NOT_FOUND'))
     }
     return this
   }
@@ -33,7 +34,7 @@ class Store {
   get (packet, cb) {
     const stored = this._inflights.get(packet.messageId)
     if (stored) cb(null, stored)
-    else if (cb) cb(new Error('missing packet'))
+    else if (cb) cb(codedError('missing packet', 'ERR_MQTT_PACKET_NOT_FOUND'))
     return this
   }
 

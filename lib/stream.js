@@ -12,6 +12,7 @@ const net = require('net')
 const { Duplex } = require('stream')
 const native = require('./native')
 const { socksStream } = require('./socks')
+const { codedError } = require('./errors')
 
 const OP = native.streamOps()
 
@@ -110,8 +111,8 @@ function tlsStream (opts, endpoint) {
   if (!endpoint.socks) socket.setNoDelay(true)
   socket.on('secureConnect', () => {
     if (options.rejectUnauthorized && !socket.authorized) {
-      const err = new Error(`TLS not authorized: ${socket.authorizationError || 'the server certificate was not verified'}`)
-      err.code = typeof socket.authorizationError === 'string' ? socket.authorizationError : 'ERR_TLS_NOT_AUTHORIZED'
+      const err = codedError(`TLS not authorized: ${socket.authorizationError || 'the server certificate was not verified'}`,
+        typeof socket.authorizationError === 'string' ? socket.authorizationError : 'ERR_TLS_NOT_AUTHORIZED')
       socket.destroy(err)
     }
   })
@@ -156,8 +157,7 @@ function whatwgStream (url, subprotocol) {
     stream.push(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data))
   })
   socket.addEventListener('error', (event) => {
-    const err = new Error(`WebSocket error: ${(event && event.message) || 'the connection failed'}`)
-    err.code = 'ERR_MQTT_WS'
+    const err = codedError(`WebSocket error: ${(event && event.message) || 'the connection failed'}`, 'ERR_MQTT_WS')
     stream.destroy(err)
   })
   socket.addEventListener('close', () => {
@@ -172,8 +172,7 @@ function wsStream (opts, endpoint) {
   const { url, subprotocol } = endpoint.ws
   if (isSet(opts.forceNativeWebSocket) && typeof opts.createWebsocket !== 'function') {
     if (typeof globalThis.WebSocket !== 'function') {
-      const err = new Error('forceNativeWebSocket needs the global WebSocket of Node.js 22 or later')
-      err.code = 'ERR_MQTT_UNSUPPORTED'
+      const err = codedError('forceNativeWebSocket needs the global WebSocket of Node.js 22 or later', 'ERR_MQTT_UNSUPPORTED')
       throw err
     }
     return whatwgStream(url, subprotocol)
@@ -207,7 +206,7 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
   try {
     stream = openStream(client, endpoint)
     if (!stream || typeof stream.write !== 'function' || typeof stream.on !== 'function') {
-      throw new TypeError('The streamBuilder must return a Duplex stream')
+      throw codedError('The streamBuilder must return a Duplex stream', 'ERR_MQTT_INVALID_OPTION', TypeError)
     }
   } catch (err) {
     // A stream that takes nothing and fails at once: the attempt goes the usual way.

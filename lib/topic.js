@@ -1,7 +1,7 @@
 'use strict'
 // Topic filter validation, as MQTT.js 5.15+ exports it (MQTT 5 §4.7.1), and the checks for
 // shared subscriptions (MQTT 5 §4.8.2) that MQTT.js leaves to the broker.
-const { ErrorWithReasonCode } = require('./errors')
+const { ErrorWithReasonCode, codedError } = require('./errors')
 
 /** Whether `topic` is a valid topic filter: `+` and `#` occupy whole levels, `#` only last. */
 function validateTopic (topic) {
@@ -61,7 +61,7 @@ function sharedSubscriptionError (topics, optionsOf, version, serverProperties) 
   for (const topic of topics) {
     if (!isShared(topic)) continue
     const why = sharedTopicError(topic)
-    if (why) return new Error(`Invalid topic ${topic}: ${why} (a shared subscription is $share/<share name>/<filter>, MQTT 5 §4.8.2)`)
+    if (why) return codedError(`Invalid topic ${topic}: ${why} (a shared subscription is $share/<share name>/<filter>, MQTT 5 §4.8.2)`, 'ERR_MQTT_INVALID_TOPIC')
     if (!optionsOf) continue
     if (version === 5 && serverProperties && serverProperties.sharedSubscriptionAvailable === false) {
       return new ErrorWithReasonCode(`Subscribe error: Shared Subscriptions not supported: the broker's CONNACK says Shared Subscription Available = 0 (MQTT 5 §3.2.2.3.13), so ${topic} was not sent`, 158)
