@@ -11,6 +11,10 @@
 //
 // With one target, the comparison uses the other target's last results in the work dir, when
 // they were made from the same tests.
+//
+// It prints N, the tests MQTT.js passes; K, those of them that are not applicable to mqtt-native
+// because they need MQTT.js's internals (its internal modules or private members; listed); and
+// M, how many of the other N - K mqtt-native passes, with the list of the rest.
 const { spawn, spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
