@@ -884,6 +884,26 @@ function defineDifferentialSuite (transport) {
     assertSameTrace(traces['mqtt-native'], traces['MQTT.js'])
   })
 
+  anyTransport('MQTT 5: an alias given with its topic while offline lets later offline alias-only publishes get that topic back', async (t) => {
+    const traces = await both(t, { protocolVersion: 5, autoConnack: { reasonCode: 0, properties: { topicAliasMaximum: 3 } } }, async (lib, { broker, trace, client }) => {
+      const outgoingStore = new lib.Store({ clean: false })
+      const c = client(broker.url, { protocolVersion: 5, reconnectPeriod: 50, clientId: 'alias-offline', clean: false, outgoingStore })
+      const first = await broker.nextConnection()
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      first.destroy()
+      await until(() => !c.connected)
+      // Alias 1 was never used on the connection that ended: only these offline publishes give it.
+      c.publish('alias/offline', 'registers', { qos: 0, properties: { topicAlias: 1 } }, (err) => trace.push(`callback 1 ${err && err.message}`))
+      c.publish('', 'alias only', { qos: 0, properties: { topicAlias: 1 } }, (err) => trace.push(`callback 2 ${err && err.message}`))
+      c.publish('', 'alias only, QoS 1', { qos: 1, properties: { topicAlias: 1 } }, (err) => trace.push(`callback 3 ${err && err.message}`))
+      const second = await broker.nextConnection()
+      await until(() => trace.filter((e) => e.startsWith('callback')).length === 3)
+      await sleep(30)
+      trace.push(`wire: ${second.packets.filter((p) => p.cmd === 'publish').map((p) => `${p.topic}|${p.qos}|${p.properties && p.properties.topicAlias}`).join(' ')}`)
+    })
+    assert.deepEqual(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
   for (const async of [false, true]) {
     anyTransport(`publishes made offline do not overtake what ${async ? 'a level-style (asynchronous)' : 'a persistent'} outgoing store kept from an earlier run`, async (t) => {
       const traces = await both(t, { autoPuback: false }, async (lib, { broker, trace, client }) => {

@@ -388,6 +388,24 @@ test('wsOptions.agent, createWebsocket and OpenSSL-only TLS options are no longe
   c.end(true)
 })
 
+test('an application stream gets the CONNECT bytes only after new MqttClient() returns, as with MQTT.js', async () => {
+  // An application may attach its handlers to the stream it built after the constructor: MQTT.js
+  // writes corked until the next tick, so nothing reaches the stream before that.
+  const mqttjs = require('mqtt')
+  const seen = {}
+  for (const [name, lib] of [['MQTT.js', mqttjs], ['mqtt-native', mqtt]]) {
+    const writes = []
+    const stream = new Duplex({ read () {}, write (chunk, encoding, callback) { writes.push(chunk[0] >> 4); callback() } })
+    const client = new lib.MqttClient(() => stream, { reconnectPeriod: 0 })
+    const during = writes.length
+    await new Promise((resolve) => setImmediate(resolve))
+    seen[name] = { duringConstructor: during, firstPacketType: writes[0] }
+    client.end(true)
+  }
+  assert.deepEqual(seen['mqtt-native'], seen['MQTT.js'])
+  assert.deepEqual(seen['MQTT.js'], { duringConstructor: 0, firstPacketType: 1 })
+})
+
 test('an application stream that fails to build is one failed attempt, reported and retried', async () => {
   let calls = 0
   const client = new mqtt.MqttClient(() => {

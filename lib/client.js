@@ -190,6 +190,12 @@ class MqttClient extends EventEmitter {
      * messages (MQTT.js keeps them in its store and replays the store in order).
      */
     this._unsent = new Map()
+    /**
+     * Topic Aliases given with their topic by publishes made offline: alias → topic. MQTT.js adds
+     * them to the last connection's aliases, so a later offline alias-only publish gets its topic
+     * back; both are forgotten at the next CONNACK.
+     */
+    this._offlineAliases = new Map()
     /** QoS 1/2 publishes waiting for the flow-control window: message id → packet for packetsend. */
     this._writeLater = new Map()
     /**
@@ -473,7 +479,7 @@ class MqttClient extends EventEmitter {
         return
       }
       // The alias belonged to the old connection: sent with its topic (MQTT.js does the same).
-      const restored = withoutTopicAlias(packet, nativeProps, this._handle)
+      const restored = withoutTopicAlias(packet, nativeProps, this)
       if (restored instanceof Error) {
         this._dropOutgoing(messageId)
         return entry.cb(restored)
@@ -498,7 +504,7 @@ class MqttClient extends EventEmitter {
     // Offline, any alias belongs to the old connection: sent with its topic (as MQTT.js does),
     // an alias-only publish with the topic the alias stood for.
     if (!this.connected) {
-      const restored = withoutTopicAlias(packet, nativeProps, this._handle)
+      const restored = withoutTopicAlias(packet, nativeProps, this)
       if (restored instanceof Error) {
         if (callback) callback(restored)
         return
@@ -606,7 +612,7 @@ class MqttClient extends EventEmitter {
       return
     }
     if (this._queueFull(callback)) return
-    const restored = withoutTopicAlias(packet, properties, this._handle)
+    const restored = withoutTopicAlias(packet, properties, this)
     if (restored instanceof Error) {
       if (callback) callback(restored)
       return
@@ -1444,6 +1450,7 @@ class MqttClient extends EventEmitter {
 
   _onConnack (packet) {
     this._connack = packet
+    this._offlineAliases.clear()
     if (tracing.connectChannel.hasSubscribers) tracing.onConnect(this, packet)
     if (this.options.protocolVersion === 5) this._serverProperties = packet.properties || {}
     const rc = this.options.protocolVersion === 5 ? packet.reasonCode : packet.returnCode
@@ -1815,15 +1822,17 @@ const EMPTY = Buffer.alloc(0)
 /**
  * A publish made offline goes out on another connection, where its Topic Alias means nothing:
  * MQTT.js sends it with its topic and without the alias, an alias-only publish (empty topic)
- * getting its topic back from the last connection's aliases (`Unregistered Topic Alias` if it
- * has none). Returns the packet (for packetsend) and the native properties without the alias,
+ * getting its topic back from the last connection's aliases or an earlier offline publish's
+ * (`Unregistered Topic Alias` if neither has it). Returns the packet (for packetsend) and the native properties without the alias,
  * copies only when there was one, or that Error.
  */
-function withoutTopicAlias (packet, properties, handle) {
+function withoutTopicAlias (packet, properties, client) {
   if (!properties || properties.topicAlias === undefined) return [packet, properties]
   let topic = packet.topic
-  if (!topic) {
-    topic = native.clientTopicOfAlias(handle, properties.topicAlias)
+  if (topic) {
+    client._offlineAliases.set(properties.topicAlias, topic)
+  } else {
+    topic = client._offlineAliases.get(properties.topicAlias) ?? native.clientTopicOfAlias(client._handle, properties.topicAlias)
     if (typeof topic !== 'string') return codedError('Unregistered Topic Alias', 'ERR_MQTT_TOPIC_ALIAS')
   }
   const rest = { ...properties }

@@ -214,10 +214,23 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
     process.nextTick(() => stream.destroy(err))
   }
   const handle = client._handle
+  // MQTT.js writes each packet corked until the next tick (mqtt-packet's writeToStream), so the
+  // stream sees the bytes of a tick, CONNECT's included, only after the code that made them has
+  // returned: an application may attach its handlers to the stream after `new MqttClient()`.
+  let corked = false
+  const uncork = () => {
+    corked = false
+    stream.uncork()
+  }
   const port = (op, bytes) => {
     switch (op) {
       case OP.WRITE:
         if (stream.destroyed || stream.writableEnded) return true
+        if (!corked && typeof stream.cork === 'function') {
+          corked = true
+          stream.cork()
+          process.nextTick(uncork)
+        }
         return stream.write(bytes)
       case OP.PAUSE: stream.pause(); break
       case OP.RESUME: stream.resume(); break

@@ -26,6 +26,8 @@ export default async function * upstreamReporter (source) {
       nesting: data.nesting,
       passed: type === 'test:pass',
       skip: data.skip !== undefined && data.skip !== false,
+      // The reason given to a skipped test (`{ skip: 'reason' }`), such as the harness's own.
+      skipReason: typeof data.skip === 'string' ? data.skip : null,
       todo: data.todo !== undefined && data.todo !== false,
       kind: data.details?.type ?? null,
       durationMs: data.details?.duration_ms ?? null,

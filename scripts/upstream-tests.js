@@ -11,6 +11,10 @@
 //
 // With one target, the comparison uses the other target's last results in the work dir, when
 // they were made from the same tests.
+//
+// It prints N, the tests MQTT.js passes; K, those of them that are not applicable to mqtt-native
+// because they need MQTT.js's internals (its internal modules or private members; listed); and
+// M, how many of the other N - K mqtt-native passes, with the list of the rest.
 const { spawn, spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
@@ -53,8 +57,10 @@ const rewriteRules = {
     },
     {
       // Any other internal module (handlers/*, KeepaliveManager, connect/socks, …) has no
-      // counterpart: a stub whose exports throw when used, so that only the tests using it fail,
-      // each with a message naming the module.
+      // counterpart. The tests that use it are not run (see markTestsUsing); the module is a stub
+      // whose exports throw when used anyway, with a message starting with the internals marker,
+      // so that a use the marking misses fails only its test (see upstream-register.js).
+      missing: true,
       match: /^(\.\.\/\.\.\/)?src\/lib\/(.+)$/,
       to: (ctx, m) => ctx.missing(m[2])
     }
@@ -69,6 +75,19 @@ const nativeAdapters = {
   'default-message-id-provider': 'module.exports = { __esModule: true, default: entry.DefaultMessageIdProvider }',
   'unique-message-id-provider': 'module.exports = { __esModule: true, default: entry.UniqueMessageIdProvider }'
 }
+
+// Tests that MQTT.js passes and mqtt-native fails for want of MQTT.js's private internals are
+// "not applicable: MQTT.js internals", listed apart and not counted against mqtt-native. A failure
+// is one when its error starts with this marker (the stubs above; see upstream-register.js) or
+// names one of these private members, which an application cannot reach either.
+const internalsMarker = 'MQTT.js internals:'
+const privateInternals = [
+  // MqttClient's private keepalive hook, spied on by the keepalive tests; mqtt-native's keepalive
+  // runs in the native session (COMPATIBILITY.md).
+  '_reschedulePing'
+]
+const needsInternals = (error) => typeof error === 'string' &&
+  (error.includes(internalsMarker) || privateInternals.some((name) => new RegExp(`\\b${name}\\b`).test(error)))
 
 // Packages the harness needs besides the tests' own imports: the TypeScript loader upstream uses.
 const runnerPackages = ['esbuild', 'esbuild-register']
@@ -211,27 +230,105 @@ function prepareTarget (target, source) {
     },
     missing (name) {
       const file = path.join(adaptersDir, `missing-${name.replace(/\//g, '-')}.js`)
-      const message = `mqtt-native has no counterpart of MQTT.js's internal module src/lib/${name} (upstream-tests harness)`
+      const message = `${internalsMarker} mqtt-native has no counterpart of MQTT.js's internal module src/lib/${name} (upstream-tests harness)`
       fs.writeFileSync(file, `'use strict'\n// MQTT.js's src/lib/${name}: not provided by mqtt-native; using it fails the test.\nfunction missing () { throw new Error(${JSON.stringify(message)}) }\nmodule.exports = new Proxy({ __esModule: true, default: missing }, { get: (o, k) => (k in o || typeof k === 'symbol') ? o[k] : missing })\n`)
       return file
     }
   }
   const rewrites = {}
+  const notApplicable = []
   for (const file of allTsFiles(path.join(targetDir, 'test', 'node'))) {
     const text = fs.readFileSync(file, 'utf8')
-    const rewritten = text.replace(specifierPattern, (whole, lead, quote, spec) => {
+    const missing = new Map() // local name bound to a missing module -> that module
+    let rewritten = text.replace(specifierPattern, (whole, lead, quote, spec) => {
       for (const rule of rewriteRules[target]) {
         const m = spec.match(rule.match)
         if (!m) continue
         const to = rule.to(ctx, m)
         rewrites[spec] = path.relative(root, to) || '.'
+        if (rule.missing) for (const name of importedNames(text, spec)) missing.set(name, `src/lib/${m[2]}`)
         return `${lead}${quote}${to}${quote}`
       }
       return whole
     })
+    if (missing.size) {
+      rewritten = markTestsUsing(rewritten, missing, (line) => notApplicable.push(`${path.basename(file)}:${line}`))
+    }
     if (rewritten !== text) fs.writeFileSync(file, rewritten)
   }
-  return { targetDir, rewrites }
+  return { targetDir, rewrites, notApplicable }
+}
+
+// The local names an import of `spec` binds: `import a from`, `import { b, c as d } from`,
+// `import * as e from`.
+function importedNames (text, spec) {
+  const names = []
+  const quoted = spec.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+  for (const m of text.matchAll(new RegExp(`import\\s+(?!type\\b)([^;'"]*?)\\s+from\\s*['"]${quoted}['"]`, 'g'))) {
+    const clause = m[1].replace(/\{([^}]*)\}/, (_, list) => {
+      for (const item of list.split(',')) {
+        const name = item.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop()
+        if (name && !item.trim().startsWith('type ')) names.push(name)
+      }
+      return ''
+    })
+    for (const part of clause.split(',')) {
+      const name = part.trim().replace(/^\*\s+as\s+/, '')
+      if (/^[\w$]+$/.test(name)) names.push(name)
+    }
+  }
+  return names
+}
+
+// Rewrites each `it(` whose code uses one of `missing`'s names, directly or through a function of
+// the file that does, into `it.notApplicable('<reason>', ` (upstream-register.js): such a test is
+// reported as skipped with the reason and never runs. Running it would only fail it at the first
+// call into the stub, part-way through its exchange with the test server; its client is then torn
+// down mid-exchange, which has reset the test server's connection (an error upstream's plain-TCP
+// test server does not listen for) and ended the file's process. Upstream's sources are formatted
+// by prettier, so a call or function ends at the first later line of the same indentation that
+// starts with `}` or `)`.
+function markTestsUsing (text, missing, onMarked) {
+  const lines = text.split('\n')
+  const indentOf = (line) => line.match(/^\s*/)[0].length
+  const blockEnd = (from) => {
+    const indent = indentOf(lines[from])
+    if (/\)\s*;?\s*$/.test(lines[from]) && !/[({[,]\s*$/.test(lines[from])) return from // a one-line call
+    for (let i = from + 1; i < lines.length; i++) {
+      if (lines[i].trim() && indentOf(lines[i]) <= indent && /^\s*[)}]/.test(lines[i])) return i
+    }
+    return lines.length - 1
+  }
+  // A use is a call (`handlePubrel(`, `new KeepaliveManager(`), so that prose such as a test
+  // named 'should handle …' is not taken for `handle(`.
+  const uses = (from, to) => {
+    const body = lines.slice(from, to + 1).join('\n')
+    return [...missing.keys()].find((name) => new RegExp(`(?<![\\w$.'"\`])${name.replace(/\$/g, '\\$')}\\s*\\(`).test(body))
+  }
+  // Functions that use a missing name make their own name a missing name too, until none is added.
+  for (let added = true; added;) {
+    added = false
+    lines.forEach((line, i) => {
+      const fn = line.match(/^\s*(?:async\s+)?function\s+([\w$]+)\s*\(/)
+      // A declaration, not a named function passed as an argument (`it('…',\n function _test(`).
+      const argument = /[,(]\s*$/.test(lines.slice(0, i).findLast((l) => l.trim()) ?? '')
+      if (!fn || argument || missing.has(fn[1])) return
+      const used = uses(i + 1, blockEnd(i))
+      if (used) {
+        missing.set(fn[1], missing.get(used))
+        added = true
+      }
+    })
+  }
+  lines.forEach((line, i) => {
+    if (!/^\s*it\(/.test(line)) return
+    const used = uses(i, blockEnd(i))
+    if (!used) return
+    const reason = `${internalsMarker} uses MQTT.js's internal module ${missing.get(used)}, which mqtt-native has no counterpart of`
+    lines[i] = line.replace(/\bit\(/, `it.notApplicable(${JSON.stringify(reason)}, `)
+    onMarked(i + 1)
+  })
+  return lines.join('\n')
 }
 
 // Runs node --test on the target's copy in its own process group, which is killed when the run
@@ -307,7 +404,7 @@ function collectResults (target, prepared, runInfo) {
   for (const e of keyed) {
     if (e.kind === 'suite' || parents.has(e.key)) continue
     const status = e.skip ? 'skip' : e.todo ? 'todo' : e.passed ? 'pass' : 'fail'
-    results[e.key] = { status, durationMs: e.durationMs, error: e.error, failureType: e.failureType }
+    results[e.key] = { status, durationMs: e.durationMs, error: e.error ?? e.skipReason ?? null, failureType: e.failureType }
   }
   return results
 }
@@ -333,7 +430,10 @@ function countBy (items, keyOf) {
 }
 
 function compare (mqttRun, nativeRun) {
-  const excluded = (key) => ['skip', 'todo'].includes(mqttRun.results[key]?.status) || ['skip', 'todo'].includes(nativeRun.results[key]?.status)
+  // Skipped and todo tests are left out, except the ones the harness skips for needing MQTT.js's
+  // internals (their reason is the `error`), which count as not applicable.
+  const skipped = (result) => ['skip', 'todo'].includes(result?.status) && !needsInternals(result.error)
+  const excluded = (key) => skipped(mqttRun.results[key]) || skipped(nativeRun.results[key])
   const keys = [...new Set([...Object.keys(mqttRun.results), ...Object.keys(nativeRun.results)])].filter((k) => !excluded(k)).sort()
   // A test missing from a run did not pass there: its file's process ended before reaching it
   // (upstream's suites call process.exit(0) in their `after` hook, which runs early when an
@@ -344,11 +444,12 @@ function compare (mqttRun, nativeRun) {
     }
   }
   const passed = (run, key) => run.results[key]?.status === 'pass'
-  const sets = { bothPass: [], bothFail: [], mqttOnly: [], nativeOnly: [] }
+  const sets = { bothPass: [], bothFail: [], mqttOnly: [], internals: [], nativeOnly: [] }
   for (const key of keys) {
     const m = passed(mqttRun, key)
     const n = passed(nativeRun, key)
-    sets[m && n ? 'bothPass' : !m && !n ? 'bothFail' : m ? 'mqttOnly' : 'nativeOnly'].push(key)
+    const set = m && n ? 'bothPass' : !m && !n ? 'bothFail' : !m ? 'nativeOnly' : needsInternals(nativeRun.results[key].error) ? 'internals' : 'mqttOnly'
+    sets[set].push(key)
   }
   return { total: keys.length, sets }
 }
@@ -371,6 +472,7 @@ async function main () {
   const runs = {}
   for (const target of args.target === 'both' ? targets : [args.target]) {
     const prepared = prepareTarget(target, source)
+    if (prepared.notApplicable.length) console.log(`[${target}] ${prepared.notApplicable.length} tests use MQTT.js internal modules and will not run: ${prepared.notApplicable.join(', ')}`)
     const runInfo = await runTarget(target, prepared, register, args)
     const results = collectResults(target, prepared, runInfo)
     const counts = countOf(results)
@@ -410,10 +512,13 @@ async function main () {
 
   const { total, sets } = compare(runs.mqtt, runs.native)
   console.log(`\n${source.label}${source.commit ? ` (${source.commit.slice(0, 12)})` : ''}: ${total} tests (skipped and todo excluded)`)
-  console.log(`  MQTT.js ${versions.mqtt} passes ${sets.bothPass.length + sets.mqttOnly.length}`)
-  console.log(`  mqtt-native ${versions.native} passes ${sets.bothPass.length + sets.nativeOnly.length}`)
-  console.log(`  both pass ${sets.bothPass.length}, both fail ${sets.bothFail.length}, MQTT.js only ${sets.mqttOnly.length}, mqtt-native only ${sets.nativeOnly.length}`)
+  const mqttPasses = sets.bothPass.length + sets.mqttOnly.length + sets.internals.length
+  const applicable = mqttPasses - sets.internals.length
+  console.log(`  MQTT.js ${versions.mqtt} passes ${mqttPasses}; of those, not applicable (MQTT.js internals) ${sets.internals.length}`)
+  console.log(`  mqtt-native ${versions.native} passes ${sets.bothPass.length} of the ${applicable} applicable (and ${sets.nativeOnly.length} that MQTT.js fails)`)
+  console.log(`  both pass ${sets.bothPass.length}, both fail ${sets.bothFail.length}, MQTT.js only ${sets.mqttOnly.length}, not applicable ${sets.internals.length}, mqtt-native only ${sets.nativeOnly.length}`)
   printList('both fail', sets.bothFail, runs.native.results)
+  printList('not applicable: MQTT.js internals (MQTT.js passes; mqtt-native has no such module or private member)', sets.internals, runs.native.results)
   const notRun = sets.mqttOnly.filter((k) => runs.native.results[k].status === 'not-run')
   printList('MQTT.js passes, mqtt-native fails', sets.mqttOnly.filter((k) => !notRun.includes(k)), runs.native.results)
   console.log(`\nMQTT.js passes, mqtt-native did not run (its file ended early; counted as failures): ${notRun.length}`)
@@ -425,7 +530,7 @@ async function main () {
     testsId,
     node: process.version,
     total,
-    passes: { mqtt: sets.bothPass.length + sets.mqttOnly.length, native: sets.bothPass.length + sets.nativeOnly.length },
+    passes: { mqtt: mqttPasses, notApplicable: sets.internals.length, native: sets.bothPass.length, nativeOnly: sets.nativeOnly.length },
     sets,
     failures: Object.fromEntries(sets.mqttOnly.map((k) => [k, runs.native.results[k] ?? { status: 'missing' }])),
     runs: Object.fromEntries(targets.map((t) => [t, { version: runs[t].version, durationMs: runs[t].durationMs, exitCode: runs[t].exitCode, timedOut: runs[t].timedOut, counts: runs[t].counts, rewrites: runs[t].rewrites }]))
