@@ -408,3 +408,38 @@ test("mqtt-native: client A's retained publish then client B's subscribe from A'
   }
   assert.equal(overtaken, 0)
 })
+
+{
+  // A socket closed with unread bytes is reset (RFC 2525 §2.17): a broker then sees ECONNRESET
+  // for a client that simply ended. Ours reads what arrived before it closes. MQTT.js's
+  // end(true) destroys its socket with the PUBACK unread and resets it in this scenario; the
+  // upstream test "topicAlias should be removed and topic restored on resend" happens not to
+  // notice that with MQTT.js, and failed with ours until this.
+  const [name, lib] = LIBS[1]
+  test(`${name}: end(true) called as the broker sends a PUBACK closes the connection without resetting it`, async (t) => {
+    const resets = []
+    let closed
+    const serverSaw = new Promise((resolve) => { closed = resolve })
+    let client
+    const server = await startServer((conn, packet) => {
+      if (packet.cmd === 'connect') conn.send({ cmd: 'connack', returnCode: 0, sessionPresent: false })
+      if (packet.cmd === 'publish') {
+        conn.send({ cmd: 'puback', messageId: packet.messageId })
+        client.end(true)
+      }
+    }, (conn) => {
+      conn.socket.on('error', (err) => resets.push(err.code))
+      conn.socket.on('close', () => closed())
+    })
+    client = lib.connect({ host: '127.0.0.1', port: server.port, protocol: 'mqtt', reconnectPeriod: 0 })
+    t.after(async () => {
+      await endClient(client)
+      await server.close()
+    })
+    client.on('error', () => {})
+    await once(client, 'connect')
+    client.publish('t', 'x', { qos: 1 })
+    await serverSaw
+    assert.deepEqual(resets, [])
+  })
+}

@@ -1030,8 +1030,13 @@ impl Conn {
             task.abort();
         }
         self.close_handles();
-        // The socket closes after its poll handle stopped watching it.
-        let was_open = self.io.borrow_mut().wire.take().is_some();
+        // The socket closes after its poll handle stopped watching it, and after what the
+        // broker sent meanwhile is read (a close with unread bytes would reset the connection).
+        let wire = self.io.borrow_mut().wire.take();
+        let was_open = wire.is_some();
+        if let Some(wire) = wire {
+            wire.discard_unread();
+        }
         self.phase.set(Phase::Closed);
         // A newer connection of the same client that has already started owns the session's
         // events and state now; this one must not take them.

@@ -51,6 +51,27 @@ impl Socket {
         }
     }
 
+    /// Reads and drops, without blocking, what the kernel has already received for this
+    /// socket. A TCP socket closed with unread bytes in its receive queue is reset rather than
+    /// closed (RFC 2525 §2.17): the broker would see `ECONNRESET` for a client that simply ended
+    /// right after the broker's last packet arrived.
+    fn discard_unread(&self) {
+        use std::io::Read;
+        let mut scratch = [0u8; 16 * 1024];
+        // Bounded: a broker still sending cannot hold the close for long.
+        for _ in 0..64 {
+            let read = match self {
+                Socket::Tcp(s) => (&*s).read(&mut scratch),
+                #[cfg(unix)]
+                Socket::Unix(s) => (&*s).read(&mut scratch),
+            };
+            match read {
+                Ok(n) if n == scratch.len() => continue,
+                _ => break,
+            }
+        }
+    }
+
     /// Puts a TCP socket into delayed-acknowledgement ("pingpong") mode: `TCP_QUICKACK` off
     /// (Linux, tcp(7)); the kernel leaves the mode by itself after a pause. Elsewhere, and for
     /// unix sockets, nothing: the option does not exist there.
@@ -260,6 +281,12 @@ impl Wire {
         !self.out.is_empty()
             || self.tls.as_ref().is_some_and(|t| t.wants_write())
             || self.ws.as_ref().is_some_and(|w| w.has_replies())
+    }
+
+    /// Drops what was received and not read yet, so that closing the socket now closes it
+    /// normally rather than resetting it (see [`Socket::discard_unread`]).
+    pub fn discard_unread(&self) {
+        self.socket.discard_unread();
     }
 
     /// Asks the kernel to delay this connection's TCP acknowledgements (see
