@@ -406,19 +406,31 @@ test('an application stream gets the CONNECT bytes only after new MqttClient() r
   assert.deepEqual(seen['MQTT.js'], { duringConstructor: 0, firstPacketType: 1 })
 })
 
-test('an application stream that fails to build is one failed attempt, reported and retried', async () => {
+test('an application streamBuilder that throws inside new MqttClient() throws from the constructor, as with MQTT.js', () => {
+  const mqttjs = require('mqtt')
+  for (const lib of [mqttjs, mqtt]) {
+    assert.throws(() => new lib.MqttClient(() => { throw new Error('break') }, { reconnectPeriod: 0 }), { message: 'break' })
+  }
+})
+
+test('an application stream that fails to build on a later attempt is one failed attempt, reported and retried', async () => {
   let calls = 0
+  const [near, far] = memoryPair()
+  far.on('data', () => far.destroy())
   const client = new mqtt.MqttClient(() => {
     calls++
+    if (calls === 1) return near
     throw new Error('no stream today')
   }, { reconnectPeriod: 50 })
   const errors = []
   client.on('error', (err) => errors.push(err))
+  await waitFor(client, 'close')
   await waitFor(client, 'reconnect')
   await waitFor(client, 'close')
+  await waitFor(client, 'reconnect')
   client.end(true)
-  assert.ok(calls >= 2)
-  assert.equal(errors[0].message, 'no stream today')
+  assert.ok(calls >= 3)
+  assert.equal(errors.find((e) => e.message === 'no stream today').message, 'no stream today')
 })
 
 test('end() writes DISCONNECT to the application stream and ends it', async () => {

@@ -268,7 +268,16 @@ class MqttClient extends EventEmitter {
     this.on('removeListener', (event) => {
       if (event === 'packetsend' || event === 'packetreceive') this._setPacketEvents(-1)
     })
-    if (!this.options.manualConnect) this.connect()
+    if (!this.options.manualConnect) {
+      // An application's streamBuilder that throws here throws from the constructor, as in
+      // MQTT.js (lib/stream.js); on later attempts it is one failed attempt.
+      this._constructing = true
+      try {
+        this.connect()
+      } finally {
+        this._constructing = false
+      }
+    }
   }
 
   static defaultId () { return defaultId() }

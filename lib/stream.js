@@ -209,6 +209,10 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
       throw codedError('The streamBuilder must return a Duplex stream', 'ERR_MQTT_INVALID_OPTION', TypeError)
     }
   } catch (err) {
+    // MQTT.js builds the first stream inside its constructor, so the application's builder
+    // throwing there reaches the code that made the client. Later, MQTT.js would throw from a
+    // timer and take the process down; here it is one failed attempt, reported and retried.
+    if (client._constructing && client._streamBuilder) throw err
     // A stream that takes nothing and fails at once: the attempt goes the usual way.
     stream = new Duplex({ read () {}, write (chunk, encoding, callback) { callback() } })
     process.nextTick(() => stream.destroy(err))
