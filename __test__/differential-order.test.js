@@ -443,3 +443,30 @@ test("mqtt-native: client A's retained publish then client B's subscribe from A'
     assert.deepEqual(resets, [])
   })
 }
+
+for (const [name, lib] of LIBS) {
+  // MQTT.js numbers a QoS 1/2 publish made offline at publish(), so an application can name it
+  // (getLastMessageId) and take it back (removeOutgoingMessage) before it is ever sent (upstream
+  // "should not resend in-flight QoS 1 removed publish messages from the client").
+  test(`${name}: a QoS 1 publish made before the first CONNACK is numbered at once, and removeOutgoingMessage takes it back unsent`, async (t) => {
+    const published = []
+    const server = await startServer((conn, packet) => {
+      if (packet.cmd === 'connect') conn.send({ cmd: 'connack', returnCode: 0, sessionPresent: false })
+      if (packet.cmd === 'publish') published.push(String(packet.payload))
+      if (packet.cmd === 'publish' && packet.qos === 1) conn.send({ cmd: 'puback', messageId: packet.messageId })
+    })
+    const client = lib.connect({ host: '127.0.0.1', port: server.port, protocol: 'mqtt', reconnectPeriod: 0 })
+    t.after(async () => {
+      await endClient(client)
+      await server.close()
+    })
+    const results = []
+    client.publish('t', 'removed', { qos: 1 }, (err) => results.push(err ? err.message : 'acked'))
+    const id = client.getLastMessageId()
+    const numbered = Object.keys(client.outgoing).map(Number)
+    client.removeOutgoingMessage(id)
+    await once(client, 'connect')
+    await new Promise((resolve) => client.publish('t', 'sent', { qos: 1 }, resolve))
+    assert.deepEqual({ numbered, results, published }, { numbered: [id], results: ['Message removed'], published: ['sent'] })
+  })
+}

@@ -440,6 +440,14 @@ class MqttClient extends EventEmitter {
         this._idWaiters.push(() => this.publish(topic, message, opts, callback))
         return this
       }
+    } else if (qos > 0 && !this.connected && !this._persist) {
+      // Offline, MQTT.js numbers a QoS 1/2 publish at publish(): it is in `outgoing` and the
+      // store under that id, and getLastMessageId() names it (removeOutgoingMessage works on
+      // it). So do we while an id is free; beyond 65,535 outstanding, the rest are numbered
+      // when first sent, where MQTT.js would overwrite ids still in use. (A persisted record
+      // with an id means "sent before", resent with DUP after a crash: with `persistence` an
+      // offline publish is numbered when first sent.)
+      messageId = this._nextId() ?? 0
     }
     const flags = qos | (retain ? 4 : 0) | (dup ? 8 : 0)
     const v5 = this.options.protocolVersion === 5
@@ -452,7 +460,7 @@ class MqttClient extends EventEmitter {
     const packet = { cmd: 'publish', topic, payload: message, qos, retain, messageId, dup }
     if (v5) packet.properties = properties
     const nativeProps = v5 && properties ? fromMqttPacket({ cmd: 'publish', topic, payload, properties }, 5).properties : null
-    if (qos !== 0 && this._sessionIds) {
+    if (qos !== 0 && messageId === 0) {
       this._publishUnnumbered(packet, payload, flags, nativeProps, cbStorePut, callback)
       return this
     }
