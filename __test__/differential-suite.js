@@ -9,7 +9,7 @@ const nodeTest = require('node:test')
 const assert = require('node:assert/strict')
 const mqttjs = require('mqtt')
 const native = require('..')
-const { startScriptedBroker } = require('./helpers/scripted-broker')
+const { startScriptedBroker, endAllAndClose } = require('./helpers/scripted-broker')
 const { freePort } = require('./helpers/ports')
 
 const LIBS = [['MQTT.js', mqttjs], ['mqtt-native', native]]
@@ -120,14 +120,7 @@ async function both (t, brokerOptions, scenario) {
       // What happens while the test tears down is not part of the scenario.
       traces[name] = trace.slice()
     } finally {
-      for (const c of clients) {
-        try {
-          c.end(true)
-        } catch {
-          // MQTT.js cannot end a client that never had a stream (manualConnect).
-        }
-      }
-      await broker.close()
+      await endAllAndClose(clients, broker)
     }
   }
   return traces

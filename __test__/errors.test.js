@@ -10,7 +10,7 @@ const path = require('node:path')
 const mqttjs = require('mqtt')
 const native = require('..')
 const { ErrorCodes, codedError } = require('../lib/errors')
-const { startScriptedBroker } = require('./helpers/scripted-broker')
+const { startScriptedBroker, endAllAndClose } = require('./helpers/scripted-broker')
 
 const root = path.join(__dirname, '..')
 
@@ -91,14 +91,7 @@ async function bothErrors (brokerOptions, scenario) {
     try {
       out[name] = await scenario(connect, broker)
     } finally {
-      for (const c of clients) {
-        try {
-          c.end(true)
-        } catch {
-          // MQTT.js cannot end a client that never had a stream (manualConnect).
-        }
-      }
-      await broker.close()
+      await endAllAndClose(clients, broker)
     }
   }
   return out

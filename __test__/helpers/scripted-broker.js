@@ -334,4 +334,19 @@ async function startScriptedBroker (options = {}) {
   return broker
 }
 
-module.exports = { startScriptedBroker, ScriptedConnection }
+/**
+ * Ends a scenario's clients at once, then closes its broker (the common teardown of the
+ * differential scenarios).
+ */
+async function endAllAndClose (clients, broker) {
+  for (const c of clients) {
+    try {
+      c.end(true)
+    } catch {
+      // MQTT.js cannot end a client that never had a stream (manualConnect).
+    }
+  }
+  await broker.close()
+}
+
+module.exports = { startScriptedBroker, ScriptedConnection, endAllAndClose }
