@@ -1840,8 +1840,8 @@ const EMPTY = Buffer.alloc(0)
  * A publish made offline goes out on another connection, where its Topic Alias means nothing:
  * MQTT.js sends it with its topic and without the alias, an alias-only publish (empty topic)
  * getting its topic back from the last connection's aliases or an earlier offline publish's
- * (`Unregistered Topic Alias` if neither has it). Returns the packet (for packetsend) and the native properties without the alias,
- * copies only when there was one, or that Error.
+ * (`Unregistered Topic Alias` if neither has it). Returns the packet (for packetsend) and the
+ * native properties without the alias, copies only when there was one, or that Error.
  */
 function withoutTopicAlias (packet, properties, client) {
   if (!properties || properties.topicAlias === undefined) return [packet, properties]
