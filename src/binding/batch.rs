@@ -486,16 +486,12 @@ impl JsSink {
 /// A JavaScript function kept for calling later from libuv callbacks, with the async context it
 /// runs in (what a sink or a stream port keeps).
 ///
-/// The context belongs to a resource object made when the connection starts, so it carries the
-/// async context of the code that started it (`AsyncLocalStorage` stores, async hooks): the
-/// resource is also the receiver of every call, because Node reports the receiver of
-/// `napi_make_callback` as `executionAsyncResource()`, where `AsyncLocalStorage` looks its store
-/// up. MQTT.js's listeners run in the context of the socket its client made; with the global
-/// object as receiver they would see no store at all.
+/// The context belongs to a resource object made when the connection starts, so the calls run
+/// in the async context of the code that started it (`AsyncLocalStorage` stores, async hooks),
+/// as MQTT.js's listeners run in the context of the socket its client made.
 pub(super) struct JsCallback {
     env: sys::napi_env,
     function: sys::napi_ref,
-    resource: sys::napi_ref,
     context: sys::napi_async_context,
 }
 
@@ -506,7 +502,6 @@ impl JsCallback {
         let mut callback = JsCallback {
             env,
             function: std::ptr::null_mut(),
-            resource: std::ptr::null_mut(),
             context: std::ptr::null_mut(),
         };
         // SAFETY: plain N-API calls on the JavaScript thread with values of this environment;
@@ -527,12 +522,6 @@ impl JsCallback {
             ))?;
             let mut resource = std::ptr::null_mut();
             check(sys::napi_create_object(env, &mut resource))?;
-            check(sys::napi_create_reference(
-                env,
-                resource,
-                1,
-                &mut callback.resource,
-            ))?;
             check(sys::napi_async_init(
                 env,
                 resource,
@@ -560,12 +549,10 @@ impl JsCallback {
                 self.function,
                 &mut callee,
             ))?;
+            // `napi_make_callback` wants an object as `this` (the callbacks are bound functions);
+            // the async context, not the receiver, gives `executionAsyncResource()`.
             let mut receiver = std::ptr::null_mut();
-            check(sys::napi_get_reference_value(
-                env,
-                self.resource,
-                &mut receiver,
-            ))?;
+            check(sys::napi_get_global(env, &mut receiver))?;
             let mut result = std::ptr::null_mut();
             let status = sys::napi_make_callback(
                 env,
@@ -599,9 +586,6 @@ impl Drop for JsCallback {
         unsafe {
             if !self.context.is_null() {
                 sys::napi_async_destroy(self.env, self.context);
-            }
-            if !self.resource.is_null() {
-                sys::napi_delete_reference(self.env, self.resource);
             }
             if !self.function.is_null() {
                 sys::napi_delete_reference(self.env, self.function);
