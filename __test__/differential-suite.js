@@ -209,6 +209,49 @@ function defineDifferentialSuite (transport) {
     assertSameTrace(traces['mqtt-native'], traces['MQTT.js'])
   })
 
+  test('keepalive runs on the timerVariant timers: PINGREQ on the second half-interval tick, Keepalive timeout on the third', async (t) => {
+    const traces = await both(t, { autoPingresp: false }, async (lib, { broker, trace, client }) => {
+      // A hand-driven timer: keepalive 60 s never fires by itself during the test.
+      const timers = new Map()
+      let nextId = 1
+      const timerVariant = {
+        set: (fn, ms) => { timers.set(nextId, { fn, ms }); return nextId++ },
+        clear: (id) => { timers.delete(id) }
+      }
+      const tick = () => { for (const { fn } of [...timers.values()]) fn() }
+      const c = client(broker.url, { keepalive: 60, reconnectPeriod: 0, timerVariant }, { packets: true })
+      await until(() => trace.some((e) => e.startsWith('connect')))
+      trace.push(`timers ${[...timers.values()].map((x) => x.ms).join(',')} timeout in ${c.keepaliveManager.keepaliveTimeoutTimestamp - Date.now() > 89000}`)
+      tick()
+      await sleep(50)
+      trace.push(`after one tick: ${broker.connections[0].packets.filter((p) => p.cmd === 'pingreq').length} pingreq`)
+      tick()
+      await until(() => trace.includes('>pingreq'))
+      tick()
+      await until(() => trace.some((e) => e.startsWith('close')))
+      trace.push(`timers left ${timers.size}`)
+    })
+    assertSameTrace(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
+  test('keepalive follows a fake setInterval installed after the library loaded (node:test mock timers)', async (t) => {
+    const traces = await both(t, { autoPingresp: false }, async (lib, { broker, trace, client }) => {
+      t.mock.timers.enable({ apis: ['setInterval'] })
+      try {
+        client(broker.url, { keepalive: 60, reconnectPeriod: 0 }, { packets: true })
+        await until(() => trace.some((e) => e.startsWith('connect')))
+        // One keepalive interval: the PINGREQ; half an interval more without PINGRESP: the timeout.
+        t.mock.timers.tick(60000)
+        await until(() => trace.includes('>pingreq'))
+        t.mock.timers.tick(30000)
+        await until(() => trace.some((e) => e.startsWith('close')))
+      } finally {
+        t.mock.timers.reset()
+      }
+    })
+    assertSameTrace(traces['mqtt-native'], traces['MQTT.js'])
+  })
+
   test('a CONNACK that never comes: offline, connack timeout, close, reconnect', async (t) => {
     const traces = await both(t, { autoConnack: false }, async (lib, { broker, trace, client }) => {
       client(broker.url, { connectTimeout: 200, reconnectPeriod: 100 })

@@ -248,7 +248,9 @@ class MqttClient extends EventEmitter {
       // Every outgoing store (the default one too) holds the PUBREL from PUBREC on, as in MQTT.js.
       reportPubrec: true,
       autoUseTopicAlias: version === 5 && !!this.options.autoUseTopicAlias,
-      autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias
+      autoAssignTopicAlias: version === 5 && !!this.options.autoAssignTopicAlias,
+      // The keepalive timers run in lib/keepalive.js; the session reports what restarts them.
+      reportKeepalive: true
     })
     reliability.applyReliabilityOptions(this)
     this._takeover = new reliability.TakeoverWatch(this)
@@ -1201,7 +1203,7 @@ class MqttClient extends EventEmitter {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Keepalive (the timer is native; these are MQTT.js's hooks into it)
+  // Keepalive (MQTT.js's timers in lib/keepalive.js; the session writes PINGREQ and closes)
 
   _destroyKeepaliveManager () {
     if (this.keepaliveManager) {
@@ -1227,8 +1229,23 @@ class MqttClient extends EventEmitter {
   /** Restarts the keepalive countdown, with `reschedulePings` or when forced (MQTT.js). */
   reschedulePing (force = false) {
     if (this.keepaliveManager && this.keepalive && (force || this.options.reschedulePings)) {
-      this.keepaliveManager.reschedule()
+      this._reschedulePing()
     }
+  }
+
+  /** The restart itself (MQTT.js's name; tests spy on it). */
+  _reschedulePing () {
+    this.keepaliveManager.reschedule()
+  }
+
+  /**
+   * The broker stayed silent for one and a half keepalive intervals (MQTT.js
+   * `onKeepaliveTimeout()`). The session reports 'Keepalive timeout' and closes on the next
+   * loop turn, as its own countdown did, so the error, statistics and reconnect are unchanged.
+   */
+  onKeepaliveTimeout () {
+    this.log('onKeepaliveTimeout :: giving up on the broker')
+    native.clientKeepaliveTimeout(this._handle)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1338,6 +1355,8 @@ class MqttClient extends EventEmitter {
       case KIND.CLOSE: return this._onClose()
       case KIND.RELEASED: return this._onReleased(record.messageId(rec, r))
       case KIND.NUMBERED: return this._onNumbered(record.messageId(rec, r))
+      // One per batch at most (acks folded together); `a` is set when a PINGRESP was among them.
+      case KIND.KEEPALIVE: return this.reschedulePing(record.ackCode(rec, r) !== 0)
     }
   }
 
@@ -1486,7 +1505,7 @@ class MqttClient extends EventEmitter {
     this._servers.connected()
     this.connected = true
     this._statistics.onConnected()
-    if (!this.keepaliveManager && this.keepalive) this.keepaliveManager = new KeepaliveManager(this)
+    if (!this.keepaliveManager && this.keepalive) this.keepaliveManager = new KeepaliveManager(this, this.options.timerVariant)
     this.reconnecting = false
     this._failedAttempts = 0
     this._lastError = null

@@ -1,42 +1,98 @@
 'use strict'
-// `client.keepaliveManager`: MQTT.js's KeepaliveManager interface over the native keepalive
-// (research §7.6). The timer runs in the native session (so `timerVariant` has no effect); this
-// object reads and steers it.
+// `client.keepaliveManager`: MQTT.js 5.16's keepalive schedule, on JavaScript timers (research
+// §7.6). It runs here rather than in the native session so that fake clocks (sinon, jest,
+// node:test's mock.timers) drive it as they drive MQTT.js's: a test that ticks a fake clock past
+// the keepalive sees the PINGREQ and the timeout at the same instants with either library.
+//
+// The session's own countdown is stopped for the connection this manager serves; the session
+// still writes the PINGREQ (`client.sendPing()`) and, when this manager gives up, reports the
+// 'Keepalive timeout' error and closes as it always has (`client.onKeepaliveTimeout()`).
+// MQTT 5 §3.1.2.10: the client pings within the keep alive interval, and a server that has
+// heard nothing for one and a half intervals drops the client; the client gives up after as long.
 
 const native = require('./native')
 
+/** The global interval timers, looked up on each call so that fakes installed later apply. */
+const globalTimers = {
+  set: (fn, ms) => setInterval(fn, ms),
+  clear: (id) => clearInterval(id)
+}
+
+/** MQTT.js's `timerVariant`: a `{ set, clear }` pair is used as given; names mean the globals. */
+function pickTimers (variant) {
+  if (variant && typeof variant === 'object' && 'set' in variant && 'clear' in variant) return variant
+  // 'worker' means worker-timers in a browser; Node has no throttled tabs to escape.
+  return globalTimers
+}
+
 class KeepaliveManager {
-  /** @param {import('./client').MqttClient} client a connected client */
-  constructor (client) {
+  /**
+   * @param {import('./client').MqttClient} client a client that just received CONNACK
+   * @param {unknown} [variant] `options.timerVariant`
+   */
+  constructor (client, variant) {
     this.client = client
+    this.timer = pickTimers(variant)
     this.destroyed = false
-    // MQTT.js keeps milliseconds: the effective keepalive (the broker's Server Keep Alive
-    // wins) at the time of CONNACK.
-    this._keepalive = client.keepalive * 1000
+    this.timerId = null
+    this.counter = 0
+    this._keepalive = 0
+    this._intervalEvery = 0
+    this._keepaliveTimeoutTimestamp = 0
+    // From here on the schedule is ours; the session only answers for it.
+    native.clientStopKeepalive(client._handle)
+    this.setKeepalive(client.keepalive)
   }
 
-  /** The keepalive interval in milliseconds. */
+  /** The keepalive interval in milliseconds (the broker's Server Keep Alive wins). */
   get keepalive () { return this._keepalive }
 
-  /** How often MQTT.js's timer ticks (half the interval); kept for code that reads it. */
-  get intervalEvery () { return Math.ceil(this._keepalive / 2) }
+  /** How often the timer ticks: half the interval, so a PINGREQ is due on the second tick. */
+  get intervalEvery () { return this._intervalEvery }
 
-  /** Restarts the countdown to the next PINGREQ, as a received ack does. */
+  /** When the broker is given up on unless something restarts the countdown (ms since epoch). */
+  get keepaliveTimeoutTimestamp () { return this._keepaliveTimeoutTimestamp }
+
+  /** Sets the interval, in seconds, and restarts the countdown. */
+  setKeepalive (seconds) {
+    const ms = seconds * 1000
+    if (isNaN(ms) || ms <= 0 || ms > 2147483647) {
+      throw new Error(`Keepalive value must be an integer between 0 and 2147483647. Provided value is ${ms}`)
+    }
+    this._keepalive = ms
+    this.reschedule()
+  }
+
+  /** Restarts the countdown to the next PINGREQ, as a received ack or PINGRESP does. */
   reschedule () {
     if (this.destroyed) return
-    native.clientRescheduleKeepalive(this.client._handle)
+    this.clear()
+    this.counter = 0
+    this._keepaliveTimeoutTimestamp = Date.now() + Math.ceil(this._keepalive * 1.5)
+    this._intervalEvery = Math.ceil(this._keepalive / 2)
+    this.timerId = this.timer.set(() => this._tick(), this._intervalEvery)
   }
 
-  /** Stops sending PINGREQ (and giving up on a silent broker) for this connection. */
-  destroy () {
+  /** Half an interval passed without a restart: ping on the second tick, give up on the third. */
+  _tick () {
     if (this.destroyed) return
-    this.destroyed = true
-    native.clientStopKeepalive(this.client._handle)
+    this.counter += 1
+    if (this.counter === 2) this.client.sendPing()
+    else if (this.counter > 2) this.client.onKeepaliveTimeout()
   }
 
-  /** MQTT.js clears its timer here; the native countdown is stopped the same way. */
+  /** Stops the timer (the manager can be rescheduled again). */
   clear () {
-    this.destroy()
+    if (this.timerId) {
+      this.timer.clear(this.timerId)
+      this.timerId = null
+    }
+  }
+
+  /** Stops for good: this connection is over. */
+  destroy () {
+    this.clear()
+    this.destroyed = true
   }
 }
 

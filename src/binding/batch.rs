@@ -40,6 +40,9 @@ mod kind {
     pub const RELEASED: u32 = 10;
     /// A publish accepted without an identifier got one as it was first sent (`b`).
     pub const NUMBERED: u32 = 11;
+    /// Received packets restarted the keepalive countdown (`a`: 1 when a PINGRESP was among
+    /// them); at most one per batch.
+    pub const KEEPALIVE: u32 = 12;
 }
 
 /// The `a` field of an `ACK` record: which acknowledgement completed an outgoing packet
@@ -103,6 +106,9 @@ pub struct Batch {
     /// Where the last message's topic is in `blob`: a message on the same topic points there
     /// too, and JavaScript reuses the string it made for it (a flood is mostly one topic).
     last_topic: Option<(u32, u32)>,
+    /// Where this batch's KEEPALIVE record starts in `records`: later restarts fold into it,
+    /// so a flood of acks costs JavaScript one timer reset per batch, not one per ack.
+    keepalive_record: Option<usize>,
 }
 
 /// Blobs up to this size are copied into a V8-owned Buffer; larger ones are handed over.
@@ -125,6 +131,7 @@ impl Batch {
         self.blob.clear();
         self.records.clear();
         self.extras.clear();
+        self.keepalive_record = None;
     }
 
     fn extra(&mut self, extra: Extra) -> u32 {
@@ -245,6 +252,18 @@ impl Batch {
         ]);
     }
 
+    fn push_keepalive(&mut self, forced: bool) {
+        let forced = u32::from(forced);
+        if let Some(at) = self.keepalive_record {
+            if let Some(a) = self.records.get_mut(at + 1) {
+                *a |= forced;
+                return;
+            }
+        }
+        self.keepalive_record = Some(self.records.len());
+        self.record([kind::KEEPALIVE, forced, 0, 0, 0, 0, 0, 0, NO_EXTRA]);
+    }
+
     fn push_error(&mut self, info: ErrorInfo) {
         let extra = self.extra(Extra::Error(info));
         self.record([kind::ERROR, 0, 0, 0, 0, 0, 0, 0, extra]);
@@ -308,6 +327,7 @@ impl Batch {
                 0,
                 NO_EXTRA,
             ]),
+            DriverEvent::Session(Event::KeepaliveRestart { forced }) => self.push_keepalive(forced),
             DriverEvent::Transport(error) => self.push_error(transport_error_info(error)),
             DriverEvent::Closed => self.record([kind::CLOSE, 0, 0, 0, 0, 0, 0, 0, NO_EXTRA]),
         }
@@ -426,6 +446,7 @@ impl JsSink {
             .raw()
         };
         batch.last_topic = None;
+        batch.keepalive_record = None;
         let records = self.records_array(&batch.records)?;
         batch.records.clear();
         let extras = if batch.extras.is_empty() {
@@ -680,7 +701,7 @@ struct Layout {
     no_extra: u32,
     /// Field positions within a record.
     fields: [(&'static str, usize); RECORD_WIDTH],
-    kinds: [(&'static str, u32); 11],
+    kinds: [(&'static str, u32); 12],
     ack_codes: [(&'static str, u32); 6],
     message_flags: [(&'static str, u32); 6],
     app_acks: [(&'static str, u32); 4],
@@ -717,6 +738,7 @@ pub fn batch_layout(env: &Env) -> Result<Unknown<'_>> {
             ("CLOSE", kind::CLOSE),
             ("RELEASED", kind::RELEASED),
             ("NUMBERED", kind::NUMBERED),
+            ("KEEPALIVE", kind::KEEPALIVE),
         ],
         ack_codes: [
             ("PUBACK", ack_code::PUBACK),

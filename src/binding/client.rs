@@ -45,6 +45,8 @@ struct ClientConfig {
     auto_use_topic_alias: bool,
     #[serde(default)]
     auto_assign_topic_alias: bool,
+    #[serde(default)]
+    report_keepalive: bool,
 }
 
 fn default_connect_timeout() -> u32 {
@@ -89,6 +91,7 @@ pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> 
         report_pubrec: config.report_pubrec,
         auto_use_topic_alias: config.auto_use_topic_alias,
         auto_assign_topic_alias: config.auto_assign_topic_alias,
+        report_keepalive: config.report_keepalive,
     };
     let session = Session::new(config.protocol_version, options);
     Ok(External::new(Handle {
@@ -484,6 +487,16 @@ pub fn client_reschedule_keepalive(handle: &External<Handle>) {
 #[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
 pub fn client_stop_keepalive(handle: &External<Handle>) {
     handle.client.session.lock().stop_keepalive();
+    handle.client.rearm();
+}
+
+/// Gives up on a silent broker (MQTT.js `onKeepaliveTimeout()`, from the shim's keepalive
+/// timer): the session reports 'Keepalive timeout' and the connection closes on the next loop
+/// turn, exactly as when the session's own countdown runs out.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_keepalive_timeout(handle: &External<Handle>) {
+    let now = std::time::Instant::now();
+    handle.client.session.lock().expire_keepalive(now);
     handle.client.rearm();
 }
 

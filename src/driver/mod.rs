@@ -257,6 +257,9 @@ impl Client {
             if conn.phase.get() == Phase::Open {
                 conn.arm_timer();
             }
+        } else if let Some(conn) = self.current_stream() {
+            // A keepalive timeout asked for by the shim is a deadline like the session's own.
+            conn.rearm();
         }
     }
 

@@ -574,6 +574,11 @@ impl StreamConn {
         }
     }
 
+    /// Re-arms the timer for the session's next deadline (it checks the phase itself).
+    pub(super) fn rearm(&self) {
+        self.arm_timer();
+    }
+
     fn arm_timer(&self) {
         let deadline = self.client.session.lock().poll_timeout();
         if deadline == self.deadline.get() || self.phase.get() != Phase::Open {

@@ -171,6 +171,14 @@ pub enum Event {
         /// The packet identifier it is sent, and acknowledged, with.
         message_id: u16,
     },
+    /// A received packet restarts MQTT.js's keepalive countdown (only with
+    /// `SessionOptions::report_keepalive`): PINGRESP always (`forced`), and PUBACK, PUBREC,
+    /// PUBCOMP, PUBREL, SUBACK, UNSUBACK and AUTH when the application reschedules on acks
+    /// (`reschedulePings`, which the application applies itself).
+    KeepaliveRestart {
+        /// PINGRESP: the countdown restarts whatever `reschedulePings` says.
+        forced: bool,
+    },
     /// The broker sent DISCONNECT (MQTT 5).
     Disconnect(Disconnect),
     /// The broker sent AUTH (MQTT 5).

@@ -21,6 +21,9 @@ pub(crate) struct Keepalive {
     interval: Option<Duration>,
     restarted_at: Option<Instant>,
     ping_sent: bool,
+    /// Set when the application's own keepalive timer gave up on the broker: the session
+    /// times out at this instant whatever its own schedule says.
+    expired_at: Option<Instant>,
 }
 
 impl Keepalive {
@@ -31,6 +34,7 @@ impl Keepalive {
             interval,
             restarted_at: None,
             ping_sent: false,
+            expired_at: None,
         }
     }
 
@@ -39,8 +43,16 @@ impl Keepalive {
         self.ping_sent = false;
     }
 
+    /// Gives up on the broker now, as the session's own timeout would (the JavaScript shim runs
+    /// MQTT.js's keepalive timers and asks for the timeout through this, so that the error and
+    /// the close are the session's usual ones).
+    pub(crate) fn expire(&mut self, now: Instant) {
+        self.expired_at = Some(now);
+    }
+
     pub(crate) fn on_pingresp(&mut self, now: Instant) {
-        if self.restarted_at.is_some() {
+        // A PINGRESP arriving after the timeout was decided does not undo it.
+        if self.restarted_at.is_some() && self.expired_at.is_none() {
             self.start(now);
         }
     }
@@ -52,6 +64,9 @@ impl Keepalive {
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if self.expired_at.is_some() {
+            return self.expired_at;
+        }
         let (interval, at) = (self.interval?, self.restarted_at?);
         Some(if self.ping_sent {
             at + interval + interval / 2
@@ -66,7 +81,7 @@ impl Keepalive {
         };
         if now < deadline {
             Action::None
-        } else if self.ping_sent {
+        } else if self.ping_sent || self.expired_at.is_some() {
             Action::TimedOut
         } else {
             self.ping_sent = true;

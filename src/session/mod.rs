@@ -83,6 +83,10 @@ pub struct SessionOptions {
     pub auto_use_topic_alias: bool,
     /// MQTT 5: give topics aliases automatically (MQTT.js `autoAssignTopicAlias`).
     pub auto_assign_topic_alias: bool,
+    /// Report the received packets that restart the keepalive countdown as
+    /// [`Event::KeepaliveRestart`], for an application that runs the keepalive timers itself
+    /// (the JavaScript shim, so that fake clocks drive them as they drive MQTT.js's).
+    pub report_keepalive: bool,
 }
 
 impl Default for SessionOptions {
@@ -96,6 +100,7 @@ impl Default for SessionOptions {
             report_pubrec: false,
             auto_use_topic_alias: false,
             auto_assign_topic_alias: false,
+            report_keepalive: false,
         }
     }
 }
@@ -474,33 +479,36 @@ impl Session {
             }
             Packet::Publish(publish) => self.handle_publish(publish),
             Packet::Puback(ack) => {
-                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.on_keepalive_ack(now);
                 self.handle_puback(ack);
             }
             Packet::Pubrec(ack) => {
-                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.on_keepalive_ack(now);
                 self.handle_pubrec(ack);
             }
             Packet::Pubcomp(ack) => {
-                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.on_keepalive_ack(now);
                 self.handle_pubcomp(ack);
             }
             Packet::Pubrel(ack) => {
-                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.on_keepalive_ack(now);
                 self.handle_pubrel(ack);
             }
             Packet::Suback(ack) => {
-                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.on_keepalive_ack(now);
                 self.complete_request(ack.message_id, AckKind::SubAck, Packet::Suback(ack));
             }
             Packet::Unsuback(ack) => {
-                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.on_keepalive_ack(now);
                 self.complete_request(ack.message_id, AckKind::UnsubAck, Packet::Unsuback(ack));
             }
-            Packet::Pingresp => self.keepalive.on_pingresp(now),
+            Packet::Pingresp => {
+                self.keepalive.on_pingresp(now);
+                self.report_keepalive(true);
+            }
             Packet::Disconnect(disconnect) => self.events.push_back(Event::Disconnect(disconnect)),
             Packet::Auth(auth) => {
-                self.keepalive.on_ack(now, self.options.reschedule_pings);
+                self.on_keepalive_ack(now);
                 self.events.push_back(Event::Auth(auth));
             }
             Packet::Connect(_)
@@ -702,6 +710,29 @@ impl Session {
     pub fn reschedule_keepalive(&mut self, now: Instant) {
         if self.phase == Phase::Connected {
             self.keepalive.on_pingresp(now);
+        }
+    }
+
+    /// Gives up on a silent broker now (MQTT.js `onKeepaliveTimeout()`): the next
+    /// [`Session::handle_timeout`] reports 'Keepalive timeout' and closes, as when the session's
+    /// own countdown runs out (MQTT 5 §3.1.2.10: one and a half keep alive intervals without a
+    /// packet from the server). Nothing without a connection.
+    pub fn expire_keepalive(&mut self, now: Instant) {
+        if self.phase == Phase::Connected {
+            self.keepalive.expire(now);
+        }
+    }
+
+    /// An ack restarts the session's own countdown with `reschedulePings`, and is reported to
+    /// an application that keeps the time itself (MQTT.js restarts its timer on these acks).
+    fn on_keepalive_ack(&mut self, now: Instant) {
+        self.keepalive.on_ack(now, self.options.reschedule_pings);
+        self.report_keepalive(false);
+    }
+
+    fn report_keepalive(&mut self, forced: bool) {
+        if self.options.report_keepalive {
+            self.events.push_back(Event::KeepaliveRestart { forced });
         }
     }
 
