@@ -377,6 +377,8 @@ export interface KeepaliveManager {
   /** The keepalive interval in milliseconds. */
   readonly keepalive: number
   readonly intervalEvery: number
+  /** When the broker is given up on unless a packet restarts the countdown (ms since epoch). */
+  readonly keepaliveTimeoutTimestamp: number
   readonly destroyed: boolean
   reschedule(): void
   destroy(): void
@@ -505,7 +507,7 @@ export declare class MqttClient extends EventEmitter {
   noop: (error?: any) => void
   readonly serverProperties: IConnackPacket['properties']
   readonly keepalive: number
-  /** MQTT.js's keepalive manager, over the native timer: null until CONNACK and after the close. */
+  /** MQTT.js's keepalive manager, on JavaScript timers: null until CONNACK and after the close. */
   keepaliveManager: KeepaliveManager | null
 
   constructor(options: IClientOptions)
@@ -519,6 +521,8 @@ export declare class MqttClient extends EventEmitter {
   sendPing(): void
   /** Restarts the keepalive countdown (with `reschedulePings`, or when `force` is true). */
   reschedulePing(force?: boolean): void
+  /** Gives up on a silent broker: 'Keepalive timeout', the close, then a reconnect. */
+  onKeepaliveTimeout(): void
 
   on<K extends keyof Events>(event: K, listener: Events[K]): this
   once<K extends keyof Events>(event: K, listener: Events[K]): this

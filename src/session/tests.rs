@@ -174,6 +174,56 @@ fn stopping_keepalive_leaves_no_deadline_until_the_next_connection() {
 }
 
 #[test]
+fn an_expired_keepalive_times_out_at_once_with_the_usual_error() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    s.stop_keepalive();
+    let at = t0 + Duration::from_secs(3);
+    s.expire_keepalive(at);
+    assert_eq!(s.poll_timeout(), Some(at));
+    // A PINGRESP arriving before the timer fires does not undo the decision.
+    s.handle_packet(Packet::Pingresp, at);
+    s.handle_timeout(at);
+    assert!(s.wants_close());
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message == "Keepalive timeout")
+    );
+}
+
+#[test]
+fn expiring_keepalive_without_a_connection_does_nothing() {
+    let t0 = Instant::now();
+    let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    s.expire_keepalive(t0);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn keepalive_restarts_are_reported_only_when_asked_pingresp_as_forced() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        report_keepalive: true,
+        ..SessionOptions::default()
+    };
+    let mut s = connected(ProtocolVersion::V3_1_1, options, t0);
+    s.handle_packet(Packet::Pingresp, t0);
+    s.handle_packet(Packet::Pubrel(ack(7)), t0);
+    s.handle_packet(Packet::Publish(publish(QoS::AtMostOnce, 0, "a")), t0);
+    let restarts: Vec<bool> = events(&mut s)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::KeepaliveRestart { forced } => Some(forced),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(restarts, vec![true, false]);
+
+    let mut quiet = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    quiet.handle_packet(Packet::Pingresp, t0);
+    assert!(events(&mut quiet).is_empty());
+}
+
+#[test]
 fn received_publish_does_not_restart_the_keepalive_countdown() {
     let t0 = Instant::now();
     let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
