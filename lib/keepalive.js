@@ -11,6 +11,7 @@
 // heard nothing for one and a half intervals drops the client; the client gives up after as long.
 
 const native = require('./native')
+const { codedError } = require('./errors')
 
 /** The global interval timers, looked up on each call so that fakes installed later apply. */
 const globalTimers = {
@@ -36,6 +37,8 @@ class KeepaliveManager {
     this.destroyed = false
     this.timerId = null
     this.counter = 0
+    // One bound tick for every reschedule (a batch with acks reschedules once).
+    this._onTick = () => this._tick()
     this._keepalive = 0
     this._intervalEvery = 0
     this._keepaliveTimeoutTimestamp = 0
@@ -57,7 +60,7 @@ class KeepaliveManager {
   setKeepalive (seconds) {
     const ms = seconds * 1000
     if (isNaN(ms) || ms <= 0 || ms > 2147483647) {
-      throw new Error(`Keepalive value must be an integer between 0 and 2147483647. Provided value is ${ms}`)
+      throw codedError(`Keepalive value must be an integer between 0 and 2147483647. Provided value is ${ms}`, 'ERR_MQTT_INVALID_OPTION')
     }
     this._keepalive = ms
     this.reschedule()
@@ -70,7 +73,7 @@ class KeepaliveManager {
     this.counter = 0
     this._keepaliveTimeoutTimestamp = Date.now() + Math.ceil(this._keepalive * 1.5)
     this._intervalEvery = Math.ceil(this._keepalive / 2)
-    this.timerId = this.timer.set(() => this._tick(), this._intervalEvery)
+    this.timerId = this.timer.set(this._onTick, this._intervalEvery)
   }
 
   /** Half an interval passed without a restart: ping on the second tick, give up on the third. */
