@@ -1233,6 +1233,12 @@ class MqttClient extends EventEmitter {
     }
   }
 
+  /** Received packets restarted the keepalive countdown: a PINGRESP (`pingresp`), `acks` acks. */
+  _onKeepaliveRestarts (pingresp, acks) {
+    for (let i = 0; i < acks; i++) this.reschedulePing(false)
+    if (pingresp) this.reschedulePing(true)
+  }
+
   /** The restart itself (MQTT.js's name; tests spy on it). */
   _reschedulePing () {
     this.keepaliveManager.reschedule()
@@ -1355,8 +1361,10 @@ class MqttClient extends EventEmitter {
       case KIND.CLOSE: return this._onClose()
       case KIND.RELEASED: return this._onReleased(record.messageId(rec, r))
       case KIND.NUMBERED: return this._onNumbered(record.messageId(rec, r))
-      // One per batch at most (acks folded together); `a` is set when a PINGRESP was among them.
-      case KIND.KEEPALIVE: return this.reschedulePing(record.ackCode(rec, r) !== 0)
+      // One per batch at most: `a` is set when a PINGRESP was among the restarts, `b` counts
+      // the acks. MQTT.js reschedules once per packet; so do we (the manager makes repeats
+      // within one millisecond cheap).
+      case KIND.KEEPALIVE: return this._onKeepaliveRestarts(record.ackCode(rec, r) !== 0, record.messageId(rec, r))
     }
   }
 

@@ -39,6 +39,7 @@ class KeepaliveManager {
     this.counter = 0
     // One bound tick for every reschedule (a batch with acks reschedules once).
     this._onTick = () => this._tick()
+    this._rescheduledAt = -1
     this._keepalive = 0
     this._intervalEvery = 0
     this._keepaliveTimeoutTimestamp = 0
@@ -63,15 +64,21 @@ class KeepaliveManager {
       throw codedError(`Keepalive value must be an integer between 0 and 2147483647. Provided value is ${ms}`, 'ERR_MQTT_INVALID_OPTION')
     }
     this._keepalive = ms
+    this._rescheduledAt = -1 // a new interval: always restart the timer
     this.reschedule()
   }
 
   /** Restarts the countdown to the next PINGREQ, as a received ack or PINGRESP does. */
   reschedule () {
     if (this.destroyed) return
+    const now = Date.now()
+    // Restarted again within the same millisecond (a batch of acks): the timer already runs
+    // from now, so resetting it would change nothing.
+    if (this.timerId && this.counter === 0 && now === this._rescheduledAt) return
+    this._rescheduledAt = now
     this.clear()
     this.counter = 0
-    this._keepaliveTimeoutTimestamp = Date.now() + Math.ceil(this._keepalive * 1.5)
+    this._keepaliveTimeoutTimestamp = now + Math.ceil(this._keepalive * 1.5)
     this._intervalEvery = Math.ceil(this._keepalive / 2)
     this.timerId = this.timer.set(this._onTick, this._intervalEvery)
   }

@@ -41,7 +41,7 @@ mod kind {
     /// A publish accepted without an identifier got one as it was first sent (`b`).
     pub const NUMBERED: u32 = 11;
     /// Received packets restarted the keepalive countdown (`a`: 1 when a PINGRESP was among
-    /// them); at most one per batch.
+    /// them; `b`: how many acks did); at most one per batch.
     pub const KEEPALIVE: u32 = 12;
 }
 
@@ -252,16 +252,19 @@ impl Batch {
         ]);
     }
 
+    /// A PINGRESP (`forced`) or an ack restarted the keepalive countdown. JavaScript calls
+    /// `reschedulePing` once per restart, as MQTT.js does per packet, from one record.
     fn push_keepalive(&mut self, forced: bool) {
-        let forced = u32::from(forced);
+        let (pingresp, acks) = if forced { (1, 0) } else { (0, 1) };
         if let Some(at) = self.keepalive_record {
-            if let Some(a) = self.records.get_mut(at + 1) {
-                *a |= forced;
+            if let Some(fields) = self.records.get_mut(at + 1..at + 3) {
+                fields[0] |= pingresp;
+                fields[1] = fields[1].saturating_add(acks);
                 return;
             }
         }
         self.keepalive_record = Some(self.records.len());
-        self.record([kind::KEEPALIVE, forced, 0, 0, 0, 0, 0, 0, NO_EXTRA]);
+        self.record([kind::KEEPALIVE, pingresp, acks, 0, 0, 0, 0, 0, NO_EXTRA]);
     }
 
     fn push_error(&mut self, info: ErrorInfo) {
