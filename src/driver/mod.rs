@@ -259,7 +259,7 @@ impl Client {
             }
         } else if let Some(conn) = self.current_stream() {
             // A keepalive timeout asked for by the shim is a deadline like the session's own.
-            conn.rearm();
+            conn.arm_timer();
         }
     }
 

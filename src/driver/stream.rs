@@ -574,12 +574,8 @@ impl StreamConn {
         }
     }
 
-    /// Re-arms the timer for the session's next deadline (it checks the phase itself).
-    pub(super) fn rearm(&self) {
-        self.arm_timer();
-    }
-
-    fn arm_timer(&self) {
+    /// Arms the timer for the session's next deadline (nothing unless the connection is open).
+    pub(super) fn arm_timer(&self) {
         let deadline = self.client.session.lock().poll_timeout();
         if deadline == self.deadline.get() || self.phase.get() != Phase::Open {
             return;
