@@ -186,6 +186,41 @@ function wsStream (opts, endpoint) {
   return stream
 }
 
+/**
+ * Holds and releases the reads of the socket under `stream`, for lazy reads
+ * (src/driver/polling.rs, `ReadSchedule`): while a saturated connection receives only QoS 0
+ * publishes, the driver decodes it once a millisecond, and after the first chunk of each such
+ * interval (`streamFeed` returns true) the socket stops reading until the driver releases it,
+ * so that what the broker sends meanwhile waits in the kernel and comes in one read. Only a
+ * `net` or `tls` socket has a handle that can stop reading; any other stream keeps reading,
+ * and its chunks wait for the driver's next read.
+ *
+ * Node's own `reading` flag is left as it is: while it says the socket reads, Node does not
+ * start reading again behind our back, and when Node has stopped reading itself
+ * (back-pressure from a paused stream), a release does not override it.
+ */
+function socketReads (stream) {
+  let held = false
+  const handle = () => {
+    const h = stream._handle
+    return h && typeof h.readStop === 'function' && typeof h.readStart === 'function' ? h : null
+  }
+  return {
+    hold () {
+      const h = handle()
+      if (held || !h || !h.reading || stream.destroyed) return
+      held = true
+      h.readStop()
+    },
+    release () {
+      if (!held) return
+      held = false
+      const h = handle()
+      if (h && h.reading && !stream.destroyed) h.readStart()
+    }
+  }
+}
+
 /** The Duplex for this attempt, as MQTT.js builds it. */
 function openStream (client, endpoint) {
   const opts = client.options
@@ -226,6 +261,7 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
     corked = false
     stream.uncork()
   }
+  const reads = socketReads(stream)
   const port = (op, bytes) => {
     switch (op) {
       case OP.WRITE:
@@ -238,6 +274,7 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
         return stream.write(bytes)
       case OP.PAUSE: stream.pause(); break
       case OP.RESUME: stream.resume(); break
+      case OP.RELEASE_READS: reads.release(); break
       case OP.END:
         if (!stream.destroyed && !stream.writableEnded) stream.end()
         break
@@ -255,7 +292,7 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
     native.streamClosed(handle, id, err ? errorInfo(err) : null)
   }
   stream.on('data', (chunk) => {
-    native.streamFeed(handle, id, chunk instanceof Uint8Array ? chunk : Buffer.from(chunk))
+    if (native.streamFeed(handle, id, chunk instanceof Uint8Array ? chunk : Buffer.from(chunk))) reads.hold()
   })
   stream.on('drain', () => native.streamDrain(handle, id))
   stream.on('error', finish)

@@ -1,7 +1,7 @@
 //! The N-API surface of connections over a JavaScript stream (`src/driver/stream.rs`,
 //! `lib/stream.js`): the shim opens a Node `Duplex`, starts the connection with
 //! [`client_connect_stream`], and passes the stream's data and events back by connection id;
-//! the driver writes to the stream, pauses, ends and destroys it through one JavaScript
+//! the driver writes to the stream, pauses, releases its reads, ends and destroys it through one JavaScript
 //! function, `port(op, bytes)`.
 
 use napi::bindgen_prelude::*;
@@ -22,6 +22,7 @@ mod op {
     pub const RESUME: u32 = 3;
     pub const END: u32 = 4;
     pub const DESTROY: u32 = 5;
+    pub const RELEASE_READS: u32 = 6;
 }
 
 /// The JavaScript `port` function of one stream connection.
@@ -110,6 +111,10 @@ impl StreamPort for JsPort {
         self.call(if reading { op::RESUME } else { op::PAUSE }, None);
     }
 
+    fn release_reads(&self) {
+        self.call(op::RELEASE_READS, None);
+    }
+
     fn end(&self, force: bool) {
         self.call(if force { op::DESTROY } else { op::END }, None);
     }
@@ -140,6 +145,7 @@ pub fn stream_ops(env: &Env) -> Result<Unknown<'_>> {
         ("RESUME", op::RESUME),
         ("END", op::END),
         ("DESTROY", op::DESTROY),
+        ("RELEASE_READS", op::RELEASE_READS),
     ]
     .into_iter()
     .collect();
@@ -192,13 +198,14 @@ pub fn client_connect_stream(
     })
 }
 
-/// The stream of connection `id` emitted `chunk` ('data').
+/// The stream of connection `id` emitted `chunk` ('data'). Returns whether the shim should
+/// hold the socket under the stream from reading until `port(RELEASE_READS)` (lazy reads).
 #[napi(
     catch_unwind,
     ts_args_type = "handle: ExternalObject<'MqttClient'>, id: number, chunk: Uint8Array"
 )]
-pub fn stream_feed(handle: &External<Handle>, id: u32, chunk: &[u8]) {
-    handle.client().stream_feed(id, chunk);
+pub fn stream_feed(handle: &External<Handle>, id: u32, chunk: &[u8]) -> bool {
+    handle.client().stream_feed(id, chunk)
 }
 
 /// The stream of connection `id` emitted 'drain'.

@@ -155,6 +155,8 @@ impl Client {
             polling: Cell::new(false),
             saturated: Cell::new(false),
             decoded: Cell::new(0),
+            qos0_publishes: Cell::new(0),
+            reads: polling::ReadSchedule::default(),
             slot: Arc::new(Mutex::new(Slot::default())),
             opening: RefCell::new(None),
             dial: RefCell::new(None),
@@ -395,6 +397,10 @@ pub struct Conn {
     saturated: Cell<bool>,
     /// Packets decoded so far (a tick that decodes few ends polling mode).
     decoded: Cell<u64>,
+    /// QoS 0 publishes among them (a flood of those may be read lazily).
+    qos0_publishes: Cell<u64>,
+    /// When the tick reads this connection next, in polling mode.
+    reads: polling::ReadSchedule,
     slot: Arc<Mutex<Slot>>,
     opening: RefCell<Option<tokio::task::AbortHandle>>,
     /// The connect timeout, until the attempt is dialed ([`Client::dial`]).
@@ -450,22 +456,30 @@ impl polling::Polled for Conn {
             self.polling.set(false);
             return false;
         }
-        let before = self.decoded.get();
+        if self.reads.ticks_left() > 0 {
+            return true;
+        }
+        let (before, qos0_before) = (self.decoded.get(), self.qos0_publishes.get());
         if self.read_available() {
             self.process();
         }
         if self.phase.get() != Phase::Open {
             return false;
         }
-        if self.decoded.get() - before < polling::MIN_PACKETS_PER_TICK {
+        let packets = self.decoded.get() - before;
+        if packets < polling::MIN_PACKETS_PER_TICK {
             // The traffic no longer needs it: back to readiness events, and a new stream must
             // build up before the next polling mode (no flapping between the two).
             self.polling.set(false);
             self.saturated.set(false);
+            self.reads.reset();
             self.io.borrow_mut().pacing = AckPacing::default();
             self.update_interest();
             return false;
         }
+        let outgoing = self.client.session.lock().outgoing_len();
+        self.reads
+            .after_read(packets, self.qos0_publishes.get() - qos0_before, outgoing);
         true
     }
 }
@@ -790,6 +804,9 @@ impl Conn {
             match codec::decode(&mut io.read_buf, session.version(), &limits) {
                 Ok(Some(packet)) => {
                     self.decoded.set(self.decoded.get() + 1);
+                    if is_qos0_publish(&packet) {
+                        self.qos0_publishes.set(self.qos0_publishes.get() + 1);
+                    }
                     session.handle_packet(packet, now);
                 }
                 Ok(None) => break,
@@ -1073,6 +1090,12 @@ impl Conn {
             self.sink.deliver();
         }
     }
+}
+
+/// Whether `packet` is a QoS 0 publish: nobody waits for our read of it
+/// ([`polling::ReadSchedule`]).
+fn is_qos0_publish(packet: &codec::Packet) -> bool {
+    matches!(packet, codec::Packet::Publish(p) if p.qos == codec::QoS::AtMostOnce)
 }
 
 /// Hands everything the session has to say to the sink.

@@ -49,6 +49,9 @@ pub trait StreamPort {
     fn write(&self, bytes: &[u8]) -> bool;
     /// Pauses or resumes the stream (back-pressure from the application's `handleMessage`).
     fn set_reading(&self, reading: bool);
+    /// Lets the socket under the stream read again after [`StreamConn::feed`] asked the shim
+    /// to hold it (lazy reads, [`polling::ReadSchedule`]).
+    fn release_reads(&self);
     /// Ends the stream after what was written (`end()`), or at once (`destroy()`).
     fn end(&self, force: bool);
 }
@@ -99,6 +102,12 @@ pub struct StreamConn {
     polling: Cell<bool>,
     /// Packets decoded so far (a tick that decodes few ends polling mode).
     decoded: Cell<u64>,
+    /// QoS 0 publishes among them (a flood of those may be read lazily).
+    qos0_publishes: Cell<u64>,
+    /// When the tick decodes this connection next, in polling mode.
+    reads: polling::ReadSchedule,
+    /// The shim holds the stream's socket from reading ([`StreamConn::feed`]).
+    reads_held: Cell<bool>,
     io: RefCell<Io>,
 }
 
@@ -190,6 +199,9 @@ impl Client {
             pending_end: RefCell::new(None),
             polling: Cell::new(false),
             decoded: Cell::new(0),
+            qos0_publishes: Cell::new(0),
+            reads: polling::ReadSchedule::default(),
+            reads_held: Cell::new(false),
             io: RefCell::new(Io {
                 read_buf: BytesMut::new(),
                 write_buf: BytesMut::new(),
@@ -242,10 +254,10 @@ impl Client {
     }
 
     /// The stream emitted `chunk`.
-    pub fn stream_feed(&self, id: u32, chunk: &[u8]) {
-        if let Some(conn) = self.stream_conn(id) {
-            conn.feed(chunk);
-        }
+    /// Returns whether the shim should hold the stream's socket from reading (see
+    /// [`StreamConn::feed`]).
+    pub fn stream_feed(&self, id: u32, chunk: &[u8]) -> bool {
+        self.stream_conn(id).is_some_and(|conn| conn.feed(chunk))
     }
 
     /// The stream emitted `'drain'`: it takes writes again.
@@ -309,6 +321,13 @@ impl StreamConn {
         }
     }
 
+    /// Lets the stream's socket read again if the shim holds it.
+    fn release_reads(&self) {
+        if self.reads_held.replace(false) && self.phase.get() == Phase::Open {
+            self.port.release_reads();
+        }
+    }
+
     fn schedule(&self) {
         let wake = self.wake.get();
         if self.phase.get() != Phase::Closed && !wake.is_null() {
@@ -326,10 +345,14 @@ impl StreamConn {
         }
     }
 
-    fn feed(self: &Rc<Self>, chunk: &[u8]) {
+    ///
+    /// Returns whether the shim should hold the stream's socket from reading until
+    /// [`StreamPort::release_reads`]: the connection is between two lazy reads, and what the
+    /// broker sends meanwhile had better wait in the kernel ([`polling::ReadSchedule`]).
+    fn feed(self: &Rc<Self>, chunk: &[u8]) -> bool {
         if self.phase.get() != Phase::Open {
             // Draining: what the broker sends after DISCONNECT is read and dropped.
-            return;
+            return false;
         }
         let saturated = {
             let mut io = self.io.borrow_mut();
@@ -340,11 +363,15 @@ impl StreamConn {
         };
         if self.polling.get() {
             // The tick decodes it, with whatever else comes before then.
-            return;
+            let hold = self.reads.ticks_left() > 0;
+            if hold {
+                self.reads_held.set(true);
+            }
+            return hold;
         }
         if self.busy.get() || self.close.get() == ABORT {
             self.schedule();
-            return;
+            return false;
         }
         if self.decode() {
             self.process();
@@ -355,6 +382,7 @@ impl StreamConn {
         {
             self.polling.set(true);
         }
+        false
     }
 
     /// Decodes what was fed into the session. Returns false if the connection ended.
@@ -382,6 +410,9 @@ impl StreamConn {
             match codec::decode(&mut io.read_buf, session.version(), &limits) {
                 Ok(Some(packet)) => {
                     self.decoded.set(self.decoded.get() + 1);
+                    if super::is_qos0_publish(&packet) {
+                        self.qos0_publishes.set(self.qos0_publishes.get() + 1);
+                    }
                     session.handle_packet(packet, now);
                 }
                 Ok(None) => break,
@@ -556,6 +587,8 @@ impl StreamConn {
     }
 
     fn start_draining(&self) {
+        // The broker's close must be read to end the drain.
+        self.release_reads();
         self.phase.set(Phase::Draining);
         let was = self.busy.replace(true);
         self.port.end(false);
@@ -676,7 +709,17 @@ impl polling::Polled for StreamConn {
             self.polling.set(false);
             return false;
         }
-        let before = self.decoded.get();
+        match self.reads.ticks_left() {
+            0 => {}
+            1 => {
+                // The socket reads again now, so that what waited in the kernel has come in
+                // by the tick that decodes it.
+                self.release_reads();
+                return true;
+            }
+            _ => return true,
+        }
+        let (before, qos0_before) = (self.decoded.get(), self.qos0_publishes.get());
         if self.close.get() == ABORT {
             self.teardown(None, true);
         } else if self.decode() {
@@ -686,13 +729,19 @@ impl polling::Polled for StreamConn {
             self.polling.set(false);
             return false;
         }
-        if self.decoded.get() - before < polling::MIN_PACKETS_PER_TICK {
+        let packets = self.decoded.get() - before;
+        if packets < polling::MIN_PACKETS_PER_TICK {
             // The traffic no longer needs it: chunks are decoded as they come again, and a new
             // stream must build up before the next polling mode.
             self.polling.set(false);
+            self.reads.reset();
+            self.release_reads();
             self.io.borrow_mut().pacing = AckPacing::default();
             return false;
         }
+        let outgoing = self.client.session.lock().outgoing_len();
+        self.reads
+            .after_read(packets, self.qos0_publishes.get() - qos0_before, outgoing);
         true
     }
 }
