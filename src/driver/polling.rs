@@ -11,7 +11,8 @@
 //! one wake-up for all of them, and every read and write carries what arrived in the meantime.
 //! A tick that finds fewer than [`MIN_PACKETS_PER_TICK`] packets on a connection ends its
 //! polling (the traffic no longer needs it), and readiness events take over again. The added
-//! latency is at most one tick, and only while a connection is saturated.
+//! latency is at most one tick, and only while a connection is saturated. A connection that
+//! receives only QoS 0 publishes is read on every tenth tick or so ([`ReadSchedule`]).
 //!
 //! The tick is one `timerfd` per thread, watched by a libuv poll handle: libuv's own timers
 //! count in milliseconds. Elsewhere than Linux there is no polling mode.
