@@ -398,3 +398,37 @@ test('a QoS 2 publish answered with PUBACK completes, with one process warning p
   assert.deepEqual(errors, [])
   assert.equal(c.connected, true)
 })
+
+// connectTimeout runs on a JavaScript timer in both libraries (MQTT.js's `connackTimer`), so a
+// fake clock drives it: an application's tests that tick past it see the same error.
+for (const [name, lib] of [['MQTT.js', mqttjs], ['mqtt-native', mqtt]]) {
+  test(`a fake clock ticked past connectTimeout ends an attempt the broker never answers with 'connack timeout' (${name})`, { timeout: 20000 }, async (t) => {
+    const broker = await scripted(t, { protocolVersion: 4, autoConnack: false })
+    t.mock.timers.enable({ apis: ['setTimeout'] })
+    const c = lib.connect(broker.url, { reconnectPeriod: 0, connectTimeout: 60 * 60 * 1000 })
+    t.after(() => c.end(true))
+    const conn = await broker.nextConnection()
+    await conn.nextPacket('connect')
+    const failed = next(c, 'error')
+    const closed = next(c, 'close')
+    t.mock.timers.tick(60 * 60 * 1000)
+    const [err] = await failed
+    assert.equal(err.message, 'connack timeout')
+    if (lib === mqtt) assert.equal(err.code, 'ERR_MQTT_CONNACK_TIMEOUT')
+    await closed
+    assert.equal(c.connected, false)
+  })
+
+  test(`a connectTimeout timer cleared by CONNACK never fires (${name})`, { timeout: 20000 }, async (t) => {
+    const broker = await scripted(t, { protocolVersion: 4, autoConnack: true })
+    const c = lib.connect(broker.url, { reconnectPeriod: 0, connectTimeout: 50 })
+    t.after(() => c.end(true))
+    let errors = 0
+    c.on('error', () => { errors++ })
+    await next(c, 'connect')
+    // Past the timeout on the real clock: a timer left running would have ended the connection.
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    assert.equal(errors, 0)
+    assert.equal(c.connected, true)
+  })
+}

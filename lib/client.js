@@ -239,9 +239,15 @@ class MqttClient extends EventEmitter {
       }
     })
     this._appAcks = this._wantsAppAcks()
+    const connectTimeout = clampInt(this.options.connectTimeout, 1, 0xffffffff)
+    // connectTimeout runs on a JavaScript timer, as MQTT.js's `connackTimer` does, so that fake
+    // clocks drive it; one too long for Node's timers (2^31 ms) stays native.
+    this._connectTimeoutMs = connectTimeout <= 0x7fffffff ? connectTimeout : 0
+    this.connackTimer = null
     this._handle = native.createClient({
       protocolVersion: version,
-      connectTimeout: clampInt(this.options.connectTimeout, 1, 0xffffffff),
+      connectTimeout,
+      externalConnectTimer: this._connectTimeoutMs > 0,
       reschedulePings: this.options.reschedulePings !== false,
       maxInflight: clampInt(this.options.maxInflight ?? 20, 1, 65535),
       appAcks: this._appAcks,
@@ -382,11 +388,25 @@ class MqttClient extends EventEmitter {
     const holdResend = !this._firstConnection && !!this.options.resubscribe && Object.keys(this._resubscribeTopics).length > 0
     if (holdResend || this._resendHeld) native.clientHoldResend(this._handle, holdResend)
     this._resendHeld = holdResend
+    if (this._connectTimeoutMs) {
+      clearTimeout(this.connackTimer)
+      this.connackTimer = setTimeout(() => this._onConnackTimeout(), this._connectTimeoutMs)
+    }
     if (this._wantsPacketSend()) {
       this.emit('packetsend', connectPacket)
       if (authPacket) this.emit('packetsend', authPacket)
     }
     return this
+  }
+
+  /**
+   * `connectTimeout` ran out (MQTT.js `_onConnackTimeout()`): the attempt fails as the native
+   * deadline would fail it, with `ETIMEDOUT` while the transport is still opening, else with
+   * 'connack timeout'; the error and the close come from the session on the next loop turn.
+   */
+  _onConnackTimeout () {
+    this.log('!!connectTimeout hit!! closing the attempt')
+    native.clientConnectTimeout(this._handle)
   }
 
   /**
@@ -980,6 +1000,7 @@ class MqttClient extends EventEmitter {
 
   _closeConnection (force, opts, cb) {
     this._endWaiters.push(cb)
+    clearTimeout(this.connackTimer)
     // MQTT.js's _cleanUp drops the keepalive manager as soon as end() goes ahead.
     this._destroyKeepaliveManager()
     let disconnect = null
@@ -1493,6 +1514,7 @@ class MqttClient extends EventEmitter {
   }
 
   _onConnack (packet) {
+    clearTimeout(this.connackTimer)
     this._connack = packet
     this._offlineAliases.clear()
     if (tracing.connectChannel.hasSubscribers) tracing.onConnect(this, packet)
@@ -1803,6 +1825,7 @@ class MqttClient extends EventEmitter {
   }
 
   _onClose () {
+    clearTimeout(this.connackTimer)
     this._abandoned = false
     this.log('close :: connection closed (disconnecting %s)', this.disconnecting)
     if (tracing.closeChannel.hasSubscribers) tracing.onClose(this)

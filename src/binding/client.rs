@@ -47,6 +47,8 @@ struct ClientConfig {
     auto_assign_topic_alias: bool,
     #[serde(default)]
     report_keepalive: bool,
+    #[serde(default)]
+    external_connect_timer: bool,
 }
 
 fn default_connect_timeout() -> u32 {
@@ -78,7 +80,8 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 /// Creates a client with no connection. `config`: `{ protocolVersion, connectTimeout,
-/// reschedulePings, maxInflight }`.
+/// reschedulePings, maxInflight, appAcks, reportPubrec, autoUseTopicAlias,
+/// autoAssignTopicAlias, reportKeepalive, externalConnectTimer }`.
 #[napi(catch_unwind, ts_return_type = "ExternalObject<'MqttClient'>")]
 pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> {
     let config: ClientConfig = env.from_js_value(config)?;
@@ -92,6 +95,7 @@ pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> 
         auto_use_topic_alias: config.auto_use_topic_alias,
         auto_assign_topic_alias: config.auto_assign_topic_alias,
         report_keepalive: config.report_keepalive,
+        external_connect_timer: config.external_connect_timer,
     };
     let session = Session::new(config.protocol_version, options);
     Ok(External::new(Handle {
@@ -119,7 +123,7 @@ pub fn client_connect(
     let auth: Option<Auth> = args::optional(&env, auth)?;
     let sink = JsSink::new(&env, &on_batch, connect.protocol_version)?;
     let uv_loop = event_loop(&env)?;
-    let connect_timeout = handle.client.session.lock().connect_timeout();
+    let connect_timeout = handle.client.session.lock().connect_deadline();
     let client = handle.client.clone();
     let mut started = Ok(());
     napi::bindgen_prelude::within_runtime_if_available(|| {
@@ -488,6 +492,14 @@ pub fn client_reschedule_keepalive(handle: &External<Handle>) {
 pub fn client_stop_keepalive(handle: &External<Handle>) {
     handle.client.session.lock().stop_keepalive();
     handle.client.rearm();
+}
+
+/// The shim's `connectTimeout` timer fired (MQTT.js `_onConnackTimeout()`; the client was made
+/// with `externalConnectTimer`): the attempt fails with `ETIMEDOUT` if it is still opening,
+/// else with 'connack timeout', as when the driver's own deadline passes.
+#[napi(catch_unwind, ts_args_type = "handle: ExternalObject<'MqttClient'>")]
+pub fn client_connect_timeout(handle: &External<Handle>) {
+    handle.client.expire_connect();
 }
 
 /// Gives up on a silent broker (MQTT.js `onKeepaliveTimeout()`, from the shim's keepalive

@@ -123,7 +123,8 @@ impl Client {
     /// Starts a connection attempt, replacing (and aborting) any previous one. Events go to
     /// `sink`, which lives as long as the connection. Must be called on the thread that runs
     /// `uv_loop`. The attempt opens once [`Client::dial`] is called (after the shim's name
-    /// resolution), or fails with [`Client::dial_failed`]; `connect_timeout` counts from now.
+    /// resolution), or fails with [`Client::dial_failed`]; `connect_timeout` counts from now
+    /// (`None`: the shim keeps the time and calls [`Client::expire_connect`]).
     ///
     /// # Safety
     /// `uv_loop` is the running libuv loop of the calling thread.
@@ -134,7 +135,7 @@ impl Client {
         connect: Connect,
         auth: Option<Auth>,
         sink: Box<dyn EventSink>,
-        connect_timeout: Duration,
+        connect_timeout: Option<Duration>,
     ) -> Result<(), String> {
         let uv = uv::get()?;
         self.abort_current();
@@ -195,14 +196,16 @@ impl Client {
         *conn.dial.borrow_mut() = Some(connect_timeout);
         // `connectTimeout` counts from here, name resolution included (a `lookup` that never
         // answers must not leave the attempt open forever).
-        let ms = connect_timeout.as_millis().max(1);
-        // SAFETY: the timer handle was just made on this thread's loop.
-        unsafe {
-            uv.timer_start(
-                conn.timer.get(),
-                on_timer,
-                u64::try_from(ms).unwrap_or(u64::MAX),
-            );
+        if let Some(timeout) = connect_timeout {
+            let ms = timeout.as_millis().max(1);
+            // SAFETY: the timer handle was just made on this thread's loop.
+            unsafe {
+                uv.timer_start(
+                    conn.timer.get(),
+                    on_timer,
+                    u64::try_from(ms).unwrap_or(u64::MAX),
+                );
+            }
         }
         LIVE.with(|live| live.borrow_mut().push(Rc::downgrade(&conn)));
         *self.current.borrow_mut() = Some(conn);
@@ -239,6 +242,24 @@ impl Client {
         conn.slot.lock().opened = Some(Err(failure));
         conn.schedule();
         true
+    }
+
+    /// The shim's `connectTimeout` timer fired
+    /// ([`crate::session::SessionOptions::external_connect_timer`]): an attempt still opening
+    /// fails as when the driver's own timer runs out (`ETIMEDOUT`, on the next loop turn);
+    /// otherwise the session ends the connection with 'connack timeout'
+    /// ([`Session::expire_connect`]), delivered on the next loop turn.
+    pub fn expire_connect(&self) {
+        if let Some(conn) = self.current() {
+            if conn.phase.get() == Phase::Opening {
+                // SAFETY: a live timer handle of this thread's loop (the phase is Opening);
+                // `on_timer` fails the attempt.
+                unsafe { conn.uv.timer_start(conn.timer.get(), on_timer, 0) };
+                return;
+            }
+        }
+        self.session.lock().expire_connect();
+        self.wake();
     }
 
     /// Writes what the session has queued, now (called after a command, and once per
@@ -403,8 +424,9 @@ pub struct Conn {
     reads: polling::ReadSchedule,
     slot: Arc<Mutex<Slot>>,
     opening: RefCell<Option<tokio::task::AbortHandle>>,
-    /// The connect timeout, until the attempt is dialed ([`Client::dial`]).
-    dial: RefCell<Option<Duration>>,
+    /// Set until the attempt is dialed ([`Client::dial`]): the connect timeout, or none when
+    /// the shim keeps the time ([`Client::expire_connect`]).
+    dial: RefCell<Option<Option<Duration>>>,
     /// The CONNECT (and first AUTH) to send once open.
     start: RefCell<Option<(Connect, Option<Auth>)>>,
     io: RefCell<Io>,
@@ -510,9 +532,12 @@ impl Conn {
         let uv = self.uv;
         let task = tokio::spawn(async move {
             let opening = tokio::spawn(async move {
-                match tokio::time::timeout(connect_timeout, transport::open(&endpoint)).await {
+                let Some(timeout) = connect_timeout else {
+                    return transport::open(&endpoint).await;
+                };
+                match tokio::time::timeout(timeout, transport::open(&endpoint)).await {
                     Ok(result) => result,
-                    Err(_elapsed) => Err(connect_timed_out(&endpoint, connect_timeout)),
+                    Err(_elapsed) => Err(connect_timed_out(&endpoint, timeout)),
                 }
             });
             // Supervision: a panic while opening becomes an error like any other failure.

@@ -87,6 +87,10 @@ pub struct SessionOptions {
     /// [`Event::KeepaliveRestart`], for an application that runs the keepalive timers itself
     /// (the JavaScript shim, so that fake clocks drive them as they drive MQTT.js's).
     pub report_keepalive: bool,
+    /// The application runs the `connectTimeout` timer itself and calls
+    /// [`Session::expire_connect`] when it fires (the JavaScript shim, so that fake clocks
+    /// drive it as they drive MQTT.js's): no CONNACK deadline of the session's own.
+    pub external_connect_timer: bool,
 }
 
 impl Default for SessionOptions {
@@ -101,6 +105,7 @@ impl Default for SessionOptions {
             auto_use_topic_alias: false,
             auto_assign_topic_alias: false,
             report_keepalive: false,
+            external_connect_timer: false,
         }
     }
 }
@@ -110,8 +115,9 @@ impl Default for SessionOptions {
 enum Phase {
     /// No transport.
     Offline,
-    /// CONNECT sent, waiting for CONNACK until the deadline.
-    AwaitingConnAck { deadline: Instant },
+    /// CONNECT sent, waiting for CONNACK until the deadline (none when the application keeps
+    /// the time: [`SessionOptions::external_connect_timer`]).
+    AwaitingConnAck { deadline: Option<Instant> },
     /// CONNACK accepted.
     Connected,
     /// The session asked the driver to drop the transport (after a protocol error or a refused
@@ -314,6 +320,12 @@ impl Session {
         self.options.connect_timeout
     }
 
+    /// The `connectTimeout` the driver counts for an attempt, or none when the application
+    /// keeps the time ([`SessionOptions::external_connect_timer`]).
+    pub fn connect_deadline(&self) -> Option<std::time::Duration> {
+        (!self.options.external_connect_timer).then_some(self.options.connect_timeout)
+    }
+
     /// The decoder limits for the current connection.
     pub fn limits(&self) -> Limits {
         self.limits
@@ -369,7 +381,8 @@ impl Session {
         }
         self.version = connect.protocol_version;
         self.phase = Phase::AwaitingConnAck {
-            deadline: now + self.options.connect_timeout,
+            deadline: (!self.options.external_connect_timer)
+                .then(|| now + self.options.connect_timeout),
         };
         self.send(Packet::Connect(connect))?;
         if let Some(auth) = auth {
@@ -405,7 +418,7 @@ impl Session {
     /// When [`Session::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
-            Phase::AwaitingConnAck { deadline } => Some(deadline),
+            Phase::AwaitingConnAck { deadline } => deadline,
             Phase::Connected => self.keepalive.next_deadline(),
             Phase::Offline | Phase::Closing => None,
         }
@@ -414,7 +427,9 @@ impl Session {
     /// Acts on deadlines that have passed: sends PINGREQ, or gives up on a silent broker.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
-            Phase::AwaitingConnAck { deadline } if now >= deadline => {
+            Phase::AwaitingConnAck {
+                deadline: Some(deadline),
+            } if now >= deadline => {
                 self.fail(SessionError::timeout("connack timeout"));
             }
             Phase::Connected => match self.keepalive.on_timeout(now) {
@@ -427,6 +442,17 @@ impl Session {
                 }
             },
             _ => {}
+        }
+    }
+
+    /// The application's `connectTimeout` timer fired ([`SessionOptions::external_connect_timer`]):
+    /// fails with 'connack timeout' and closes, as the session's own deadline does. MQTT.js's
+    /// timer callback does the same whatever the state, and a fake clock whose `clearTimeout`
+    /// is the real one leaves it running past CONNACK: so a connection already open ends the
+    /// same way. Offline or closing, nothing happens.
+    pub fn expire_connect(&mut self) {
+        if matches!(self.phase, Phase::AwaitingConnAck { .. } | Phase::Connected) {
+            self.fail(SessionError::timeout("connack timeout"));
         }
     }
 

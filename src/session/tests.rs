@@ -114,6 +114,47 @@ fn connack_timeout_is_reported_as_an_error() {
 }
 
 #[test]
+fn with_an_external_connect_timer_the_session_sets_no_connack_deadline_and_fails_when_told() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        external_connect_timer: true,
+        ..SessionOptions::default()
+    };
+    let mut s = Session::new(ProtocolVersion::V3_1_1, options);
+    assert_eq!(s.connect_deadline(), None);
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 0), None, t0)
+        .unwrap();
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(t0 + Duration::from_secs(3600));
+    assert!(!s.wants_close());
+    s.expire_connect();
+    assert!(s.wants_close());
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message == "connack timeout")
+    );
+}
+
+#[test]
+fn an_expired_connect_timer_ends_even_an_open_connection_as_mqttjs_s_timer_does() {
+    let t0 = Instant::now();
+    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let _ = events(&mut s);
+    s.expire_connect();
+    assert!(s.wants_close());
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::Error(e)] if e.message == "connack timeout")
+    );
+}
+
+#[test]
+fn expiring_the_connect_timer_offline_does_nothing() {
+    let mut s = Session::new(ProtocolVersion::V3_1_1, SessionOptions::default());
+    s.expire_connect();
+    assert!(!s.wants_close());
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
 fn keepalive_sends_pingreq_after_the_interval_and_times_out_half_an_interval_later() {
     let t0 = Instant::now();
     let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
