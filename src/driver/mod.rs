@@ -496,7 +496,9 @@ impl polling::Polled for Conn {
             self.saturated.set(false);
             self.reads.reset();
             self.io.borrow_mut().pacing = AckPacing::default();
-            self.update_interest();
+            // Publishes held for a batched refill go now.
+            self.client.session.lock().set_batch_refills(false);
+            self.process();
             return false;
         }
         let outgoing = self.client.session.lock().outgoing_len();
@@ -648,6 +650,7 @@ impl Conn {
             && polling::enlist(self, self.uv, self.uv_loop)
         {
             self.polling.set(true);
+            self.client.session.lock().set_batch_refills(true);
             self.update_interest();
         }
     }

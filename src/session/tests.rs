@@ -342,6 +342,91 @@ fn never_more_publishes_in_flight_than_the_window_and_the_rest_follow_in_order()
     assert_eq!(ids(sent(&mut s)), vec![4, 5]);
 }
 
+/// The message ids of the publishes among `packets`.
+fn publish_ids(packets: Vec<Packet>) -> Vec<u16> {
+    packets
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(p.message_id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn with_batched_refills_waiting_publishes_go_once_half_the_window_is_free() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        max_inflight: 4,
+        ..SessionOptions::default()
+    };
+    let mut s = connected(ProtocolVersion::V3_1_1, options, t0);
+    s.set_batch_refills(true);
+    for id in 1..=10 {
+        s.publish(publish(QoS::AtLeastOnce, id, "a")).unwrap();
+    }
+    assert_eq!(publish_ids(sent(&mut s)), vec![1, 2, 3, 4]);
+    // One place free, six waiting: they wait.
+    s.handle_packet(Packet::Puback(ack(1)), t0);
+    assert_eq!(publish_ids(sent(&mut s)), Vec::<u16>::new());
+    // Half the window free: the window fills again, in order.
+    s.handle_packet(Packet::Puback(ack(2)), t0);
+    assert_eq!(publish_ids(sent(&mut s)), vec![5, 6]);
+    s.handle_packet(Packet::Puback(ack(3)), t0);
+    s.handle_packet(Packet::Puback(ack(4)), t0);
+    assert_eq!(publish_ids(sent(&mut s)), vec![7, 8]);
+    // Turned off, what waits goes as places free up, one by one.
+    s.handle_packet(Packet::Puback(ack(5)), t0);
+    assert_eq!(publish_ids(sent(&mut s)), Vec::<u16>::new());
+    s.set_batch_refills(false);
+    assert_eq!(publish_ids(sent(&mut s)), vec![9]);
+    s.handle_packet(Packet::Puback(ack(6)), t0);
+    assert_eq!(publish_ids(sent(&mut s)), vec![10]);
+}
+
+#[test]
+fn with_batched_refills_the_last_waiting_publishes_go_when_they_all_fit() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        max_inflight: 4,
+        ..SessionOptions::default()
+    };
+    let mut s = connected(ProtocolVersion::V3_1_1, options, t0);
+    s.set_batch_refills(true);
+    for id in 1..=5 {
+        s.publish(publish(QoS::AtLeastOnce, id, "a")).unwrap();
+    }
+    assert_eq!(publish_ids(sent(&mut s)), vec![1, 2, 3, 4]);
+    s.handle_packet(Packet::Puback(ack(1)), t0);
+    assert_eq!(publish_ids(sent(&mut s)), vec![5]);
+    // Nothing waits: a new publish goes at once into the free place.
+    s.handle_packet(Packet::Puback(ack(2)), t0);
+    s.publish(publish(QoS::AtLeastOnce, 6, "a")).unwrap();
+    assert_eq!(publish_ids(sent(&mut s)), vec![6]);
+}
+
+#[test]
+fn a_new_connection_starts_without_batched_refills() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        max_inflight: 2,
+        ..SessionOptions::default()
+    };
+    let mut s = connected(ProtocolVersion::V3_1_1, options.clone(), t0);
+    s.set_batch_refills(true);
+    s.handle_close();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 0), None, t0)
+        .unwrap();
+    s.handle_packet(connack(0), t0);
+    let _ = sent(&mut s);
+    for id in 1..=4 {
+        s.publish(publish(QoS::AtLeastOnce, id, "a")).unwrap();
+    }
+    assert_eq!(publish_ids(sent(&mut s)), vec![1, 2]);
+    s.handle_packet(Packet::Puback(ack(1)), t0);
+    assert_eq!(publish_ids(sent(&mut s)), vec![3]);
+}
+
 #[test]
 fn the_brokers_receive_maximum_sets_the_window_in_mqtt_5() {
     let t0 = Instant::now();
