@@ -496,9 +496,7 @@ impl polling::Polled for Conn {
             self.saturated.set(false);
             self.reads.reset();
             self.io.borrow_mut().pacing = AckPacing::default();
-            // Publishes held for a batched refill go now.
-            self.client.session.lock().set_batch_refills(false);
-            self.process();
+            self.update_interest();
             return false;
         }
         let outgoing = self.client.session.lock().outgoing_len();
@@ -650,7 +648,6 @@ impl Conn {
             && polling::enlist(self, self.uv, self.uv_loop)
         {
             self.polling.set(true);
-            self.client.session.lock().set_batch_refills(true);
             self.update_interest();
         }
     }

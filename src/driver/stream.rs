@@ -381,7 +381,6 @@ impl StreamConn {
             && polling::enlist(self, self.uv, self.uv_loop)
         {
             self.polling.set(true);
-            self.client.session.lock().set_batch_refills(true);
         }
         false
     }
@@ -738,9 +737,6 @@ impl polling::Polled for StreamConn {
             self.reads.reset();
             self.release_reads();
             self.io.borrow_mut().pacing = AckPacing::default();
-            // Publishes held for a batched refill go now.
-            self.client.session.lock().set_batch_refills(false);
-            self.process();
             return false;
         }
         let outgoing = self.client.session.lock().outgoing_len();

@@ -173,9 +173,6 @@ pub struct Session {
     /// Publishes are not resent (nor sent) after CONNACK until [`Session::hold_resend`] is
     /// lifted: the client subscribes again first.
     resend_held: bool,
-    /// Publishes waiting for the window go out in batches of at least half of it
-    /// ([`Session::set_batch_refills`]).
-    batch_refills: bool,
     keepalive: Keepalive,
     /// Decoder limits of the current connection (our Maximum Packet Size).
     limits: Limits,
@@ -218,7 +215,6 @@ impl Session {
             receive_maximum: u16::MAX,
             window,
             resend_held: false,
-            batch_refills: false,
             keepalive: Keepalive::new(0),
             limits: Limits::default(),
             max_incoming_packet_size: DEFAULT_MAX_INCOMING_PACKET_SIZE,
@@ -362,7 +358,6 @@ impl Session {
         self.outbox.clear();
         self.pending_acks.clear();
         self.awaiting_app.clear();
-        self.batch_refills = false;
         self.topic_aliases.clear();
         self.topic_alias_maximum = if self.version.is_v5() {
             connect.properties.topic_alias_maximum.unwrap_or(0)
@@ -473,23 +468,6 @@ impl Session {
         self.resend_held = hold;
         if !hold {
             self.fill_window();
-        }
-    }
-
-    /// Turns batched refills of the window on or off. While on, publishes that wait for the
-    /// window are sent only once at least half of it is free (or all of them fit), rather than
-    /// one as each acknowledgement frees a place: the sender's side of silly-window-syndrome
-    /// avoidance (RFC 1122 §4.2.3.4). The driver turns it on while a connection is saturated
-    /// (its acknowledgements come faster than one per 100 µs, from a broker close by), where
-    /// one write of ten publishes costs the broker far less than ten writes of one: measured
-    /// through mosquitto (`set_tcp_nodelay true`), QoS 1 went 5-12 % faster at 14-22 % less CPU
-    /// per message. Off, a window bound by the round trip (a distant broker) stays full.
-    pub fn set_batch_refills(&mut self, on: bool) {
-        if self.batch_refills != on {
-            self.batch_refills = on;
-            if !on {
-                self.fill_window();
-            }
         }
     }
 
@@ -1217,12 +1195,6 @@ impl Session {
     /// Moves waiting publishes into flight while the window has room.
     fn fill_window(&mut self) {
         if !self.is_connected() || self.resend_held {
-            return;
-        }
-        let window = usize::from(self.window);
-        let free = window.saturating_sub(self.inflight.sent_len());
-        if self.batch_refills && free < window / 2 && self.waiting.len() > free {
-            // See `set_batch_refills`: the rest waits until half the window is free.
             return;
         }
         while self.inflight.sent_len() < usize::from(self.window) {
