@@ -359,6 +359,45 @@ for (const way of WAYS) {
   })
 }
 
+// A saturated QoS 0 subscriber on the stream path is read lazily: its net or tls socket stops
+// reading between two reads a millisecond apart (README, "Polling mode"). Nothing may be lost
+// or reordered by it, and a held socket must still see the broker's close at end().
+for (const name of ['a streamBuilder over a net socket', 'ciphers']) {
+  test(`${name}: a QoS 0 flood read lazily arrives whole and in order, and end() still completes`, async (t) => {
+    const f = await setup(t)
+    if (!f) return
+    const way = WAYS.find((w) => w.name === name)
+    const topic = `stream/${process.pid}/${serial++}/flood`
+    const sub = way.client(f, { reconnectPeriod: 0 })
+    t.after(() => sub.end(true))
+    await waitFor(sub, 'connect')
+    await sub.subscribeAsync(topic, { qos: 0 })
+    const pub = mqtt.connect(`mqtt://127.0.0.1:${f.broker.port}`, { reconnectPeriod: 0 })
+    t.after(() => pub.end(true))
+    await waitFor(pub, 'connect')
+    const n = 30000
+    let sent = 0
+    let received = 0
+    let outOfOrder = 0
+    const done = new Promise((resolve) => {
+      const pump = () => {
+        while (sent < n && sent - received < 1000) pub.publish(topic, String(sent++))
+      }
+      sub.on('message', (_topic, payload) => {
+        if (Number(payload.toString()) !== received) outOfOrder++
+        received++
+        if (received === n) resolve()
+        else if (sent - received <= 500) pump()
+      })
+      pump()
+    })
+    await done
+    assert.equal(outOfOrder, 0)
+    assert.equal(received, n)
+    await Promise.all([sub.endAsync(), pub.endAsync()])
+  })
+}
+
 test('a connection that needs nothing of Node\'s networking stays on the native path', async (t) => {
   const f = await setup(t)
   if (!f) return
