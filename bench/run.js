@@ -330,6 +330,19 @@ function buildCases (s) {
       targets: { msgPerSec: ['>=', 1.0], cpuUsPerMsg: ['<=', 1.0] }
     })
   }
+  // A closed loop: at most 10 messages between publish and delivery, each delivery publishing
+  // the next (request and response with a bounded number in flight). Traffic that waits for
+  // the subscriber's reads must not be read lazily (src/driver/polling.rs, ReadSchedule).
+  cases.push({
+    id: 'pubsub-tcp-qos0-64B-window10',
+    group: '1. publish → mosquitto → subscriber (same process)',
+    label: 'tcp QoS 0 64 B, nodelay, 10 in flight',
+    worker: 'pubsub',
+    needs: ['mosquitto'],
+    params: (env) => ({ url: env.url, qos: 0, size: 64, inflight: 0, window: 10, peerPid: env.brokerPid(), pauseMs: small ? 50 : 100, ...win }),
+    metrics: THROUGHPUT,
+    targets: { msgPerSec: ['>=', 1.0] }
+  })
   // Built-in persistence (`persistence: { dir }`): the same QoS 1 publish with every message
   // logged and synced in groups; compare with pubsub-tcp-qos1-64B for its cost.
   cases.push({

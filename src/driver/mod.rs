@@ -500,8 +500,12 @@ impl polling::Polled for Conn {
             return false;
         }
         let outgoing = self.client.session.lock().outgoing_len();
-        self.reads
-            .after_read(packets, self.qos0_publishes.get() - qos0_before, outgoing);
+        self.reads.after_read(
+            Instant::now(),
+            packets,
+            self.qos0_publishes.get() - qos0_before,
+            outgoing,
+        );
         true
     }
 }

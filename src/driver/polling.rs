@@ -17,10 +17,10 @@
 //! The tick is one `timerfd` per thread, watched by a libuv poll handle: libuv's own timers
 //! count in milliseconds. Elsewhere than Linux there is no polling mode.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_int;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::uv;
 
@@ -52,22 +52,75 @@ pub const MIN_PACKETS_PER_TICK: u64 = 2;
 /// per message; longer changed nothing.
 pub const LAZY_READ: Duration = Duration::from_millis(1);
 
+/// A lazy read must find at least this share (in percent) of the packets per millisecond that
+/// the reads on every tick found, or the connection's traffic is taken to wait for us.
+const SUSTAINED_PERCENT: u64 = 50;
+
+/// Lazy reads start only on a connection whose reads on every tick found at least this many
+/// packets per millisecond (40 k a second): slower traffic gains little from them.
+const LAZY_MIN_PACKETS_PER_MS: u64 = 40;
+
+/// Lazy reads are held to [`SUSTAINED_PERCENT`] over windows of this length.
+const LAZY_PROBE: Duration = Duration::from_millis(3);
+
+/// After lazy reads found the traffic waiting for us, none for this long at first; each time
+/// again twice as long, up to [`LAZY_BLOCKED_MAX`], until lazy reads keep the rate.
+const LAZY_BLOCKED: Duration = Duration::from_millis(100);
+/// The longest block on lazy reads.
+const LAZY_BLOCKED_MAX: Duration = Duration::from_secs(10);
+
 /// When a polled connection reads next: on every tick, or only every [`LAZY_READ`] while all
-/// it receives are QoS 0 publishes and it has none of its own in flight.
+/// it receives are QoS 0 publishes that keep coming whether we read or not.
 ///
 /// Design: the cost of a flood through a broker is mostly the broker's and the kernel's, per
 /// TCP segment: each read of ours acknowledges what arrived, which lets the broker's kernel
 /// send its next small write as a segment of its own. Left unread for a millisecond, the
 /// data waits in our receive queue, the broker's unacknowledged segments reach its congestion
 /// window, and its later writes travel together: a tenth of the segments, and the broker
-/// forwards more messages per second for less CPU on both sides. That is only harmless where
-/// nobody waits for the read: a QoS 1/2 publish holds a place in the broker's window until we
-/// acknowledge it, and an acknowledgement for us frees a place in ours, so any such packet,
-/// or a publish of ours in flight, keeps the connection read on every tick.
+/// forwards more messages per second for less CPU on both sides.
+///
+/// That is only harmless where nobody waits for the read:
+/// - a QoS 1/2 publish holds a place in the broker's window until we acknowledge it, and an
+///   acknowledgement for us frees a place in ours: any such packet in a read, or a publish of
+///   ours in flight, keeps the connection read on every tick;
+/// - an application that answers each message (request and response, a bounded number in
+///   flight) sends no more than it got: reading once a millisecond would cap it at that
+///   number per millisecond (measured: 10 in flight to itself went from 44 k to 8.6 k
+///   messages per second). Such traffic shows itself: over [`LAZY_PROBE`], lazy reads find
+///   fewer packets per millisecond than the reads on every tick found over the millisecond
+///   before ([`SUSTAINED_PERCENT`]). Then the connection is read on every tick again and tries
+///   no lazy read for [`LAZY_BLOCKED`], twice as long after each new failure (up to
+///   [`LAZY_BLOCKED_MAX`]): a probe of a few milliseconds, ever rarer. A flood that merely
+///   paused is blocked too, for [`LAZY_BLOCKED`] once. Traffic below
+///   [`LAZY_MIN_PACKETS_PER_MS`] never tries.
 #[derive(Debug, Default)]
 pub struct ReadSchedule {
     /// The tick ([`ticks`]) of the next read; a past one reads on every tick.
-    next: std::cell::Cell<u64>,
+    next: Cell<u64>,
+    /// Whether the current interval is a lazy one.
+    lazy: Cell<bool>,
+    /// When the last read was.
+    last_read: Cell<Option<Instant>>,
+    /// Packets per millisecond over the last [`LAZY_READ`] of reads on every tick (0 until
+    /// one has been measured): the rate a lazy read is held to.
+    eager_rate: Cell<u64>,
+    /// The measurement under way: since when, the packets and the reads so far.
+    measuring: Cell<Option<(Instant, u64, u32)>>,
+    /// No lazy read before this.
+    blocked_until: Cell<Option<Instant>>,
+    /// How long the next block lasts (0 until the first: [`LAZY_BLOCKED`]).
+    block: Cell<Duration>,
+}
+
+/// Whether `rate` is below [`SUSTAINED_PERCENT`] of `reference`.
+fn below_sustained(rate: u64, reference: u64) -> bool {
+    rate.saturating_mul(100) < reference.saturating_mul(SUSTAINED_PERCENT)
+}
+
+/// Packets per millisecond.
+fn per_ms(packets: u64, over: Duration) -> u64 {
+    let micros = u64::try_from(over.as_micros()).unwrap_or(u64::MAX).max(1);
+    packets.saturating_mul(1000) / micros
 }
 
 impl ReadSchedule {
@@ -76,27 +129,81 @@ impl ReadSchedule {
         self.next.get().saturating_sub(ticks())
     }
 
-    /// Schedules the next read after one that decoded `packets` packets, `qos0_publishes` of
-    /// them QoS 0 publishes, on a connection with `outgoing` QoS 1/2 publishes of its own in
-    /// flight or waiting. Returns whether the next read waits for [`LAZY_READ`].
-    pub fn after_read(&self, packets: u64, qos0_publishes: u64, outgoing: usize) -> bool {
-        let lazy = packets >= MIN_PACKETS_PER_TICK && qos0_publishes == packets && outgoing == 0;
-        let wait = if lazy { lazy_ticks() } else { 0 };
-        self.next.set(ticks() + wait);
+    /// Schedules the next read after one at `now` that decoded `packets` packets,
+    /// `qos0_publishes` of them QoS 0 publishes, on a connection with `outgoing` QoS 1/2
+    /// publishes of its own in flight or waiting. Returns whether the next read waits for
+    /// [`LAZY_READ`].
+    pub fn after_read(
+        &self,
+        now: Instant,
+        packets: u64,
+        qos0_publishes: u64,
+        outgoing: usize,
+    ) -> bool {
+        let last = self.last_read.replace(Some(now));
+        // Rates are measured over windows of several reads: a single read may catch a burst
+        // or a gap, and one that comes late (the loop was busy) finds only what the broker's
+        // congestion window let through before our acknowledgement.
+        let (since, counted, reads) = self.measuring.get().unwrap_or_else(|| {
+            let start = last.unwrap_or_else(|| now.checked_sub(tick()).unwrap_or(now));
+            (start, 0, 0)
+        });
+        let (counted, reads) = (counted + packets, reads + 1);
+        let span = now.saturating_duration_since(since);
+        let complete = if self.lazy.get() {
+            span >= LAZY_PROBE && reads >= 3
+        } else {
+            span >= LAZY_READ
+        };
+        if !complete {
+            self.measuring.set(Some((since, counted, reads)));
+        } else {
+            self.measuring.set(None);
+            let rate = per_ms(counted, span);
+            if !self.lazy.get() {
+                self.eager_rate.set(rate);
+            } else if below_sustained(rate, self.eager_rate.get()) {
+                // The traffic waited for these reads, or slowed down by itself: reads on
+                // every tick for a while, twice as long as the last time.
+                let block = self.block.get().max(LAZY_BLOCKED);
+                self.blocked_until.set(Some(now + block));
+                self.block.set((block * 2).min(LAZY_BLOCKED_MAX));
+                self.eager_rate.set(0);
+            } else {
+                self.block.set(LAZY_BLOCKED);
+            }
+        }
+        let lazy = self.blocked_until.get().is_none_or(|until| now >= until)
+            && packets >= MIN_PACKETS_PER_TICK
+            && qos0_publishes == packets
+            && outgoing == 0
+            && self.eager_rate.get() >= LAZY_MIN_PACKETS_PER_MS;
+        if lazy != self.lazy.get() {
+            // A new mode, a new window, from this read on.
+            self.measuring.set(None);
+        }
+        self.lazy.set(lazy);
+        self.next
+            .set(ticks() + if lazy { ticks_in(LAZY_READ) } else { 0 });
         lazy
     }
 
-    /// Back to a read on every tick.
+    /// Back to a read on every tick (polling mode ended): the rate is measured anew; a block
+    /// on lazy reads stays.
     pub fn reset(&self) {
         self.next.set(0);
+        self.lazy.set(false);
+        self.last_read.set(None);
+        self.eager_rate.set(0);
+        self.measuring.set(None);
     }
 }
 
-/// [`LAZY_READ`] in ticks of [`tick`] (at least one).
-fn lazy_ticks() -> u64 {
+/// `duration` in ticks of [`tick`] (at least one).
+fn ticks_in(duration: Duration) -> u64 {
     let tick = tick().as_micros().max(1);
-    u64::try_from(LAZY_READ.as_micros() / tick)
-        .unwrap_or(1)
+    u64::try_from(duration.as_micros() / tick)
+        .unwrap_or(u64::MAX)
         .max(1)
 }
 
@@ -123,12 +230,12 @@ struct Ticker {
 thread_local! {
     static TICKER: RefCell<Option<Ticker>> = const { RefCell::new(None) };
     /// Ticks so far on this thread (for `driverCounts()`).
-    static TICKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static TICKS: Cell<u64> = const { Cell::new(0) };
 }
 
 /// How many ticks this thread has run.
 pub fn ticks() -> u64 {
-    TICKS.with(std::cell::Cell::get)
+    TICKS.with(Cell::get)
 }
 
 /// Puts `conn` on the tick of the calling thread, whose running loop is `uv_loop`. Returns
@@ -303,46 +410,140 @@ mod tests {
         TICKS.with(|t| t.set(t.get() + n));
     }
 
-    #[test]
-    fn a_read_of_only_qos0_publishes_waits_a_lazy_interval_before_the_next() {
+    const US: fn(u64) -> Duration = Duration::from_micros;
+
+    /// A schedule after a millisecond of reads on every 100 µs tick, each finding `per_tick`
+    /// QoS 0 publishes; the last at `t0`.
+    fn measured(per_tick: u64, t0: Instant) -> ReadSchedule {
         let schedule = ReadSchedule::default();
-        assert_eq!(schedule.ticks_left(), 0);
-        assert!(schedule.after_read(40, 40, 0));
-        assert_eq!(schedule.ticks_left(), lazy_ticks());
-        advance(lazy_ticks() - 1);
+        for i in (0..=10).rev() {
+            schedule.after_read(t0 - US(100 * i), per_tick, per_tick, 0);
+        }
+        schedule
+    }
+
+    #[test]
+    fn a_fast_flood_of_qos0_publishes_is_read_once_a_lazy_interval() {
+        let t0 = Instant::now();
+        let schedule = measured(10, t0); // 100 a millisecond
+        assert!(schedule.lazy.get());
+        assert_eq!(schedule.ticks_left(), ticks_in(LAZY_READ));
+        advance(ticks_in(LAZY_READ) - 1);
         assert_eq!(schedule.ticks_left(), 1);
         advance(1);
         assert_eq!(schedule.ticks_left(), 0);
+        // The flood kept coming: 100 in the millisecond. Still lazy.
+        assert!(schedule.after_read(t0 + LAZY_READ, 100, 100, 0));
+    }
+
+    #[test]
+    fn no_lazy_read_before_a_millisecond_of_reads_on_every_tick_has_measured_the_rate() {
+        let t0 = Instant::now();
+        let schedule = ReadSchedule::default();
+        for i in 0..5 {
+            assert!(!schedule.after_read(t0 + US(100 * i), 50, 50, 0));
+        }
     }
 
     #[test]
     fn any_packet_someone_waits_for_keeps_reads_on_every_tick() {
-        let schedule = ReadSchedule::default();
+        let t0 = Instant::now();
+        let schedule = measured(10, t0);
         // A QoS 1 publish or an ack among them: the broker's window or ours waits on the read.
-        assert!(!schedule.after_read(40, 39, 0));
+        assert!(!schedule.after_read(t0 + LAZY_READ, 100, 99, 0));
         assert_eq!(schedule.ticks_left(), 0);
         // A publish of our own in flight: its ack must not wait.
-        assert!(!schedule.after_read(40, 40, 1));
+        assert!(!schedule.after_read(t0 + LAZY_READ + US(100), 10, 10, 1));
         assert_eq!(schedule.ticks_left(), 0);
         // Too little to be a flood.
-        assert!(!schedule.after_read(1, 1, 0));
-        assert_eq!(schedule.ticks_left(), 0);
+        assert!(!schedule.after_read(t0 + LAZY_READ + US(200), 1, 1, 0));
     }
 
     #[test]
-    fn reset_reads_on_the_next_tick_again() {
-        let schedule = ReadSchedule::default();
-        assert!(schedule.after_read(10, 10, 0));
+    fn traffic_slower_than_40_a_millisecond_is_never_read_lazily() {
+        let t0 = Instant::now();
+        let schedule = measured(3, t0); // 30 a millisecond
+        assert!(!schedule.lazy.get());
+        assert_eq!(schedule.ticks_left(), 0);
+    }
+
+    /// Lazy reads from `t`, each a millisecond after the last and finding `packets`, until one
+    /// returns false; returns when that was.
+    fn lazy_until_eager(schedule: &ReadSchedule, mut t: Instant, packets: u64) -> Instant {
+        for _ in 0..10 {
+            t += LAZY_READ;
+            if !schedule.after_read(t, packets, packets, 0) {
+                return t;
+            }
+        }
+        panic!("still lazy after 10 ms");
+    }
+
+    /// Reads on every 100 µs tick from `t` for a millisecond, each finding `packets`; returns
+    /// whether any of them went lazy, and when the last was.
+    fn a_millisecond_of_ticks(
+        schedule: &ReadSchedule,
+        mut t: Instant,
+        packets: u64,
+    ) -> (bool, Instant) {
+        let mut lazy = false;
+        for _ in 0..10 {
+            t += US(100);
+            lazy |= schedule.after_read(t, packets, packets, 0);
+        }
+        (lazy, t)
+    }
+
+    #[test]
+    fn traffic_that_waits_for_our_reads_goes_back_to_every_tick_for_ever_longer() {
+        let t0 = Instant::now();
+        let schedule = measured(5, t0); // 50 a millisecond, as 10 in flight to itself
+        assert!(schedule.lazy.get());
+        // Lazy milliseconds find only the 10 in flight: they waited for us.
+        let t1 = lazy_until_eager(&schedule, t0, 10);
+        assert!(t1 - t0 >= LAZY_PROBE);
+        assert_eq!(schedule.ticks_left(), 0);
+        // Fast again on every tick, but no lazy read until the block ends, not even after
+        // polling mode ended and began again.
+        let (lazy, t2) = a_millisecond_of_ticks(&schedule, t1, 5);
+        assert!(!lazy);
+        schedule.reset();
+        let (lazy, _) = a_millisecond_of_ticks(&schedule, t2, 5);
+        assert!(!lazy);
+        // After the block, a new millisecond measured on every tick allows a new probe; when
+        // it fails too, the next block is twice as long.
+        schedule.reset();
+        let t3 = t1 + LAZY_BLOCKED;
+        let (lazy, t4) = a_millisecond_of_ticks(&schedule, t3, 5);
+        assert!(lazy);
+        let t5 = lazy_until_eager(&schedule, t4, 10);
+        schedule.reset();
+        let (lazy, _) = a_millisecond_of_ticks(&schedule, t5 + LAZY_BLOCKED, 5);
+        assert!(!lazy);
+        schedule.reset();
+        let (lazy, _) = a_millisecond_of_ticks(&schedule, t5 + 2 * LAZY_BLOCKED, 5);
+        assert!(lazy);
+    }
+
+    #[test]
+    fn lazy_reads_that_keep_the_rate_stay_lazy_and_end_the_backoff() {
+        let t0 = Instant::now();
+        let schedule = measured(10, t0);
+        let mut t = t0;
+        for _ in 0..20 {
+            t += LAZY_READ;
+            assert!(schedule.after_read(t, 100, 100, 0));
+        }
+        assert_eq!(schedule.block.get(), LAZY_BLOCKED);
+    }
+
+    #[test]
+    fn reset_reads_on_the_next_tick_again_and_measures_the_rate_anew() {
+        let t0 = Instant::now();
+        let schedule = measured(10, t0);
+        assert!(schedule.ticks_left() > 0);
         schedule.reset();
         assert_eq!(schedule.ticks_left(), 0);
-    }
-
-    #[test]
-    fn the_lazy_interval_is_a_millisecond_of_ticks() {
-        assert_eq!(
-            lazy_ticks(),
-            u64::try_from(LAZY_READ.as_micros() / tick().as_micros()).unwrap()
-        );
-        assert!(lazy_ticks() >= 1);
+        assert!(!schedule.after_read(t0 + US(100), 10, 10, 0));
     }
 }
