@@ -262,6 +262,13 @@ impl Client {
         self.wake();
     }
 
+    /// Schedules a polled connection's next read after one that decoded `packets` packets,
+    /// `qos0_publishes` of them QoS 0 publishes ([`polling::ReadSchedule`]).
+    fn schedule_read(&self, reads: &polling::ReadSchedule, packets: u64, qos0_publishes: u64) {
+        let outgoing = self.session.lock().outgoing_len();
+        reads.after_read(Instant::now(), packets, qos0_publishes, outgoing);
+    }
+
     /// Writes what the session has queued, now (called after a command, and once per
     /// JavaScript tick after publishes).
     pub fn wake(&self) {
@@ -499,13 +506,9 @@ impl polling::Polled for Conn {
             self.update_interest();
             return false;
         }
-        let outgoing = self.client.session.lock().outgoing_len();
-        self.reads.after_read(
-            Instant::now(),
-            packets,
-            self.qos0_publishes.get() - qos0_before,
-            outgoing,
-        );
+        let qos0_publishes = self.qos0_publishes.get() - qos0_before;
+        self.client
+            .schedule_read(&self.reads, packets, qos0_publishes);
         true
     }
 }

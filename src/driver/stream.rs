@@ -739,13 +739,9 @@ impl polling::Polled for StreamConn {
             self.io.borrow_mut().pacing = AckPacing::default();
             return false;
         }
-        let outgoing = self.client.session.lock().outgoing_len();
-        self.reads.after_read(
-            Instant::now(),
-            packets,
-            self.qos0_publishes.get() - qos0_before,
-            outgoing,
-        );
+        let qos0_publishes = self.qos0_publishes.get() - qos0_before;
+        self.client
+            .schedule_read(&self.reads, packets, qos0_publishes);
         true
     }
 }
