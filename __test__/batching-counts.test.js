@@ -207,14 +207,15 @@ test('a QoS 0 flood on either path is read lazily, many messages per read, and e
   const chunks0 = chunks
   const { reads } = await counted(() => burst({ sub: streamSub, pub }, 'bc/lazy', n))
   // Read as they come, a broker that sends each message in a segment of its own gave one
-  // read per one to three messages on the stream path (and on the tick alone, about one per
-  // three natively); read once a millisecond, a read carries tens of them.
-  assert.ok((chunks - chunks0) * 10 <= n, `${chunks - chunks0} stream reads for ${n} messages`)
+  // read per one to three messages on the stream path (19,058 reads for 50,000 on an idle
+  // machine); read once a millisecond, a read carries tens of them (1,000 to 5,000 reads). A
+  // loaded machine batches reads by itself, so the bound only says "many per read".
+  assert.ok((chunks - chunks0) * 4 <= n, `${chunks - chunks0} stream reads for ${n} messages`)
   // The native subscriber got the same messages; the publisher's reads are few (QoS 0).
   while (nativeReceived < 5000 + n) await settle(5)
   await settle(20)
   assert.equal(nativeReceived, 5000 + n)
-  assert.ok(reads * 10 <= 2 * n, `${reads} socket reads for ${n} messages on each of two native connections`)
+  assert.ok(reads * 4 <= 2 * n, `${reads} socket reads for ${n} messages on each of two native connections`)
   // Held between reads, the stream's socket still sees the broker's close after DISCONNECT.
   await Promise.all([streamSub.endAsync(), nativeSub.endAsync()])
 })
