@@ -560,6 +560,59 @@ test('a stream whose write() asks to wait gets the rest after \'drain\', every m
   await client.endAsync()
 })
 
+test('a stream that drains inside the write() that asked to wait is not waited on for ever: a QoS 1 flood with up to 500 in flight arrives whole', { timeout: 60000 }, async (t) => {
+  const f = await setup(t)
+  if (!f) return
+  let waits = 0
+  const client = new mqtt.MqttClient(() => {
+    const socket = net.connect(f.broker.port, '127.0.0.1')
+    // write() returns false every time (a one-byte buffer) and completes at once, so Node
+    // emits 'drain' from its nextTick queue; a write the driver makes from a libuv callback
+    // sees that queue run before the call returns (N-API's callback scope), and so the
+    // 'drain' of that very write.
+    const eager = new Duplex({
+      highWaterMark: 1,
+      read () { socket.resume() },
+      write (chunk, encoding, callback) { socket.write(chunk); callback() }
+    })
+    socket.on('data', (chunk) => eager.push(chunk))
+    socket.on('end', () => eager.push(null))
+    socket.on('close', () => eager.destroy())
+    const write = eager.write
+    eager.write = function (...args) {
+      const ok = write.apply(this, args)
+      if (!ok) waits++
+      return ok
+    }
+    eager.on('close', () => socket.destroy())
+    return eager
+  }, { maxInflight: 1000, reconnectPeriod: 0 })
+  t.after(() => client.end(true))
+  await waitFor(client, 'connect')
+  const topic = `stream/${process.pid}/eager-drain`
+  await client.subscribeAsync(topic, { qos: 1 })
+  // At most 500 outstanding: mosquitto's queue for a subscriber holds 1,000 by default.
+  const count = 20000
+  let sent = 0
+  let received = 0
+  let acked = 0
+  let outOfOrder = 0
+  const pump = () => {
+    while (sent < count && sent - received < 500) client.publish(topic, String(sent++), { qos: 1 }, () => { acked++ })
+  }
+  const all = new Promise((resolve) => client.on('message', (tp, payload) => {
+    if (Number(payload.toString()) !== received) outOfOrder++
+    if (++received === count) resolve()
+    else if (sent - received <= 250) pump()
+  }))
+  pump()
+  await all
+  assert.equal(outOfOrder, 0)
+  while (acked < count) await new Promise((resolve) => setImmediate(resolve))
+  assert.ok(waits > 0, 'the stream asked to wait')
+  await client.endAsync()
+})
+
 // ---------------------------------------------------------------------------------------------
 // The native path's guarantees, over a stream
 

@@ -93,6 +93,9 @@ pub struct StreamConn {
     close: Cell<u8>,
     /// The stream's `write()` returned false: bytes wait for `'drain'`.
     blocked: Cell<bool>,
+    /// `'drain'` events so far (one that comes inside our own `write()` call must not be
+    /// missed).
+    drains: Cell<u64>,
     /// This connection is calling JavaScript (a write or a delivery): a chunk fed meanwhile
     /// waits for the next loop turn.
     busy: Cell<bool>,
@@ -195,6 +198,7 @@ impl Client {
             phase: Cell::new(Phase::Open),
             close: Cell::new(RUN),
             blocked: Cell::new(false),
+            drains: Cell::new(0),
             busy: Cell::new(false),
             pending_end: RefCell::new(None),
             polling: Cell::new(false),
@@ -264,6 +268,7 @@ impl Client {
     pub fn stream_drain(&self, id: u32) {
         if let Some(conn) = self.stream_conn(id) {
             conn.blocked.set(false);
+            conn.drains.set(conn.drains.get().wrapping_add(1));
             conn.run_or_schedule();
         }
     }
@@ -487,9 +492,14 @@ impl StreamConn {
             io.write_buf.split()
         };
         let was = self.busy.replace(true);
+        let drains = self.drains.get();
         let ok = self.port.write(&bytes);
         self.busy.set(was);
-        if !ok {
+        // The stream may have drained before `write()` returned: the call into JavaScript runs
+        // Node's `nextTick` queue on its way out (N-API's callback scope), and with it the
+        // uncork, the socket write and the 'drain' of this very write. Waiting for another
+        // 'drain' then would wait for ever.
+        if !ok && self.drains.get() == drains {
             self.blocked.set(true);
         }
     }
