@@ -1,8 +1,8 @@
 //! The N-API surface of connections over a JavaScript stream (`src/driver/stream.rs`,
 //! `lib/stream.js`): the shim opens a Node `Duplex`, starts the connection with
 //! [`client_connect_stream`], and passes the stream's data and events back by connection id;
-//! the driver writes to the stream, pauses, releases its reads, ends and destroys it through one JavaScript
-//! function, `port(op, bytes)`.
+//! the driver writes to the stream, pauses it, releases its reads, ends and destroys it
+//! through one JavaScript function, `port(op, bytes)`.
 
 use napi::bindgen_prelude::*;
 use napi::sys;

@@ -350,6 +350,7 @@ impl StreamConn {
         }
     }
 
+    /// The stream emitted `chunk`: collected, and decoded now or on the polling tick.
     ///
     /// Returns whether the shim should hold the stream's socket from reading until
     /// [`StreamPort::release_reads`]: the connection is between two lazy reads, and what the

@@ -381,8 +381,7 @@ impl Session {
         }
         self.version = connect.protocol_version;
         self.phase = Phase::AwaitingConnAck {
-            deadline: (!self.options.external_connect_timer)
-                .then(|| now + self.options.connect_timeout),
+            deadline: self.connect_deadline().map(|timeout| now + timeout),
         };
         self.send(Packet::Connect(connect))?;
         if let Some(auth) = auth {
