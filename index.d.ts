@@ -227,7 +227,11 @@ export interface IClientOptions extends ISecureClientOptions {
     /** The directory of the log (`<clientId>.mqttlog`); created if missing. */
     dir: string
   }
-  /** mqtt-native: the most QoS 1/2 publishes in flight when the broker sets no Receive Maximum (default 20). */
+  /**
+   * mqtt-native: the most QoS 1/2 publishes in flight when the broker sets no Receive Maximum
+   * (always before MQTT 5). Default 100, of which at most 20 QoS 2 (mosquitto 2.0 drops an MQTT
+   * 3.1.1 client's QoS 2 publishes beyond its own 20); a value given bounds QoS 1 and 2 alike.
+   */
   maxInflight?: number
   /**
    * mqtt-native: the most entries in the offline queue (`client.queue`: QoS 0 publishes,

@@ -376,6 +376,26 @@ test('packetsend reports a publish held back by the flow-control window when it 
   assert.equal(reported[2], c.outgoingStore._inflights.get(third.messageId))
 })
 
+test('before MQTT 5 the default window holds 100 QoS 1/2 publishes in flight, none sent while 20 QoS 2 are, and maxInflight given bounds both', async (t) => {
+  const broker = await scripted(t, { protocolVersion: 4, autoPuback: false })
+  const inFlight = async (options, ...batches) => {
+    const c = client(t, broker.url, options)
+    await once(c, 'connect')
+    let written = 0
+    c.on('packetsend', (p) => { if (p.cmd === 'publish') written++ })
+    // A publish that fits in the window is written (and reported) at publish().
+    for (const [qos, count] of batches) for (let i = 0; i < count; i++) c.publish('w', 'x', { qos })
+    return written
+  }
+  assert.equal(await inFlight({}, [1, 150]), 100)
+  assert.equal(await inFlight({}, [2, 50]), 20)
+  // mosquitto 2.0 drops a QoS 1 publish that arrives while 20 QoS 2 exchanges are open.
+  assert.equal(await inFlight({}, [2, 20], [1, 10]), 20)
+  assert.equal(await inFlight({}, [1, 50], [2, 50]), 70)
+  assert.equal(await inFlight({ maxInflight: 30 }, [2, 50]), 30)
+  assert.equal(await inFlight({ maxInflight: 30 }, [1, 50]), 30)
+})
+
 test('a QoS 2 publish answered with PUBACK completes, with one process warning per client that exactly-once is gone', async (t) => {
   const broker = await scripted(t, { autoPuback: false })
   broker.onConnection((conn) => conn.on('packet', (p) => {

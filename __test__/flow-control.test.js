@@ -55,6 +55,31 @@ for (const protocolVersion of [4, 5]) {
   })
 }
 
+test('QoS 1 publishes right behind 20 open QoS 2 exchanges reach the subscriber (mosquitto drops what exceeds its quota, MQTT 3.1.1)', async (t) => {
+  if (!requireBinary(t, 'mosquitto')) return
+  const broker = await startMosquitto()
+  t.after(() => broker.stop())
+  const subscriber = mqtt.connect(broker.url, { protocolVersion: 4, reconnectPeriod: 0 })
+  t.after(() => subscriber.end(true))
+  await once(subscriber, 'connect')
+  await subscriber.subscribeAsync('quota/#', { qos: 2 })
+  const received = new Set()
+  subscriber.on('message', (topic, payload) => received.add(payload.toString()))
+  const publisher = mqtt.connect(broker.url, { protocolVersion: 4, reconnectPeriod: 0 })
+  t.after(() => publisher.end(true))
+  await once(publisher, 'connect')
+  // mosquitto 2.0 counts open QoS 2 exchanges against a receive quota of 20 and acknowledges,
+  // then drops, a publish that finds it used up: with 20 QoS 2 in flight the next QoS 1 was lost.
+  const all = []
+  let n = 0
+  for (let round = 0; round < 10; round++) {
+    for (let i = 0; i < 20; i++) all.push(publisher.publishAsync('quota/2', String(n++), { qos: 2 }))
+    for (let i = 0; i < 100; i++) all.push(publisher.publishAsync('quota/1', String(n++), { qos: 1 }))
+  }
+  await Promise.all(all)
+  await waitFor(() => received.size === n, 20000, `${n} messages (got ${received.size})`)
+})
+
 test('a persistent session survives a broker restart with no QoS 1 or 2 message lost by the client', async (t) => {
   if (!requireBinary(t, 'mosquitto')) return
   const broker = await startMosquitto({ persistence: true })

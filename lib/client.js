@@ -244,12 +244,16 @@ class MqttClient extends EventEmitter {
     // clocks drive it; one too long for Node's timers (2^31 ms) stays native.
     this._connectTimeoutMs = connectTimeout <= 0x7fffffff ? connectTimeout : 0
     this.connackTimer = null
+    const maxInflight = clampInt(this.options.maxInflight, 1, 65535)
     this._handle = native.createClient({
       protocolVersion: version,
       connectTimeout,
       externalConnectTimer: this._connectTimeoutMs > 0,
       reschedulePings: this.options.reschedulePings !== false,
-      maxInflight: clampInt(this.options.maxInflight ?? 20, 1, 65535),
+      // Before MQTT 5 (or without the broker's Receive Maximum) at most 100 QoS 1/2 publishes are
+      // in flight, 20 of them QoS 2 (mosquitto 2.0 drops QoS 2 publishes beyond its 20 and
+      // cannot say so before MQTT 5); a maxInflight given bounds both alike.
+      ...(this.options.maxInflight == null ? {} : { maxInflight, maxInflightQos2: maxInflight }),
       appAcks: this._appAcks,
       // Every outgoing store (the default one too) holds the PUBREL from PUBREC on, as in MQTT.js.
       reportPubrec: true,

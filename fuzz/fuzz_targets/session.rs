@@ -4,8 +4,8 @@
 //! flight, PUBLISHes in order with DUP on resends, every publish completed once, inbound QoS 2
 //! delivered once per exchange, and everything completed once the broker acknowledges it all.
 //!
-//! The first byte picks the protocol version and the client's own window; the rest are steps
-//! (`Op::from_bytes`). Run with `cargo fuzz run session` from the repository root.
+//! The first byte picks the protocol version and the client's own windows (all, and QoS 2);
+//! the rest are steps (`Op::from_bytes`). Run with `cargo fuzz run session` from the repository root.
 
 #![no_main]
 
@@ -23,7 +23,8 @@ fuzz_target!(|data: &[u8]| {
         ProtocolVersion::V5
     };
     let max_inflight = u16::from((control >> 1) % 4) + 1;
-    let mut sim = Sim::new(version, max_inflight);
+    let max_inflight_qos2 = u16::from((control >> 3) % 4) + 1;
+    let mut sim = Sim::new(version, max_inflight, max_inflight_qos2);
     while let Some((op, rest)) = Op::from_bytes(steps) {
         if let Err(violation) = sim.apply(op) {
             panic!("after {op:?}: {violation}");

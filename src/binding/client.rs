@@ -37,6 +37,8 @@ struct ClientConfig {
     reschedule_pings: bool,
     #[serde(default = "default_max_inflight")]
     max_inflight: u16,
+    #[serde(default = "default_max_inflight_qos2")]
+    max_inflight_qos2: u16,
     #[serde(default)]
     app_acks: bool,
     #[serde(default)]
@@ -58,7 +60,10 @@ fn default_true() -> bool {
     true
 }
 fn default_max_inflight() -> u16 {
-    20
+    SessionOptions::default().max_inflight
+}
+fn default_max_inflight_qos2() -> u16 {
+    SessionOptions::default().max_inflight_qos2
 }
 
 fn error(e: SessionError) -> Error {
@@ -80,7 +85,7 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 /// Creates a client with no connection. `config`: `{ protocolVersion, connectTimeout,
-/// reschedulePings, maxInflight, appAcks, reportPubrec, autoUseTopicAlias,
+/// reschedulePings, maxInflight, maxInflightQos2, appAcks, reportPubrec, autoUseTopicAlias,
 /// autoAssignTopicAlias, reportKeepalive, externalConnectTimer }`.
 #[napi(catch_unwind, ts_return_type = "ExternalObject<'MqttClient'>")]
 pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> {
@@ -89,6 +94,7 @@ pub fn create_client(env: Env, config: Unknown<'_>) -> Result<External<Handle>> 
         connect_timeout: Duration::from_millis(u64::from(config.connect_timeout)),
         reschedule_pings: config.reschedule_pings,
         max_inflight: config.max_inflight.max(1),
+        max_inflight_qos2: config.max_inflight_qos2.max(1),
         packet_events: false,
         app_acks: config.app_acks,
         report_pubrec: config.report_pubrec,

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use crate::codec::{Ack, Packet, Publish};
+use crate::codec::{Ack, Packet, Publish, QoS};
 
 /// One outgoing exchange awaiting an ack.
 #[derive(Debug, Clone)]
@@ -41,6 +41,14 @@ impl Outgoing {
         match self {
             Outgoing::Publish { publish, .. } => publish.message_id,
             Outgoing::PubRel { message_id, .. } => *message_id,
+        }
+    }
+
+    /// Whether this exchange is a QoS 2 one (a QoS 2 PUBLISH or a PUBREL).
+    fn is_qos2(&self) -> bool {
+        match self {
+            Outgoing::Publish { publish, .. } => publish.qos == QoS::ExactlyOnce,
+            Outgoing::PubRel { .. } => true,
         }
     }
 
@@ -81,6 +89,8 @@ pub(crate) struct Inflight {
     entries: VecDeque<Outgoing>,
     /// Entries not written on the current connection.
     unsent: usize,
+    /// QoS 2 entries written on the current connection.
+    sent_qos2: usize,
 }
 
 impl Inflight {
@@ -93,6 +103,11 @@ impl Inflight {
         self.entries.len() - self.unsent
     }
 
+    /// QoS 2 entries written on the current connection (see `SessionOptions::max_inflight_qos2`).
+    pub(crate) fn sent_qos2_len(&self) -> usize {
+        self.sent_qos2
+    }
+
     pub(crate) fn contains(&self, message_id: u16) -> bool {
         self.position(message_id).is_some()
     }
@@ -103,6 +118,9 @@ impl Inflight {
 
     /// A PUBLISH written now.
     pub(crate) fn insert(&mut self, publish: Publish) {
+        if publish.qos == QoS::ExactlyOnce {
+            self.sent_qos2 += 1;
+        }
         self.entries.push_back(Outgoing::Publish {
             publish,
             sent: true,
@@ -111,7 +129,9 @@ impl Inflight {
 
     /// A PUBREL awaiting PUBCOMP, restored from a store; `sent` says whether it is written now.
     pub(crate) fn insert_pubrel(&mut self, message_id: u16, sent: bool) {
-        if !sent {
+        if sent {
+            self.sent_qos2 += 1;
+        } else {
             self.unsent += 1;
         }
         self.entries
@@ -122,8 +142,10 @@ impl Inflight {
         let removed = self
             .position(message_id)
             .and_then(|i| self.entries.remove(i));
-        if removed.as_ref().is_some_and(|e| !e.is_sent()) {
-            self.unsent -= 1;
+        match &removed {
+            Some(e) if !e.is_sent() => self.unsent -= 1,
+            Some(e) if e.is_qos2() => self.sent_qos2 -= 1,
+            _ => {}
         }
         removed
     }
@@ -135,6 +157,9 @@ impl Inflight {
             if let Some(entry) = self.entries.get_mut(i) {
                 if !entry.is_sent() {
                     self.unsent -= 1;
+                }
+                if !(entry.is_sent() && entry.is_qos2()) {
+                    self.sent_qos2 += 1;
                 }
                 *entry = Outgoing::PubRel {
                     message_id,
@@ -150,6 +175,7 @@ impl Inflight {
             entry.set_sent(false);
         }
         self.unsent = self.entries.len();
+        self.sent_qos2 = 0;
     }
 
     /// The next entry to resend on this connection, in order, marked as sent: its packet.
@@ -160,11 +186,15 @@ impl Inflight {
         let entry = self.entries.iter_mut().find(|e| !e.is_sent())?;
         entry.set_sent(true);
         self.unsent -= 1;
+        if entry.is_qos2() {
+            self.sent_qos2 += 1;
+        }
         Some(entry.resend_packet())
     }
 
     pub(crate) fn drain_ids(&mut self) -> Vec<u16> {
         self.unsent = 0;
+        self.sent_qos2 = 0;
         self.entries.drain(..).map(|e| e.message_id()).collect()
     }
 

@@ -70,6 +70,13 @@ pub struct SessionOptions {
     /// The most QoS 1/2 publishes in flight when the broker sets no Receive Maximum
     /// (always the case before MQTT 5).
     pub max_inflight: u16,
+    /// With this many QoS 2 exchanges in flight (PUBLISH awaiting PUBREC, PUBREL awaiting
+    /// PUBCOMP), no publish is sent until one completes. mosquitto 2.0 counts a client's open
+    /// QoS 2 exchanges against its receive quota (`max_inflight_messages`, 20 by default) and,
+    /// with the quota used up, acknowledges a QoS 1 or 2 publish and drops it, which an MQTT
+    /// 3.1.1 client is never told (measured: one QoS 1 message lost after every 20 QoS 2), so a
+    /// window that suits QoS 1 would lose messages there.
+    pub max_inflight_qos2: u16,
     /// Report every packet sent and received as an event (`packetsend`/`packetreceive` listeners).
     pub packet_events: bool,
     /// Let the application send PUBACK/PUBREC/PUBCOMP through [`Session::acknowledge`] once it
@@ -98,7 +105,8 @@ impl Default for SessionOptions {
         SessionOptions {
             connect_timeout: Duration::from_secs(30),
             reschedule_pings: true,
-            max_inflight: 20,
+            max_inflight: 100,
+            max_inflight_qos2: 20,
             packet_events: false,
             app_acks: false,
             report_pubrec: false,
@@ -170,6 +178,8 @@ pub struct Session {
     receive_maximum: u16,
     /// The window of the current connection.
     window: u16,
+    /// The QoS 2 exchanges in flight that stop all sending on the current connection.
+    qos2_window: u16,
     /// Publishes are not resent (nor sent) after CONNACK until [`Session::hold_resend`] is
     /// lifted: the client subscribes again first.
     resend_held: bool,
@@ -194,6 +204,7 @@ impl Session {
     /// A session with no connection yet.
     pub fn new(version: ProtocolVersion, options: SessionOptions) -> Self {
         let window = options.max_inflight.max(1);
+        let qos2_window = options.max_inflight_qos2.clamp(1, window);
         let outgoing_aliases = OutgoingAliases::new(
             options.auto_use_topic_alias,
             options.auto_assign_topic_alias,
@@ -214,6 +225,7 @@ impl Session {
             outgoing_aliases,
             receive_maximum: u16::MAX,
             window,
+            qos2_window,
             resend_held: false,
             keepalive: Keepalive::new(0),
             limits: Limits::default(),
@@ -788,7 +800,7 @@ impl Session {
             return false;
         }
         // Sent now if the window has room, else in its turn (MQTT 5 §4.9).
-        let now = self.is_connected() && self.inflight.sent_len() < usize::from(self.window);
+        let now = self.is_connected() && self.has_room();
         self.inflight.insert_pubrel(message_id, now);
         self.record(JournalEntry::PubRel(message_id));
         if now {
@@ -877,9 +889,13 @@ impl Session {
             0
         };
         self.outgoing_aliases.reset(alias_maximum);
-        self.window = match ack.properties.receive_maximum {
-            Some(max) if self.version.is_v5() => max.max(1),
-            _ => self.options.max_inflight.max(1),
+        (self.window, self.qos2_window) = match ack.properties.receive_maximum {
+            // The broker's own limit holds for QoS 1 and 2 alike (MQTT 5 §3.2.2.3.3).
+            Some(max) if self.version.is_v5() => (max.max(1), max.max(1)),
+            _ => {
+                let window = self.options.max_inflight.max(1);
+                (window, self.options.max_inflight_qos2.clamp(1, window))
+            }
         };
         if !ack.session_present {
             // MQTT 5 §4.3.3: without a session on the server, half-finished inbound QoS 2
@@ -1191,12 +1207,18 @@ impl Session {
             ))));
     }
 
+    /// Whether the window has room for one more exchange.
+    fn has_room(&self) -> bool {
+        self.inflight.sent_len() < usize::from(self.window)
+            && self.inflight.sent_qos2_len() < usize::from(self.qos2_window)
+    }
+
     /// Moves waiting publishes into flight while the window has room.
     fn fill_window(&mut self) {
         if !self.is_connected() || self.resend_held {
             return;
         }
-        while self.inflight.sent_len() < usize::from(self.window) {
+        while self.has_room() {
             // Exchanges of an earlier connection first, in order (MQTT 5 §4.4).
             if let Some(packet) = self.inflight.resend_next() {
                 self.counters.resent += u64::from(matches!(packet, Packet::Publish(_)));

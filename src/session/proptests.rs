@@ -34,9 +34,10 @@ proptest! {
     fn the_session_keeps_the_window_never_reuses_ids_in_flight_and_completes_every_publish(
         version in version(),
         max_inflight in 1u16..5,
+        max_inflight_qos2 in 1u16..5,
         ops in prop::collection::vec(op(), 1..80),
     ) {
-        let mut sim = Sim::new(version, max_inflight);
+        let mut sim = Sim::new(version, max_inflight, max_inflight_qos2);
         for op in ops {
             if let Err(violation) = sim.apply(op) {
                 prop_assert!(false, "after {:?}: {}", op, violation);

@@ -8,7 +8,8 @@
 //! and still owes an ack for. Invariants checked:
 //!
 //! - never more QoS 1/2 exchanges awaiting an ack on a connection than the window allows (the
-//!   broker's Receive Maximum on MQTT 5, `max_inflight` otherwise; MQTT 5 §4.9);
+//!   broker's Receive Maximum on MQTT 5, `max_inflight` otherwise; MQTT 5 §4.9), and, without a
+//!   Receive Maximum, no PUBLISH sent while `max_inflight_qos2` QoS 2 exchanges are;
 //! - a packet identifier is never used for a new PUBLISH while an exchange with it is in flight
 //!   (MQTT 5 §2.2.1);
 //! - a publish accepted without an identifier gets one only when it is first sent, one not in
@@ -96,6 +97,7 @@ pub struct Sim {
     session: Session,
     version: ProtocolVersion,
     max_inflight: u16,
+    max_inflight_qos2: u16,
     now: Instant,
     /// Accepted publishes not yet completed: id → QoS, in acceptance order.
     outstanding: VecDeque<(u16, QoS)>,
@@ -103,9 +105,10 @@ pub struct Sim {
     unsent: VecDeque<u16>,
     /// Publishes accepted without an identifier and not numbered yet, in acceptance order.
     unnumbered: VecDeque<QoS>,
-    /// Whether a connection is up (CONNACK accepted) and its window.
+    /// Whether a connection is up (CONNACK accepted), its window and the QoS 2 part of it.
     connected: bool,
     window: usize,
+    qos2_window: usize,
     /// What the broker received on this connection and owes an ack for: id → packet kind.
     broker_owes: Vec<(u16, Owed)>,
     /// Outgoing QoS 2 identifiers the broker answered with PUBREC and not yet completed.
@@ -127,22 +130,26 @@ enum Owed {
 }
 
 impl Sim {
-    /// A simulation of a session of `version` with `max_inflight` as its own window.
-    pub fn new(version: ProtocolVersion, max_inflight: u16) -> Self {
+    /// A simulation of a session of `version` with `max_inflight` as its own window, of which
+    /// QoS 2 exchanges may take `max_inflight_qos2`.
+    pub fn new(version: ProtocolVersion, max_inflight: u16, max_inflight_qos2: u16) -> Self {
         let options = SessionOptions {
             max_inflight,
+            max_inflight_qos2,
             ..SessionOptions::default()
         };
         Sim {
             session: Session::new(version, options),
             version,
             max_inflight: max_inflight.max(1),
+            max_inflight_qos2: max_inflight_qos2.clamp(1, max_inflight.max(1)),
             now: Instant::now(),
             outstanding: VecDeque::new(),
             unsent: VecDeque::new(),
             unnumbered: VecDeque::new(),
             connected: false,
             window: 0,
+            qos2_window: 0,
             broker_owes: Vec::new(),
             pubrec_given: HashSet::new(),
             inbound_open: HashSet::new(),
@@ -368,10 +375,13 @@ impl Sim {
         if self.version.is_v5() && receive_maximum > 0 {
             values.receive_maximum = Some(receive_maximum);
         }
-        self.window = if self.version.is_v5() && receive_maximum > 0 {
-            usize::from(receive_maximum)
+        (self.window, self.qos2_window) = if self.version.is_v5() && receive_maximum > 0 {
+            (usize::from(receive_maximum), usize::from(receive_maximum))
         } else {
-            usize::from(self.max_inflight)
+            (
+                usize::from(self.max_inflight),
+                usize::from(self.max_inflight_qos2),
+            )
         };
         self.connected = true;
         if !session_present {
@@ -480,6 +490,17 @@ impl Sim {
                     }
                 } else if !publish.dup {
                     return Err(format!("resent PUBLISH of {id} without DUP"));
+                }
+                let qos2_in_flight = self
+                    .broker_owes
+                    .iter()
+                    .filter(|(_, owed)| *owed != Owed::PubAck)
+                    .count();
+                if qos2_in_flight >= self.qos2_window {
+                    return Err(format!(
+                        "PUBLISH {id} sent with {qos2_in_flight} QoS 2 exchanges in flight (at most {} allowed)",
+                        self.qos2_window
+                    ));
                 }
                 let owed = if publish.qos == QoS::ExactlyOnce {
                     Owed::PubRec

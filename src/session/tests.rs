@@ -343,6 +343,103 @@ fn never_more_publishes_in_flight_than_the_window_and_the_rest_follow_in_order()
 }
 
 #[test]
+fn with_max_inflight_qos2_exchanges_in_flight_nothing_more_is_sent_until_one_completes() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        max_inflight: 4,
+        max_inflight_qos2: 2,
+        ..SessionOptions::default()
+    };
+    let mut s = connected(ProtocolVersion::V3_1_1, options, t0);
+    let qos = [
+        QoS::ExactlyOnce,
+        QoS::AtLeastOnce,
+        QoS::ExactlyOnce,
+        QoS::ExactlyOnce,
+        QoS::AtLeastOnce,
+    ];
+    for (id, qos) in (1..).zip(qos) {
+        s.publish(publish(qos, id, "a")).unwrap();
+    }
+    let ids = |packets: Vec<Packet>| -> Vec<(&'static str, u16)> {
+        packets
+            .into_iter()
+            .map(|p| match p {
+                Packet::Publish(p) => ("publish", p.message_id),
+                Packet::Pubrel(a) => ("pubrel", a.message_id),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    };
+    // 1 and 3 are as many QoS 2 exchanges as allowed: 4 waits, and so does 5 (QoS 1), although
+    // the window as a whole has room.
+    assert_eq!(
+        ids(sent(&mut s)),
+        vec![("publish", 1), ("publish", 2), ("publish", 3)]
+    );
+    s.handle_packet(Packet::Puback(ack(2)), t0);
+    assert_eq!(ids(sent(&mut s)), vec![]);
+    // PUBREC keeps the exchange in flight (now a PUBREL): still no room for QoS 2.
+    s.handle_packet(Packet::Pubrec(ack(1)), t0);
+    assert_eq!(ids(sent(&mut s)), vec![("pubrel", 1)]);
+    s.handle_packet(Packet::Pubcomp(ack(1)), t0);
+    assert_eq!(ids(sent(&mut s)), vec![("publish", 4)]);
+
+    // After a reconnect the resends obey the same limit: 3 and 4 (QoS 2) are resent, 5 and 6
+    // wait until one of them completes.
+    s.publish(publish(QoS::ExactlyOnce, 6, "a")).unwrap();
+    assert_eq!(ids(sent(&mut s)), vec![]);
+    s.handle_close();
+    s.start_connection(connect_packet(ProtocolVersion::V3_1_1, 10), None, t0)
+        .unwrap();
+    assert!(matches!(sent(&mut s).as_slice(), [Packet::Connect(_)]));
+    s.handle_packet(connack(0), t0);
+    assert_eq!(ids(sent(&mut s)), vec![("publish", 3), ("publish", 4)]);
+    s.handle_packet(Packet::Pubrec(ack(3)), t0);
+    s.handle_packet(Packet::Pubcomp(ack(3)), t0);
+    assert_eq!(
+        ids(sent(&mut s)),
+        vec![("pubrel", 3), ("publish", 5), ("publish", 6)]
+    );
+}
+
+#[test]
+fn the_qos_2_part_of_the_window_is_the_brokers_receive_maximum_in_mqtt_5() {
+    let t0 = Instant::now();
+    let mut s = Session::new(
+        ProtocolVersion::V5,
+        SessionOptions {
+            max_inflight: 100,
+            max_inflight_qos2: 1,
+            ..SessionOptions::default()
+        },
+    );
+    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
+        .unwrap();
+    let props = Properties::from(PropertyValues {
+        receive_maximum: Some(3),
+        ..PropertyValues::default()
+    });
+    s.handle_packet(
+        Packet::Connack(ConnAck {
+            session_present: false,
+            reason_code: 0,
+            properties: props,
+        }),
+        t0,
+    );
+    sent(&mut s);
+    for id in 1..=4 {
+        s.publish(publish(QoS::ExactlyOnce, id, "a")).unwrap();
+    }
+    let published = sent(&mut s)
+        .into_iter()
+        .filter(|p| matches!(p, Packet::Publish(_)))
+        .count();
+    assert_eq!(published, 3, "the broker's limit of 3, not the client's 1");
+}
+
+#[test]
 fn the_brokers_receive_maximum_sets_the_window_in_mqtt_5() {
     let t0 = Instant::now();
     let mut s = Session::new(
@@ -995,7 +1092,12 @@ fn a_hundred_thousand_unnumbered_publishes_behind_a_small_window_all_go_out_with
     // MQTT 5 §2.2.1: a packet identifier is in use only while its exchange is in flight, so the
     // publishes waiting for the window must not hold one.
     let t0 = Instant::now();
-    let mut s = connected(ProtocolVersion::V3_1_1, SessionOptions::default(), t0);
+    let options = SessionOptions {
+        max_inflight: 20,
+        max_inflight_qos2: 20,
+        ..SessionOptions::default()
+    };
+    let mut s = connected(ProtocolVersion::V3_1_1, options, t0);
     let total = 100_000usize;
     let mut announced = std::collections::VecDeque::new();
     let mut immediate = 0;
@@ -1012,7 +1114,7 @@ fn a_hundred_thousand_unnumbered_publishes_behind_a_small_window_all_go_out_with
     }
     assert_eq!(
         immediate, 20,
-        "the window (maxInflight 20) takes the first ones at once"
+        "the window of 20 takes the first ones at once"
     );
     let mut in_flight = std::collections::HashSet::new();
     let mut completed = 0;
