@@ -163,14 +163,21 @@ test('clients on the Node-stream path decode a broker sending one segment per me
 
   await burst({ sub, pub }, 'bc/stream', 2000, 1000, 1)
   const n = 20000
-  const ticks0 = native.driverCounts().pollTicks
-  const writes0 = writes
-  await burst({ sub, pub }, 'bc/stream', n, 1000, 1)
-  const ticks = native.driverCounts().pollTicks - ticks0
+  // Polling mode starts after 16 chunks in a row less than 100 µs apart; on a loaded machine a
+  // burst may not show that rhythm, so up to three bursts are tried.
+  let ticks = 0
+  let streamWrites = 0
+  for (let attempt = 0; attempt < 3 && ticks === 0; attempt++) {
+    const ticks0 = native.driverCounts().pollTicks
+    const writes0 = writes
+    await burst({ sub, pub }, 'bc/stream', n, 1000, 1)
+    ticks = native.driverCounts().pollTicks - ticks0
+    streamWrites = writes - writes0
+  }
   // Chunk by chunk, the subscriber wrote a PUBACK and the publisher a PUBLISH for nearly every
   // chunk (0.85 writes per message measured); on the tick each write carries a tick's worth.
   assert.ok(ticks > 0, 'the saturated stream connections never went into polling mode')
-  assert.ok((writes - writes0) <= n * 0.7, `${writes - writes0} stream writes for ${n} QoS 1 messages`)
+  assert.ok(streamWrites <= n * 0.7, `${streamWrites} stream writes for ${n} QoS 1 messages`)
 
   await settle(50)
   const idle0 = native.driverCounts().pollTicks

@@ -396,6 +396,40 @@ test('before MQTT 5 the default window holds 100 QoS 1/2 publishes in flight, no
   assert.equal(await inFlight({ maxInflight: 30 }, [1, 50]), 30)
 })
 
+// MQTT 3.1.1 §2.3.1 and MQTT 5 §2.2.1 forbid identifier 0 on a QoS 1/2 PUBLISH; MQTT.js takes
+// it anyway (MQTT.js's own test broker numbers its messages from 0), and so do we, with a warning.
+for (const [name, lib] of [['MQTT.js', mqttjs], ['mqtt-native', mqtt]]) {
+  test(`a QoS 1 and a QoS 2 message the broker numbered 0 are delivered and answered under 0 (${name})`, async (t) => {
+    const broker = await scripted(t, { protocolVersion: 4 })
+    const warnings = []
+    const onWarning = (w) => { if (w.code === 'MQTT_NATIVE_PACKET_ID_ZERO') warnings.push(w) }
+    process.on('warning', onWarning)
+    t.after(() => process.off('warning', onWarning))
+    const c = lib.connect(broker.url, { reconnectPeriod: 0 })
+    t.after(() => c.end(true))
+    const conn = await broker.nextConnection()
+    await once(c, 'connect')
+    const messages = []
+    const errors = []
+    c.on('message', (topic, payload, packet) => messages.push([topic, payload.toString(), packet.qos, packet.messageId]))
+    c.on('error', (e) => errors.push(e))
+    for (let copy = 0; copy < 2; copy++) {
+      conn.send({ cmd: 'publish', topic: 'z/1', payload: 'one', qos: 1, messageId: 0 })
+      assert.equal((await conn.nextPacket('puback')).messageId, 0)
+    }
+    conn.send({ cmd: 'publish', topic: 'z/2', payload: 'two', qos: 2, messageId: 0 })
+    assert.equal((await conn.nextPacket('pubrec')).messageId, 0)
+    conn.send({ cmd: 'pubrel', messageId: 0 })
+    assert.equal((await conn.nextPacket('pubcomp')).messageId, 0)
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(messages, [['z/1', 'one', 1, 0], ['z/1', 'one', 1, 0], ['z/2', 'two', 2, 0]])
+    assert.deepEqual(errors, [])
+    assert.equal(c.connected, true)
+    assert.equal(warnings.length, lib === mqtt ? 1 : 0)
+    if (lib === mqtt) assert.match(warnings[0].message, /packet identifier 0/)
+  })
+}
+
 test('a QoS 2 publish answered with PUBACK completes, with one process warning per client that exactly-once is gone', async (t) => {
   const broker = await scripted(t, { autoPuback: false })
   broker.onConnection((conn) => conn.on('packet', (p) => {

@@ -1448,7 +1448,10 @@ class MqttClient extends EventEmitter {
       payload
     }
     const messageId = record.messageId(rec, r)
-    if (qos > 0) packet.messageId = messageId
+    if (qos > 0) {
+      packet.messageId = messageId
+      if (messageId === 0) this._warnPacketIdZero()
+    }
     if (properties) packet.properties = toMqttPacket({ cmd: 'publish', topic, payload, qos, messageId: 0, properties }, 5, 0).properties
     if (owed !== ACK_PUBREC && tracing.messageChannel.hasSubscribers) tracing.onMessage(this, topic, payload, packet)
     switch (owed) {
@@ -1686,6 +1689,19 @@ class MqttClient extends EventEmitter {
    * exactly-once is gone, so say so, once per client, as a process warning rather than an
    * 'error' that applications would take for a broken connection.
    */
+  /**
+   * A QoS 1/2 message numbered 0 breaks MQTT 3.1.1 §2.3.1 and MQTT 5 §2.2.1, but arrives intact:
+   * like MQTT.js, deliver it and answer under 0 (closing would lose it, and a broker that sends
+   * it again would close every connection); unlike MQTT.js, say once per client that the broker
+   * is at fault.
+   */
+  _warnPacketIdZero () {
+    if (this._packetIdZeroWarned) return
+    this._packetIdZeroWarned = true
+    process.emitWarning(`mqtt-native: the broker sent a QoS 1/2 message with packet identifier 0 (client ${this.options.clientId}), which MQTT 3.1.1 §2.3.1 and MQTT 5 §2.2.1 forbid; it is delivered and acknowledged under 0, as MQTT.js does.`,
+      { type: 'MqttWarning', code: 'MQTT_NATIVE_PACKET_ID_ZERO' })
+  }
+
   _warnQos2Downgraded () {
     if (this._qos2DowngradeWarned) return
     this._qos2DowngradeWarned = true

@@ -72,8 +72,9 @@ pub(crate) fn decode(
     let name = kind.name();
     let mut r = Reader::new(body);
     let message_id = r.u16("packet identifier")?;
-    // Acknowledgements carry the non-zero identifier of what they acknowledge (MQTT 5 §2.2.1).
-    if message_id == 0 {
+    // Acknowledgements carry the non-zero identifier of what they acknowledge (MQTT 5 §2.2.1);
+    // only a PUBREL may continue a QoS 2 exchange the broker numbered 0 (`publish::decode`).
+    if message_id == 0 && kind != AckKind::PubRel {
         return Err(CodecError::protocol(format!(
             "{name} has packet identifier 0 (MQTT 5 §2.2.1)"
         )));
@@ -113,7 +114,9 @@ pub(crate) fn encode(
     out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     let name = kind.name();
-    if p.message_id == 0 {
+    // Our own exchanges are numbered from 1 (MQTT 5 §2.2.1); an answer to a publish the broker
+    // numbered 0 (`publish::decode`) keeps its 0.
+    if p.message_id == 0 && kind == AckKind::PubRel {
         return Err(CodecError::unencodable(format!(
             "{name} needs a non-zero message id (MQTT 5 §2.2.1)"
         )));

@@ -36,17 +36,14 @@ pub(crate) fn decode(
         .map_err(|_| CodecError::malformed("PUBLISH QoS must not be 3 (MQTT 5 §3.3.1.2)"))?;
     let mut r = Reader::new(body);
     let topic = r.string("topic name")?;
+    // QoS 1 and 2 PUBLISH carry a non-zero packet identifier (MQTT 5 §2.2.1 [MQTT-2.2.1-3]),
+    // but one numbered 0 is taken as it comes, as MQTT.js takes it: the message is intact, and
+    // refusing it would close the connection on every copy the broker sends again. Its
+    // exchange continues under 0 (see `ack::decode`); the shim warns about the broker.
     let message_id = if qos == QoS::AtMostOnce {
         0
     } else {
-        let id = r.u16("packet identifier")?;
-        // QoS 1 and 2 PUBLISH carry a non-zero packet identifier (MQTT 5 §2.2.1 [MQTT-2.2.1-3]).
-        if id == 0 {
-            return Err(CodecError::protocol(
-                "PUBLISH with QoS > 0 has packet identifier 0 (MQTT 5 §2.2.1)",
-            ));
-        }
-        id
+        r.u16("packet identifier")?
     };
     let properties = if version.is_v5() {
         properties::decode(&mut r, Carrier::Publish)?

@@ -304,9 +304,21 @@ fn invalid_subscriptions_are_unencodable() {
 }
 
 #[test]
-fn packet_identifier_0_is_unencodable() {
+fn packet_identifier_0_is_unencodable_except_in_answers_to_a_publish_the_broker_numbered_0() {
+    let zero = || Ack {
+        message_id: 0,
+        reason_code: 0,
+        properties: Properties::default(),
+    };
+    for answer in [
+        Packet::Puback(zero()),
+        Packet::Pubrec(zero()),
+        Packet::Pubcomp(zero()),
+    ] {
+        assert!(encode_vec(&answer, V5).is_ok(), "{answer:?}");
+    }
     assert_unencodable(
-        &Packet::Puback(Ack {
+        &Packet::Pubrel(Ack {
             message_id: 0,
             reason_code: 0,
             properties: Properties::default(),

@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 
 use super::{assert_decode_error, cat, decode_all, packet, props, s};
-use crate::codec::{decode, ErrorKind, Limits, ProtocolVersion};
+use crate::codec::{decode, Ack, ErrorKind, Limits, Packet, ProtocolVersion};
 
 use ErrorKind::{Malformed, Protocol, TooLarge};
 use ProtocolVersion::{V3_1, V3_1_1, V5};
@@ -260,10 +260,8 @@ fn reason_codes_not_valid_for_the_packet_type_are_protocol_errors() {
 #[test]
 fn packet_identifier_0_is_a_protocol_error_where_one_is_required() {
     for v in ALL {
-        assert_decode_error(&[0x32, 5, 0, 1, b't', 0, 0], v, Protocol);
         assert_decode_error(&[0x40, 2, 0, 0], v, Protocol);
         assert_decode_error(&[0x50, 2, 0, 0], v, Protocol);
-        assert_decode_error(&[0x62, 2, 0, 0], v, Protocol);
         assert_decode_error(&[0x70, 2, 0, 0], v, Protocol);
         assert_decode_error(&[0xB0, 2, 0, 0], v, Protocol);
         assert_decode_error(&[0x90, 3, 0, 0, 0], v, Protocol);
@@ -271,6 +269,28 @@ fn packet_identifier_0_is_a_protocol_error_where_one_is_required() {
     for v in [V3_1, V3_1_1] {
         assert_decode_error(&[0x82, 6, 0, 0, 0, 1, b'a', 0], v, Protocol);
         assert_decode_error(&[0xA2, 5, 0, 0, 0, 1, b'a'], v, Protocol);
+    }
+}
+
+#[test]
+fn a_publish_numbered_0_and_its_pubrel_are_taken_as_mqtt_js_takes_them() {
+    for v in ALL {
+        // Topic "t", packet identifier 0, and in MQTT 5 no properties.
+        let body: &[u8] = if v == V5 {
+            &[0, 1, b't', 0, 0, 0]
+        } else {
+            &[0, 1, b't', 0, 0]
+        };
+        for qos_flags in [0x32, 0x34] {
+            match decode_all(&packet(qos_flags, body), v) {
+                Ok(Packet::Publish(p)) => assert_eq!((p.message_id, p.topic.as_str()), (0, "t")),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            decode_all(&[0x62, 2, 0, 0], v),
+            Ok(Packet::Pubrel(Ack { message_id: 0, .. }))
+        ));
     }
 }
 
