@@ -396,6 +396,14 @@ test('before MQTT 5 the default window holds 100 QoS 1/2 publishes in flight, no
   assert.equal(await inFlight({ maxInflight: 30 }, [1, 50]), 30)
 })
 
+test('a maxInflight that is not a whole number from 1 to 65535 throws ERR_MQTT_INVALID_OPTION instead of being clamped', () => {
+  for (const bad of [0, -1, 1.5, 65536, '20', Number.NaN]) {
+    assert.throws(() => mqtt.connect('mqtt://127.0.0.1:1', { maxInflight: bad, manualConnect: true }),
+      (err) => err.code === 'ERR_MQTT_INVALID_OPTION' && /^maxInflight must be a whole number from 1 to 65535/.test(err.message), String(bad))
+  }
+  mqtt.connect('mqtt://127.0.0.1:1', { maxInflight: 65535, manualConnect: true }).end(true)
+})
+
 // MQTT 3.1.1 §2.3.1 and MQTT 5 §2.2.1 forbid identifier 0 on a QoS 1/2 PUBLISH; MQTT.js takes
 // it anyway (MQTT.js's own test broker numbers its messages from 0), and so do we, with a warning.
 for (const [name, lib] of [['MQTT.js', mqttjs], ['mqtt-native', mqtt]]) {

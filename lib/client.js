@@ -135,6 +135,7 @@ class MqttClient extends EventEmitter {
     if (!this._streamBuilder) checkSupported(this.options)
     checkClusterOptions(this.options)
     checkKeepalive(this.options.keepalive)
+    checkMaxInflight(this.options.maxInflight)
     const version = this.options.protocolVersion
     if (![3, 4, 5].includes(version)) throw codedError(`Unsupported protocolVersion ${version}: use 3, 4 or 5`, 'ERR_MQTT_INVALID_OPTION')
     this.log = this.options.log || createLogger('mqttjs:client')
@@ -244,7 +245,7 @@ class MqttClient extends EventEmitter {
     // clocks drive it; one too long for Node's timers (2^31 ms) stays native.
     this._connectTimeoutMs = connectTimeout <= 0x7fffffff ? connectTimeout : 0
     this.connackTimer = null
-    const maxInflight = clampInt(this.options.maxInflight, 1, 65535)
+    const maxInflight = this.options.maxInflight
     this._handle = native.createClient({
       protocolVersion: version,
       connectTimeout,
@@ -1955,6 +1956,14 @@ function clampInt (value, min, max) {
   const n = Math.floor(Number(value))
   if (!Number.isFinite(n)) return min
   return Math.min(max, Math.max(min, n))
+}
+
+/** Our `maxInflight` (README): absent, or a whole number from 1 to 65535. */
+function checkMaxInflight (maxInflight) {
+  if (maxInflight === undefined || maxInflight === null) return
+  if (typeof maxInflight !== 'number' || !Number.isInteger(maxInflight) || maxInflight < 1 || maxInflight > 65535) {
+    throw codedError(`maxInflight must be a whole number from 1 to 65535; received ${typeof maxInflight === 'string' ? `'${maxInflight}'` : maxInflight}`, 'ERR_MQTT_INVALID_OPTION', RangeError)
+  }
 }
 
 function checkKeepalive (keepalive) {
