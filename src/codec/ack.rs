@@ -114,13 +114,9 @@ pub(crate) fn encode(
     out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
     let name = kind.name();
-    // Our own exchanges are numbered from 1 (MQTT 5 §2.2.1); an answer to a publish the broker
-    // numbered 0 (`publish::decode`) keeps its 0.
-    if p.message_id == 0 && kind == AckKind::PubRel {
-        return Err(CodecError::unencodable(format!(
-            "{name} needs a non-zero message id (MQTT 5 §2.2.1)"
-        )));
-    }
+    // No check of the identifier here: the session numbers its own exchanges from 1 (MQTT 5
+    // §2.2.1), an exchange a broker numbered 0 (`publish::decode`) is answered under 0, and
+    // whatever `decode` takes must encode again.
     if version.is_v5() {
         kind.reasons().check_encoded(version, p.reason_code)?;
     } else {

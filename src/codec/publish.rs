@@ -78,12 +78,9 @@ pub(crate) fn encode_ref(
     version: ProtocolVersion,
     out: &mut Output<'_>,
 ) -> Result<(), CodecError> {
-    // QoS 1 and 2 need a non-zero packet identifier (MQTT 5 §2.2.1 [MQTT-2.2.1-3]).
-    if p.qos != QoS::AtMostOnce && p.message_id == 0 {
-        return Err(CodecError::unencodable(
-            "PUBLISH with QoS > 0 needs a non-zero message id (MQTT 5 §2.2.1)",
-        ));
-    }
+    // QoS 1 and 2 need a non-zero packet identifier (MQTT 5 §2.2.1 [MQTT-2.2.1-3]): the session
+    // numbers its own publishes from 1. Identifier 0 stays encodable, as `decode` takes it from
+    // a broker that uses it: whatever the codec reads, it can write.
     // The DUP flag MUST be 0 for QoS 0 (MQTT 5 §3.3.1.1 [MQTT-3.3.1-2]).
     if version.is_v5() && p.dup && p.qos == QoS::AtMostOnce {
         return Err(CodecError::unencodable(

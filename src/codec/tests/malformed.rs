@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 
-use super::{assert_decode_error, cat, decode_all, packet, props, s};
+use super::{assert_decode_error, cat, decode_all, encode_vec, packet, props, s};
 use crate::codec::{decode, Ack, ErrorKind, Limits, Packet, ProtocolVersion};
 
 use ErrorKind::{Malformed, Protocol, TooLarge};
@@ -282,15 +282,22 @@ fn a_publish_numbered_0_and_its_pubrel_are_taken_as_mqtt_js_takes_them() {
             &[0, 1, b't', 0, 0]
         };
         for qos_flags in [0x32, 0x34] {
-            match decode_all(&packet(qos_flags, body), v) {
-                Ok(Packet::Publish(p)) => assert_eq!((p.message_id, p.topic.as_str()), (0, "t")),
+            let bytes = packet(qos_flags, body);
+            match decode_all(&bytes, v) {
+                Ok(Packet::Publish(p)) => {
+                    assert_eq!((p.message_id, p.topic.as_str()), (0, "t"));
+                    // What is read can be written: the same bytes.
+                    assert_eq!(encode_vec(&Packet::Publish(p), v).unwrap(), bytes);
+                }
                 other => panic!("{other:?}"),
             }
         }
-        assert!(matches!(
-            decode_all(&[0x62, 2, 0, 0], v),
-            Ok(Packet::Pubrel(Ack { message_id: 0, .. }))
-        ));
+        match decode_all(&[0x62, 2, 0, 0], v) {
+            Ok(pubrel @ Packet::Pubrel(Ack { message_id: 0, .. })) => {
+                assert_eq!(encode_vec(&pubrel, v).unwrap(), [0x62, 2, 0, 0]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
 
