@@ -403,21 +403,17 @@ fn with_max_inflight_qos2_exchanges_in_flight_nothing_more_is_sent_until_one_com
     );
 }
 
-#[test]
-fn the_qos_2_part_of_the_window_is_the_brokers_receive_maximum_in_mqtt_5() {
-    let t0 = Instant::now();
-    let mut s = Session::new(
-        ProtocolVersion::V5,
-        SessionOptions {
-            max_inflight: 100,
-            max_inflight_qos2: 1,
-            ..SessionOptions::default()
-        },
-    );
+/// An MQTT 5 session with `options`, connected to a broker that announced `receive_maximum`.
+fn connected_with_receive_maximum(
+    options: SessionOptions,
+    receive_maximum: u16,
+    t0: Instant,
+) -> Session {
+    let mut s = Session::new(ProtocolVersion::V5, options);
     s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
         .unwrap();
     let props = Properties::from(PropertyValues {
-        receive_maximum: Some(3),
+        receive_maximum: Some(receive_maximum),
         ..PropertyValues::default()
     });
     s.handle_packet(
@@ -429,6 +425,18 @@ fn the_qos_2_part_of_the_window_is_the_brokers_receive_maximum_in_mqtt_5() {
         t0,
     );
     sent(&mut s);
+    s
+}
+
+#[test]
+fn the_qos_2_part_of_the_window_is_the_brokers_receive_maximum_in_mqtt_5() {
+    let t0 = Instant::now();
+    let options = SessionOptions {
+        max_inflight: 100,
+        max_inflight_qos2: 1,
+        ..SessionOptions::default()
+    };
+    let mut s = connected_with_receive_maximum(options, 3, t0);
     for id in 1..=4 {
         s.publish(publish(QoS::ExactlyOnce, id, "a")).unwrap();
     }
@@ -442,28 +450,11 @@ fn the_qos_2_part_of_the_window_is_the_brokers_receive_maximum_in_mqtt_5() {
 #[test]
 fn the_brokers_receive_maximum_sets_the_window_in_mqtt_5() {
     let t0 = Instant::now();
-    let mut s = Session::new(
-        ProtocolVersion::V5,
-        SessionOptions {
-            max_inflight: 100,
-            ..SessionOptions::default()
-        },
-    );
-    s.start_connection(connect_packet(ProtocolVersion::V5, 10), None, t0)
-        .unwrap();
-    let props = Properties::from(PropertyValues {
-        receive_maximum: Some(1),
-        ..PropertyValues::default()
-    });
-    s.handle_packet(
-        Packet::Connack(ConnAck {
-            session_present: false,
-            reason_code: 0,
-            properties: props,
-        }),
-        t0,
-    );
-    sent(&mut s);
+    let options = SessionOptions {
+        max_inflight: 100,
+        ..SessionOptions::default()
+    };
+    let mut s = connected_with_receive_maximum(options, 1, t0);
     s.publish(publish(QoS::AtLeastOnce, 1, "a")).unwrap();
     s.publish(publish(QoS::AtLeastOnce, 2, "a")).unwrap();
     assert_eq!(sent(&mut s).len(), 1);
