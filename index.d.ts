@@ -229,8 +229,8 @@ export interface IClientOptions extends ISecureClientOptions {
   }
   /**
    * mqtt-native: the most QoS 1/2 publishes in flight when the broker sets no Receive Maximum
-   * (always before MQTT 5). Default 100, of which at most 20 QoS 2 (mosquitto 2.0 drops an MQTT
-   * 3.1.1 client's QoS 2 publishes beyond its own 20); a value given bounds QoS 1 and 2 alike.
+   * (always before MQTT 5). Default 100, and none sent while 20 QoS 2 exchanges are open (mosquitto
+   * 2.0 drops an MQTT 3.1.1 client's publishes beyond that quota); a value given bounds both alike.
    */
   maxInflight?: number
   /**

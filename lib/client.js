@@ -252,8 +252,9 @@ class MqttClient extends EventEmitter {
       externalConnectTimer: this._connectTimeoutMs > 0,
       reschedulePings: this.options.reschedulePings !== false,
       // Before MQTT 5 (or without the broker's Receive Maximum) at most 100 QoS 1/2 publishes are
-      // in flight, 20 of them QoS 2 (mosquitto 2.0 drops QoS 2 publishes beyond its 20 and
-      // cannot say so before MQTT 5); a maxInflight given bounds both alike.
+      // in flight, and none is sent while 20 QoS 2 exchanges are open (mosquitto 2.0 drops a
+      // publish beyond that quota and cannot say so before MQTT 5); a maxInflight given bounds
+      // both alike.
       ...(this.options.maxInflight == null ? {} : { maxInflight, maxInflightQos2: maxInflight }),
       appAcks: this._appAcks,
       // Every outgoing store (the default one too) holds the PUBREL from PUBREC on, as in MQTT.js.
@@ -1685,12 +1686,6 @@ class MqttClient extends EventEmitter {
   }
 
   /**
-   * A QoS 2 publish answered with PUBACK: the broker took it as QoS 1 (RabbitMQ's MQTT plugin
-   * does, by design). It completes, as in MQTT.js (resending could only deliver it again), but
-   * exactly-once is gone, so say so, once per client, as a process warning rather than an
-   * 'error' that applications would take for a broken connection.
-   */
-  /**
    * A QoS 1/2 message numbered 0 breaks MQTT 3.1.1 §2.3.1 and MQTT 5 §2.2.1, but arrives intact:
    * like MQTT.js, deliver it and answer under 0 (closing would lose it, and a broker that sends
    * it again would close every connection); unlike MQTT.js, say once per client that the broker
@@ -1703,6 +1698,12 @@ class MqttClient extends EventEmitter {
       { type: 'MqttWarning', code: 'MQTT_NATIVE_PACKET_ID_ZERO' })
   }
 
+  /**
+   * A QoS 2 publish answered with PUBACK: the broker took it as QoS 1 (RabbitMQ's MQTT plugin
+   * does, by design). It completes, as in MQTT.js (resending could only deliver it again), but
+   * exactly-once is gone, so say so, once per client, as a process warning rather than an
+   * 'error' that applications would take for a broken connection.
+   */
   _warnQos2Downgraded () {
     if (this._qos2DowngradeWarned) return
     this._qos2DowngradeWarned = true
