@@ -100,6 +100,14 @@ pub struct SessionOptions {
     pub external_connect_timer: bool,
 }
 
+impl SessionOptions {
+    /// The window and its QoS 2 limit where the broker sets no Receive Maximum.
+    fn own_windows(&self) -> (u16, u16) {
+        let window = self.max_inflight.max(1);
+        (window, self.max_inflight_qos2.clamp(1, window))
+    }
+}
+
 impl Default for SessionOptions {
     fn default() -> Self {
         SessionOptions {
@@ -203,8 +211,7 @@ pub struct Session {
 impl Session {
     /// A session with no connection yet.
     pub fn new(version: ProtocolVersion, options: SessionOptions) -> Self {
-        let window = options.max_inflight.max(1);
-        let qos2_window = options.max_inflight_qos2.clamp(1, window);
+        let (window, qos2_window) = options.own_windows();
         let outgoing_aliases = OutgoingAliases::new(
             options.auto_use_topic_alias,
             options.auto_assign_topic_alias,
@@ -892,10 +899,7 @@ impl Session {
         (self.window, self.qos2_window) = match ack.properties.receive_maximum {
             // The broker's own limit holds for QoS 1 and 2 alike (MQTT 5 §3.2.2.3.3).
             Some(max) if self.version.is_v5() => (max.max(1), max.max(1)),
-            _ => {
-                let window = self.options.max_inflight.max(1);
-                (window, self.options.max_inflight_qos2.clamp(1, window))
-            }
+            _ => self.options.own_windows(),
         };
         if !ack.session_present {
             // MQTT 5 §4.3.3: without a session on the server, half-finished inbound QoS 2
