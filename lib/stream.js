@@ -187,13 +187,21 @@ function wsStream (opts, endpoint) {
 }
 
 /**
- * Holds and releases the reads of the socket under `stream`, for lazy reads
- * (src/driver/polling.rs, `ReadSchedule`): while a saturated connection receives only QoS 0
- * publishes, the driver decodes it once a millisecond, and after the first chunk of each such
- * interval (`streamFeed` returns true) the socket stops reading until the driver releases it,
- * so that what the broker sends meanwhile waits in the kernel and comes in one read. Only a
- * `net` or `tls` socket has a handle that can stop reading; any other stream keeps reading,
- * and its chunks wait for the driver's next read.
+ * Holds and releases the reads of the socket under `stream`, for the driver's polling mode
+ * (src/driver/polling.rs, src/driver/stream.rs). Only a `net` or `tls` socket has a handle
+ * that can stop reading; any other stream keeps reading, and its chunks wait for the driver's
+ * next tick.
+ * - `hold()`, for lazy reads (`ReadSchedule`): while a saturated connection receives only QoS 0
+ *   publishes, the driver decodes it once a millisecond, and after the first chunk of each such
+ *   interval (`streamFeed` returns true) the socket stops reading until the driver releases it,
+ *   so that what the broker sends meanwhile waits in the kernel and comes in one read.
+ * - `take()`: while a plain `net` socket is in polling mode, the driver reads its descriptor
+ *   itself, once a tick, as it reads its own sockets; Node's handle stops reading and leaves
+ *   epoll, so that each segment the broker sends no longer wakes the loop for a read of its
+ *   own. Only where nothing else reads the stream: no other 'data' or 'readable' listener,
+ *   flowing, nothing buffered.
+ * - `release()` gives the reads back to Node (the driver hands an end of stream back the same
+ *   way: Node then reads it and ends the stream as usual).
  *
  * Node's own `reading` flag is left as it is: while it says the socket reads, Node does not
  * start reading again behind our back, and when Node has stopped reading itself
@@ -205,12 +213,23 @@ function socketReads (stream) {
     const h = stream._handle
     return h && typeof h.readStop === 'function' && typeof h.readStart === 'function' ? h : null
   }
+  const hold = () => {
+    const h = handle()
+    if (held || !h || !h.reading || stream.destroyed) return
+    held = true
+    h.readStop()
+  }
+  const readByUsAlone = () => stream instanceof net.Socket && !stream.encrypted && !stream.connecting &&
+    stream.readableFlowing === true && stream.readableLength === 0 &&
+    stream.listenerCount('data') === 1 && stream.listenerCount('readable') === 0
   return {
-    hold () {
+    hold,
+    take () {
       const h = handle()
-      if (held || !h || !h.reading || stream.destroyed) return
-      held = true
-      h.readStop()
+      const fd = h && h.fd
+      if (held || !Number.isInteger(fd) || fd < 0 || !readByUsAlone()) return -1
+      hold()
+      return held ? fd : -1
     },
     release () {
       if (!held) return
@@ -275,6 +294,7 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
       case OP.PAUSE: stream.pause(); break
       case OP.RESUME: stream.resume(); break
       case OP.RELEASE_READS: reads.release(); break
+      case OP.TAKE_READS: return reads.take()
       case OP.END:
         if (!stream.destroyed && !stream.writableEnded) stream.end()
         break

@@ -1,8 +1,8 @@
 //! The N-API surface of connections over a JavaScript stream (`src/driver/stream.rs`,
 //! `lib/stream.js`): the shim opens a Node `Duplex`, starts the connection with
 //! [`client_connect_stream`], and passes the stream's data and events back by connection id;
-//! the driver writes to the stream, pauses it, releases its reads, ends and destroys it
-//! through one JavaScript function, `port(op, bytes)`.
+//! the driver writes to the stream, pauses it, holds, takes and releases its reads, ends and
+//! destroys it through one JavaScript function, `port(op, bytes)`.
 
 use napi::bindgen_prelude::*;
 use napi::sys;
@@ -23,6 +23,7 @@ mod op {
     pub const END: u32 = 4;
     pub const DESTROY: u32 = 5;
     pub const RELEASE_READS: u32 = 6;
+    pub const TAKE_READS: u32 = 7;
 }
 
 /// The JavaScript `port` function of one stream connection.
@@ -55,24 +56,48 @@ impl JsPort {
     /// Calls `port(op, bytes)` and returns what it returned, as a boolean (true when it
     /// returned something else or threw: the exception is reported as an uncaught one).
     fn call(&self, op: u32, bytes: Option<&[u8]>) -> bool {
+        self.call_with(op, bytes, |env, result| {
+            let mut value = true;
+            // SAFETY: `result` is a value of this environment, inside the open handle scope.
+            if unsafe { sys::napi_get_value_bool(env, result, &mut value) } != sys::Status::napi_ok
+            {
+                value = true;
+            }
+            value
+        })
+        .unwrap_or(true)
+    }
+
+    /// Calls `port(op, bytes)` and reads what it returned with `read`; None when it threw (the
+    /// exception is reported as an uncaught one) or the environment is going away.
+    fn call_with<T>(
+        &self,
+        op: u32,
+        bytes: Option<&[u8]>,
+        read: impl FnOnce(sys::napi_env, sys::napi_value) -> T,
+    ) -> Option<T> {
         if crate::driver::is_shutting_down() {
-            return true;
+            return None;
         }
         let mut scope = std::ptr::null_mut();
         // SAFETY: on the JavaScript thread (from a JavaScript call or a libuv callback); the
         // scope is closed below.
         unsafe {
             if sys::napi_open_handle_scope(self.env, &mut scope) != sys::Status::napi_ok {
-                return true;
+                return None;
             }
         }
-        let result = self.call_in_scope(op, bytes).unwrap_or(true);
+        let result = self
+            .call_in_scope(op, bytes)
+            .ok()
+            .flatten()
+            .map(|value| read(self.env, value));
         // SAFETY: the scope opened above.
         unsafe { sys::napi_close_handle_scope(self.env, scope) };
         result
     }
 
-    fn call_in_scope(&self, op: u32, bytes: Option<&[u8]>) -> Result<bool> {
+    fn call_in_scope(&self, op: u32, bytes: Option<&[u8]>) -> Result<Option<sys::napi_value>> {
         // SAFETY: N-API calls on the JavaScript thread inside the open handle scope.
         unsafe {
             let mut args = [std::ptr::null_mut(); 2];
@@ -90,14 +115,7 @@ impl JsPort {
                 }
                 None => check(sys::napi_get_undefined(self.env, &mut args[1]))?,
             }
-            let Some(result) = self.callback.call(&args)? else {
-                return Ok(true);
-            };
-            let mut value = true;
-            if sys::napi_get_value_bool(self.env, result, &mut value) != sys::Status::napi_ok {
-                value = true;
-            }
-            Ok(value)
+            self.callback.call(&args)
         }
     }
 }
@@ -113,6 +131,18 @@ impl StreamPort for JsPort {
 
     fn release_reads(&self) {
         self.call(op::RELEASE_READS, None);
+    }
+
+    fn take_reads(&self) -> Option<i32> {
+        self.call_with(op::TAKE_READS, None, |env, result| {
+            let mut fd = -1;
+            // SAFETY: `result` is a value of this environment, inside the open handle scope.
+            if unsafe { sys::napi_get_value_int32(env, result, &mut fd) } != sys::Status::napi_ok {
+                fd = -1;
+            }
+            fd
+        })
+        .filter(|fd| *fd >= 0)
     }
 
     fn end(&self, force: bool) {
@@ -146,6 +176,7 @@ pub fn stream_ops(env: &Env) -> Result<Unknown<'_>> {
         ("END", op::END),
         ("DESTROY", op::DESTROY),
         ("RELEASE_READS", op::RELEASE_READS),
+        ("TAKE_READS", op::TAKE_READS),
     ]
     .into_iter()
     .collect();

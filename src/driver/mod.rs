@@ -31,6 +31,7 @@
 //! client never dies silently and never takes the process with it.
 
 pub mod ack_pacing;
+pub mod direct_reads;
 pub mod polling;
 pub mod stream;
 pub mod uv;

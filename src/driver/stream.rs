@@ -15,7 +15,8 @@
 //!   the thread's polling tick ([`polling`]), as a saturated native socket does: chunks are then
 //!   only collected as they come, and decoded, answered and delivered once per tick, so that a
 //!   broker that sends each packet in a segment of its own (`set_tcp_nodelay`) costs one write
-//!   and one delivery per tick instead of one per packet;
+//!   and one delivery per tick instead of one per packet. Where the stream is a plain socket
+//!   that nothing else reads, the driver takes its reads over meanwhile ([`super::direct_reads`]);
 //! - the session's deadlines (CONNACK timeout, keepalive) run on a libuv timer, and events
 //!   produced inside a JavaScript call (a publish, an ack) are delivered on the next loop turn
 //!   through an async handle, as on the native path;
@@ -35,6 +36,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::ack_pacing::AckPacing;
+use super::direct_reads::{DirectRead, DirectReads};
 use super::{
     drain_events, polling, uv, Client, DriverEvent, EventSink, ABORT, CLOSE_AFTER_FLUSH,
     DRAIN_TIMEOUT, RUN,
@@ -50,8 +52,12 @@ pub trait StreamPort {
     /// Pauses or resumes the stream (back-pressure from the application's `handleMessage`).
     fn set_reading(&self, reading: bool);
     /// Lets the socket under the stream read again after [`StreamConn::feed`] asked the shim
-    /// to hold it (lazy reads, [`polling::ReadSchedule`]).
+    /// to hold it (lazy reads, [`polling::ReadSchedule`]) or the driver took its reads.
     fn release_reads(&self);
+    /// Stops Node reading the socket under the stream, for the driver to read it itself, and
+    /// returns its descriptor; None where that cannot be (not a plain socket, or something
+    /// else reads the stream).
+    fn take_reads(&self) -> Option<i32>;
     /// Ends the stream after what was written (`end()`), or at once (`destroy()`).
     fn end(&self, force: bool);
 }
@@ -111,6 +117,8 @@ pub struct StreamConn {
     reads: polling::ReadSchedule,
     /// The shim holds the stream's socket from reading ([`StreamConn::feed`]).
     reads_held: Cell<bool>,
+    /// The driver reads the stream's socket itself (in polling mode).
+    direct: RefCell<Option<DirectReads>>,
     io: RefCell<Io>,
 }
 
@@ -206,6 +214,7 @@ impl Client {
             qos0_publishes: Cell::new(0),
             reads: polling::ReadSchedule::default(),
             reads_held: Cell::new(false),
+            direct: RefCell::new(None),
             io: RefCell::new(Io {
                 read_buf: BytesMut::new(),
                 write_buf: BytesMut::new(),
@@ -322,14 +331,62 @@ impl StreamConn {
     /// Pauses or resumes the stream.
     pub(super) fn set_reading(&self, reading: bool) {
         if self.phase.get() == Phase::Open {
+            if !reading {
+                // Node's pause holds what Node reads: the reads go back to it first.
+                self.release_reads();
+            }
             self.port.set_reading(reading);
         }
     }
 
-    /// Lets the stream's socket read again if the shim holds it.
+    /// Lets Node read the stream's socket again if the shim holds it or the driver took its
+    /// reads.
     fn release_reads(&self) {
-        if self.reads_held.replace(false) && self.phase.get() == Phase::Open {
+        let taken = self.direct.borrow_mut().take().is_some();
+        if (self.reads_held.replace(false) || taken) && self.phase.get() == Phase::Open {
             self.port.release_reads();
+        }
+    }
+
+    /// Takes the reads of the stream's socket over from Node, where the shim can hand them
+    /// ([`DirectReads`]).
+    fn take_reads(&self) {
+        if self.direct.borrow().is_some() || self.reads_held.get() {
+            return;
+        }
+        let was = self.busy.replace(true);
+        let fd = self.port.take_reads();
+        self.busy.set(was);
+        let Some(fd) = fd else { return };
+        match DirectReads::new(fd) {
+            Some(direct) => *self.direct.borrow_mut() = Some(direct),
+            // The shim holds the socket now: it must read again.
+            None => self.port.release_reads(),
+        }
+    }
+
+    /// Reads the socket whose reads the driver took, into the read buffer. Returns false if
+    /// the connection ended.
+    fn read_direct(&self) -> bool {
+        let read = {
+            let direct = self.direct.borrow();
+            let Some(direct) = direct.as_ref() else {
+                return true;
+            };
+            direct.read(&mut self.io.borrow_mut().read_buf)
+        };
+        match read {
+            DirectRead::Data => true,
+            DirectRead::End => {
+                // Node reads the end again and ends the stream, after what came before it.
+                self.release_reads();
+                true
+            }
+            DirectRead::Failed(error) => {
+                self.direct.borrow_mut().take();
+                self.ended(Some(TransportError::from_io("read", &error, None)));
+                false
+            }
         }
     }
 
@@ -387,6 +444,7 @@ impl StreamConn {
             && polling::enlist(self, self.uv, self.uv_loop)
         {
             self.polling.set(true);
+            self.take_reads();
         }
         false
     }
@@ -678,6 +736,7 @@ impl StreamConn {
         }
         self.phase.set(Phase::Closed);
         self.close_handles();
+        self.direct.borrow_mut().take();
         if !super::is_shutting_down() {
             self.port.end(true);
         }
@@ -720,9 +779,10 @@ impl polling::Polled for StreamConn {
             self.polling.set(false);
             return false;
         }
+        let direct = self.direct.borrow().is_some();
         match self.reads.ticks_left() {
             0 => {}
-            1 => {
+            1 if !direct => {
                 // The socket reads again now, so that what waited in the kernel has come in
                 // by the tick that decodes it.
                 self.release_reads();
@@ -733,7 +793,7 @@ impl polling::Polled for StreamConn {
         let (before, qos0_before) = (self.decoded.get(), self.qos0_publishes.get());
         if self.close.get() == ABORT {
             self.teardown(None, true);
-        } else if self.decode() {
+        } else if self.read_direct() && self.decode() {
             self.process();
         }
         if self.phase.get() != Phase::Open {

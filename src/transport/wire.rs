@@ -72,25 +72,13 @@ impl Socket {
         }
     }
 
-    /// Puts a TCP socket into delayed-acknowledgement ("pingpong") mode: `TCP_QUICKACK` off
-    /// (Linux, tcp(7)); the kernel leaves the mode by itself after a pause. Elsewhere, and for
-    /// unix sockets, nothing: the option does not exist there.
+    /// Puts a TCP socket into delayed-acknowledgement mode ([`delay_acks_of`]); unix sockets
+    /// have no such mode.
     fn delay_acks(&self) {
         #[cfg(target_os = "linux")]
         if let Socket::Tcp(s) = self {
             use std::os::fd::AsRawFd;
-            let off: libc::c_int = 0;
-            // SAFETY: a socket we own, and an option value of the size given. A failure only
-            // means the acknowledgements keep their mode.
-            let _ = unsafe {
-                libc::setsockopt(
-                    s.as_raw_fd(),
-                    libc::IPPROTO_TCP,
-                    libc::TCP_QUICKACK,
-                    std::ptr::from_ref(&off).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
+            delay_acks_of(s.as_raw_fd());
         }
     }
 
@@ -125,7 +113,9 @@ pub fn socket_calls() -> SocketCalls {
     SOCKET_CALLS.with(std::cell::Cell::get)
 }
 
-fn count_call(read: bool) {
+/// Counts a socket call of this thread (a read if `read`), for [`socket_calls`]; the driver's
+/// own reads of a Node stream's socket count too.
+pub(crate) fn count_call(read: bool) {
     SOCKET_CALLS.with(|c| {
         let mut calls = c.get();
         if read {
@@ -213,6 +203,24 @@ pub struct Wire {
 const READ_MIN: usize = 4 * 1024;
 /// The read size of a connection whose reads fill the small one (a flood).
 const READ_MAX: usize = 64 * 1024;
+
+/// Puts the TCP socket `fd` into delayed-acknowledgement ("pingpong") mode: `TCP_QUICKACK`
+/// off (Linux, tcp(7)); the kernel leaves the mode by itself after a pause. A failure (not a
+/// TCP socket) only means the acknowledgements keep their mode.
+#[cfg(target_os = "linux")]
+pub fn delay_acks_of(fd: std::os::fd::RawFd) {
+    let off: libc::c_int = 0;
+    // SAFETY: an option value of the size given, for a descriptor the caller holds open.
+    let _ = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            std::ptr::from_ref(&off).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
 
 fn would_block(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::WouldBlock
