@@ -827,21 +827,24 @@ function openDescriptors () {
 /**
  * A stream-path client of a flood broker: once its socket is read by the driver (or, with
  * `nodeReads`, after 20,000 messages) it asks the broker to stop, and collects what it sees
- * until the connection closes.
+ * until the connection closes. With `lateReader`, the application adds a 'data' listener of
+ * its own once the driver reads the socket, and asks the broker to stop 20,000 messages later.
  */
-async function floodUntilClosed (t, ending, nodeReads) {
+async function floodUntilClosed (t, ending, nodeReads, lateReader = false) {
   const port = await startFloodBroker(t, ending)
   const descriptors = openDescriptors()
   const reads0 = native.driverCounts().socketReads
+  let socket = null
   const client = new mqtt.MqttClient(() => {
-    const socket = net.connect(port, '127.0.0.1')
+    socket = net.connect(port, '127.0.0.1')
     socket.setNoDelay(true)
     if (nodeReads) socket.on('data', () => {})
     return socket
   }, { clientId: `direct-${ending}-${nodeReads}`, reconnectPeriod: 0, keepalive: 60 })
   t.after(() => client.end(true))
-  const seen = { flooded: 0, count: -1, errors: [], closes: 0, directReads: 0 }
+  const seen = { flooded: 0, count: -1, errors: [], closes: 0, directReads: 0, lateBytes: 0 }
   let stopped = false
+  let stopAt = Infinity
   const stop = () => {
     if (stopped) return
     stopped = true
@@ -849,14 +852,18 @@ async function floodUntilClosed (t, ending, nodeReads) {
     client.publish('stop', 'now')
   }
   const timer = setInterval(() => {
-    if (native.driverCounts().socketReads > reads0) stop()
+    if (native.driverCounts().socketReads === reads0 || stopAt < Infinity) return
+    if (!lateReader) return stop()
+    seen.directReads = native.driverCounts().socketReads - reads0
+    socket.on('data', (chunk) => { seen.lateBytes += chunk.length })
+    stopAt = seen.flooded + 20000
   }, 5)
   t.after(() => clearInterval(timer))
   client.on('message', (topic, payload) => {
     if (topic === 'flood') {
       if (payload.readUInt32BE(0) !== seen.flooded) seen.outOfOrder = true
       seen.flooded++
-      if (nodeReads && seen.flooded === 20000) stop()
+      if ((nodeReads && seen.flooded === 20000) || seen.flooded === stopAt) stop()
     } else if (topic === 'count') {
       seen.count = Number(payload.toString())
     }
@@ -895,6 +902,13 @@ for (const ending of ['end', 'reset']) {
     if (ending === 'end') {
       assert.deepEqual(direct.errors, [])
       assert.deepEqual(node.errors, [])
+      // An application that starts reading the socket itself gets the reads back at once: it
+      // sees the last 20,000 messages' bytes, and the client still every message.
+      const late = await floodUntilClosed(t, ending, false, true)
+      assert.ok(late.directReads > 0, 'the driver never read the socket itself')
+      assert.ok(late.lateBytes >= 20000 * 17, `the late 'data' listener saw ${late.lateBytes} bytes`)
+      assert.equal(late.flooded, late.count)
+      assert.deepEqual(late.errors, [])
     } else {
       // A reset shows as ECONNRESET, or at times as a plain close, whoever reads (MQTT.js on
       // Node's reads too: 2 of 6 runs of this flood gave no error).

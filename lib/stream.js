@@ -315,6 +315,13 @@ function connectStream (client, endpoint, connect, auth, onBatch) {
     if (native.streamFeed(handle, id, chunk instanceof Uint8Array ? chunk : Buffer.from(chunk))) reads.hold()
   })
   stream.on('drain', () => native.streamDrain(handle, id))
+  // The driver reads a saturated socket itself only while nothing else does (socketReads): a
+  // reader that comes later, or a pause, gets the reads back at once.
+  const otherReader = (event) => {
+    if (event === 'data' || event === 'readable') native.streamReturnReads(handle, id)
+  }
+  stream.on('newListener', otherReader)
+  stream.on('pause', () => native.streamReturnReads(handle, id))
   stream.on('error', finish)
   stream.on('end', () => finish(null))
   stream.on('close', () => finish(null))

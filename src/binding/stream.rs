@@ -239,6 +239,16 @@ pub fn stream_feed(handle: &External<Handle>, id: u32, chunk: &[u8]) -> bool {
     handle.client().stream_feed(id, chunk)
 }
 
+/// Something else now reads the stream of connection `id` (a `'data'` or `'readable'`
+/// listener, or a pause): the driver gives its socket's reads back to Node if it took them.
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<'MqttClient'>, id: number"
+)]
+pub fn stream_return_reads(handle: &External<Handle>, id: u32) {
+    handle.client().stream_return_reads(id);
+}
+
 /// The stream of connection `id` emitted 'drain'.
 #[napi(
     catch_unwind,

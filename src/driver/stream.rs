@@ -273,6 +273,16 @@ impl Client {
         self.stream_conn(id).is_some_and(|conn| conn.feed(chunk))
     }
 
+    /// Something else now reads the stream: its socket's reads go back to Node if the driver
+    /// took them ([`super::direct_reads`]).
+    pub fn stream_return_reads(&self, id: u32) {
+        if let Some(conn) = self.stream_conn(id) {
+            if conn.direct.borrow().is_some() {
+                conn.release_reads();
+            }
+        }
+    }
+
     /// The stream emitted `'drain'`: it takes writes again.
     pub fn stream_drain(&self, id: u32) {
         if let Some(conn) = self.stream_conn(id) {
