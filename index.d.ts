@@ -229,7 +229,7 @@ export interface IClientOptions extends ISecureClientOptions {
   }
   /**
    * mqtt-native: the most QoS 1/2 publishes in flight when the broker sets no Receive Maximum
-   * (always before MQTT 5). Default 100, and none sent while 20 QoS 2 exchanges are open (mosquitto
+   * (always before MQTT 5). Default 1000, and none sent while 20 QoS 2 exchanges are open (mosquitto
    * 2.0 drops an MQTT 3.1.1 client's publishes beyond that quota); a value given bounds both alike.
    */
   maxInflight?: number

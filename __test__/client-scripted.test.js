@@ -376,7 +376,7 @@ test('packetsend reports a publish held back by the flow-control window when it 
   assert.equal(reported[2], c.outgoingStore._inflights.get(third.messageId))
 })
 
-test('before MQTT 5 the default window holds 100 QoS 1/2 publishes in flight, none sent while 20 QoS 2 are, and maxInflight given bounds both', async (t) => {
+test('before MQTT 5 the default window holds 1000 QoS 1/2 publishes in flight, none sent while 20 QoS 2 are, and maxInflight given bounds both', async (t) => {
   const broker = await scripted(t, { protocolVersion: 4, autoPuback: false })
   const inFlight = async (options, ...batches) => {
     const c = client(t, broker.url, options)
@@ -387,7 +387,7 @@ test('before MQTT 5 the default window holds 100 QoS 1/2 publishes in flight, no
     for (const [qos, count] of batches) for (let i = 0; i < count; i++) c.publish('w', 'x', { qos })
     return written
   }
-  assert.equal(await inFlight({}, [1, 150]), 100)
+  assert.equal(await inFlight({}, [1, 1100]), 1000)
   assert.equal(await inFlight({}, [2, 50]), 20)
   // mosquitto 2.0 drops a QoS 1 publish that arrives while 20 QoS 2 exchanges are open.
   assert.equal(await inFlight({}, [2, 20], [1, 10]), 20)

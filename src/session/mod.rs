@@ -113,7 +113,10 @@ impl Default for SessionOptions {
         SessionOptions {
             connect_timeout: Duration::from_secs(30),
             reschedule_pings: true,
-            max_inflight: 100,
+            // MQTT 3.1.1 sets no limit and MQTT.js keeps none; 1,000 keeps a QoS 1 publisher's
+            // acknowledgements piling up at the broker as MQTT.js's do (BENCHMARKS.md, "A window
+            // of 1,000"), and still bounds what a reconnect resends.
+            max_inflight: 1000,
             max_inflight_qos2: 20,
             packet_events: false,
             app_acks: false,
