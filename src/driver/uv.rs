@@ -61,6 +61,7 @@ pub struct Uv {
     close: unsafe extern "C" fn(*mut Handle, Option<HandleCallback>),
     handle_get_data: unsafe extern "C" fn(*const Handle) -> *mut c_void,
     handle_set_data: unsafe extern "C" fn(*mut Handle, *mut c_void),
+    default_loop: unsafe extern "C" fn() -> *mut Loop,
     _host: libloading::Library,
 }
 
@@ -105,6 +106,7 @@ fn load() -> Result<Uv, String> {
         close: symbol!("uv_close"),
         handle_get_data: symbol!("uv_handle_get_data"),
         handle_set_data: symbol!("uv_handle_set_data"),
+        default_loop: symbol!("uv_default_loop"),
         _host: host,
     })
 }
@@ -119,6 +121,13 @@ pub fn error_message(code: c_int) -> std::io::Error {
 }
 
 impl Uv {
+    /// Whether `uv_loop` is the process's default loop: Node runs its main thread there, and
+    /// each worker thread on a loop of its own.
+    pub fn is_default_loop(&self, uv_loop: *mut Loop) -> bool {
+        // SAFETY: `uv_default_loop` takes nothing and returns the process's default loop.
+        std::ptr::eq(unsafe { (self.default_loop)() }, uv_loop)
+    }
+
     /// Allocates an uninitialised handle of `kind`, to be passed to its `*_init` and freed by
     /// [`Uv::close`]. `None` if memory is exhausted.
     fn alloc(&self, kind: HandleType) -> Option<*mut Handle> {
