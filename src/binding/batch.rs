@@ -432,7 +432,8 @@ impl JsSink {
         let blob = if batch.blob.len() <= COPY_LIMIT || !self.hand_over_large {
             // Small (the common case: a few messages): a copy into memory V8 owns costs less
             // than an external buffer, whose finalizer and weak handle V8 must track; the Vec
-            // keeps its capacity for the next batch.
+            // keeps its capacity for the next batch. In a worker, large batches too (see
+            // `hand_over_large`).
             let mut data = std::ptr::null_mut();
             let mut value = std::ptr::null_mut();
             // SAFETY: copies `blob.len()` bytes from the Vec into a new Buffer.
