@@ -147,6 +147,8 @@ function tempDir (name) {
 //                       (MQTT 3.1.1 and 5 §3.8.4); 'subscription': always at the subscription's
 //   offlineQueue        whether a persistent session gets the messages published while away
 //   retainedWildcard    whether a retained message is sent to a wildcard subscription
+//   strayRetained       whether it sends a connecting client, at QoS 0, the retained messages
+//                       that match any client's subscriptions, its own or not
 //   willDelay           (MQTT 5 brokers) whether the will waits for its Will Delay Interval
 //   notes               per scenario (keys of SCENARIOS), the broker's departure in words, for
 //                       INTEROP.md; a scenario with a note asserts that departure
@@ -167,6 +169,7 @@ const mosquitto = {
   deliveredQos: 'min',
   offlineQueue: true,
   retainedWildcard: true,
+  strayRetained: false,
   willDelay: true,
   notes: {},
   startTimeoutMs: 10000,
@@ -202,6 +205,7 @@ const aedes = {
   deliveredQos: 'min',
   offlineQueue: true,
   retainedWildcard: true,
+  strayRetained: false,
   willDelay: true,
   notes: {
     versions: 'no MQTT 5 (aedes 1.x speaks 3.1 and 3.1.1)'
@@ -236,6 +240,7 @@ const rabbitmq = {
   deliveredQos: 'min',
   offlineQueue: true,
   retainedWildcard: false,
+  strayRetained: false,
   willDelay: true,
   notes: {
     versions: 'no MQTT 5 (added in RabbitMQ 3.13; Debian 12 has 3.10)',
@@ -309,6 +314,7 @@ const rumqttd = {
   deliveredQos: 'subscription',
   offlineQueue: true,
   retainedWildcard: true,
+  strayRetained: false,
   willDelay: true,
   notes: {
     versions: 'no MQTT 3.1; its WebSocket listener speaks 3.1.1 only',
@@ -357,10 +363,12 @@ const amqtt = {
   deliveredQos: 'subscription',
   offlineQueue: false,
   retainedWildcard: true,
+  strayRetained: true,
   willDelay: true,
   notes: {
     versions: 'MQTT 3.1.1 only (amqtt is a 3.1.1 broker)',
     qos: 'delivers every message at the subscription\'s QoS (a QoS 0 or 1 publish arrives as QoS 2), against §3.8.4 of MQTT 3.1.1; MQTT.js 5.16 sees the same',
+    retained: 'exact topics and `+` ✓; but on every connect it also sends, at QoS 0, each retained message that matches any client\'s subscription, even a client gone, so a client gets messages it did not subscribe to (against §3.3.1.3 of MQTT 3.1.1); MQTT.js 5.16 sees the same',
     session: 'answers a resumed session with Session Present but does not deliver the QoS 1 messages published while the client was away; MQTT.js 5.16 sees the same'
   },
   startTimeoutMs: 30000,
