@@ -159,6 +159,7 @@ impl Client {
             decoded: Cell::new(0),
             qos0_publishes: Cell::new(0),
             reads: polling::ReadSchedule::default(),
+            gate: polling::PollingGate::default(),
             slot: Arc::new(Mutex::new(Slot::default())),
             opening: RefCell::new(None),
             dial: RefCell::new(None),
@@ -430,6 +431,8 @@ pub struct Conn {
     qos0_publishes: Cell<u64>,
     /// When the tick reads this connection next, in polling mode.
     reads: polling::ReadSchedule,
+    /// Whether polling mode may start (not for traffic that comes in rounds), and when it ends.
+    gate: polling::PollingGate,
     slot: Arc<Mutex<Slot>>,
     opening: RefCell<Option<tokio::task::AbortHandle>>,
     /// Set until the attempt is dialed ([`Client::dial`]): the connect timeout, or none when
@@ -497,9 +500,10 @@ impl polling::Polled for Conn {
             return false;
         }
         let packets = self.decoded.get() - before;
-        if packets < polling::MIN_PACKETS_PER_TICK {
+        if !self.gate.keep_polling(packets) {
             // The traffic no longer needs it: back to readiness events, and a new stream must
-            // build up before the next polling mode (no flapping between the two).
+            // build up before the next polling mode (no flapping between the two; the gate
+            // blocks traffic that comes in rounds).
             self.polling.set(false);
             self.saturated.set(false);
             self.reads.reset();
@@ -653,6 +657,7 @@ impl Conn {
         if self.saturated.get()
             && !self.polling.get()
             && self.phase.get() == Phase::Open
+            && self.gate.may_poll()
             && polling::enlist(self, self.uv, self.uv_loop)
         {
             self.polling.set(true);

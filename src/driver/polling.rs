@@ -10,9 +10,12 @@
 //! of [`TICK`] instead, together with every other connection of the thread in the same state:
 //! one wake-up for all of them, and every read and write carries what arrived in the meantime.
 //! A tick that finds fewer than [`MIN_PACKETS_PER_TICK`] packets on a connection ends its
-//! polling (the traffic no longer needs it), and readiness events take over again. The added
-//! latency is at most one tick, and only while a connection is saturated. A connection that
-//! receives only QoS 0 publishes is read on every tenth tick or so ([`ReadSchedule`]).
+//! polling (the traffic no longer needs it), and readiness events take over again. Traffic that
+//! comes in rounds (a closed loop, which would wait for each tick) shows itself by leaving
+//! polling mode as soon as it entered it, and is kept off the tick for ever longer
+//! ([`PollingGate`]). The added latency is at most one tick, and only while a connection is
+//! saturated. A connection that receives only QoS 0
+//! publishes is read on every tenth tick or so ([`ReadSchedule`]).
 //!
 //! The tick is one `timerfd` per thread, watched by a libuv poll handle: libuv's own timers
 //! count in milliseconds. Elsewhere than Linux there is no polling mode.
@@ -196,6 +199,96 @@ impl ReadSchedule {
         self.last_read.set(None);
         self.eager_rate.set(0);
         self.measuring.set(None);
+    }
+}
+
+/// A polling mode shorter than this is a stumble. A closed loop of 10 messages in flight
+/// through mosquitto entered polling mode and left it after two ticks (0.31-0.37 ms), again and
+/// again; QoS 1 and 2 floods stayed in it for 1.5 ms or more, bar a rare single stumble of
+/// 0.35-0.41 ms (logged, session 8).
+const STUMBLE: Duration = Duration::from_micros(500);
+
+/// Stumbles in a row that keep a connection off the tick.
+const STUMBLES_IN_A_ROW: u32 = 2;
+
+/// A polling mode at least this long shows a stream: the next block starts short again.
+const SUSTAINED_POLLING: Duration = Duration::from_millis(10);
+
+/// Whether a saturated connection may read on the tick ([`enlist`]): not traffic that comes in
+/// rounds, which the tick would slow.
+///
+/// Design: polling mode holds each read up to a tick. A flood keeps coming meanwhile, and the
+/// tick only gathers it; but a closed loop (an application that answers each message, a few in
+/// flight) sends no more than it got, so each round waits for the tick: 10 messages in flight
+/// through mosquitto went from 75-92 k to 49-58 k messages per second in polling mode, at more
+/// CPU time per message, not less (BENCHMARKS.md). Both look alike to the saturation test
+/// (reads less than a tick apart). What tells them apart is how long polling mode lasts: a
+/// loop's round is over before the second tick, which finds fewer than
+/// [`MIN_PACKETS_PER_TICK`] packets and ends polling mode, and the next round's reads start it
+/// again. [`STUMBLES_IN_A_ROW`] polling modes shorter than [`STUMBLE`] keep the connection on
+/// readiness events for [`LAZY_BLOCKED`], twice as long after each new row (up to
+/// [`LAZY_BLOCKED_MAX`]); a polling mode of [`SUSTAINED_POLLING`] or more ends a row and makes
+/// the next block short again.
+///
+/// Tried and dropped (BENCHMARKS.md, sessions 6-8): comparing 10 ms of polling mode with 10 ms
+/// of readiness events, by rate and by the thread's CPU time per packet. The loop never stayed
+/// in polling mode long enough to be compared, and the comparisons' readiness windows cost the
+/// floods a little CPU time.
+#[derive(Debug, Default)]
+pub struct PollingGate {
+    /// When the current polling mode started.
+    entered: Cell<Option<Instant>>,
+    /// Stumbles in a row so far ([`STUMBLE`]).
+    stumbles: Cell<u32>,
+    /// No polling mode before this.
+    blocked_until: Cell<Option<Instant>>,
+    /// How long the next block lasts (0 until the first: [`LAZY_BLOCKED`]).
+    block: Cell<Duration>,
+}
+
+impl PollingGate {
+    /// Whether polling mode may start now; if so, it is taken to start.
+    pub fn may_poll(&self) -> bool {
+        self.may_poll_at(Instant::now())
+    }
+
+    /// A tick in polling mode that decoded `packets`: whether polling mode goes on (not when
+    /// the tick found fewer than [`MIN_PACKETS_PER_TICK`]: the traffic no longer needs it).
+    pub fn keep_polling(&self, packets: u64) -> bool {
+        if packets >= MIN_PACKETS_PER_TICK {
+            return true;
+        }
+        self.on_polling_ended_at(Instant::now());
+        false
+    }
+
+    fn may_poll_at(&self, now: Instant) -> bool {
+        if self.blocked_until.get().is_some_and(|until| now < until) {
+            return false;
+        }
+        self.entered.set(Some(now));
+        true
+    }
+
+    fn on_polling_ended_at(&self, now: Instant) {
+        let Some(since) = self.entered.take() else {
+            return;
+        };
+        let lasted = now.saturating_duration_since(since);
+        if lasted >= STUMBLE {
+            self.stumbles.set(0);
+            if lasted >= SUSTAINED_POLLING {
+                self.block.set(Duration::ZERO);
+            }
+            return;
+        }
+        self.stumbles.set(self.stumbles.get() + 1);
+        if self.stumbles.get() >= STUMBLES_IN_A_ROW {
+            self.stumbles.set(0);
+            let block = self.block.get().max(LAZY_BLOCKED);
+            self.blocked_until.set(Some(now + block));
+            self.block.set((block * 2).min(LAZY_BLOCKED_MAX));
+        }
     }
 }
 
@@ -545,5 +638,86 @@ mod tests {
         schedule.reset();
         assert_eq!(schedule.ticks_left(), 0);
         assert!(!schedule.after_read(t0 + US(100), 10, 10, 0));
+    }
+
+    /// Polling mode entered at `from` and ended by a thin tick after `lasted`.
+    fn episode(gate: &PollingGate, from: Instant, lasted: Duration) -> bool {
+        if !gate.may_poll_at(from) {
+            return false;
+        }
+        gate.on_polling_ended_at(from + lasted);
+        true
+    }
+
+    #[test]
+    fn polling_mode_that_stumbles_twice_in_a_row_is_kept_off_the_tick_for_ever_longer() {
+        let (t0, gate) = (Instant::now(), PollingGate::default());
+        // A closed loop: two ticks of polling mode, a round on readiness events, again.
+        assert!(episode(&gate, t0, US(300)));
+        assert!(episode(&gate, t0 + US(700), US(300)));
+        let t = t0 + US(1000);
+        assert!(!gate.may_poll_at(t + LAZY_BLOCKED - US(1)));
+        assert!(episode(&gate, t + LAZY_BLOCKED, US(300)));
+        assert!(episode(&gate, t + LAZY_BLOCKED + US(700), US(300)));
+        let t = t + LAZY_BLOCKED + US(1000);
+        assert!(!gate.may_poll_at(t + 2 * LAZY_BLOCKED - US(1)));
+        assert!(gate.may_poll_at(t + 2 * LAZY_BLOCKED));
+    }
+
+    #[test]
+    fn a_single_stumble_between_longer_polling_modes_blocks_nothing() {
+        let (mut t, gate) = (Instant::now(), PollingGate::default());
+        for _ in 0..5 {
+            assert!(episode(&gate, t, US(300)));
+            assert!(episode(&gate, t + US(400), Duration::from_micros(1500)));
+            t += Duration::from_millis(3);
+        }
+        assert!(gate.may_poll_at(t));
+    }
+
+    #[test]
+    fn a_sustained_polling_mode_makes_the_next_block_short_again() {
+        let (t0, gate) = (Instant::now(), PollingGate::default());
+        let mut t = t0;
+        // Three rows of stumbles: the next block would be eight times the first.
+        for _ in 0..3 {
+            while !gate.may_poll_at(t) {
+                t += US(100);
+            }
+            episode(&gate, t, US(300));
+            episode(&gate, t + US(700), US(300));
+            t += US(1000);
+        }
+        while !gate.may_poll_at(t) {
+            t += US(100);
+        }
+        // A flood now: polling mode for 20 ms.
+        gate.on_polling_ended_at(t + SUSTAINED_POLLING * 2);
+        let t = t + SUSTAINED_POLLING * 2;
+        episode(&gate, t, US(300));
+        episode(&gate, t + US(700), US(300));
+        let t = t + US(1000);
+        assert!(!gate.may_poll_at(t + LAZY_BLOCKED - US(1)));
+        assert!(gate.may_poll_at(t + LAZY_BLOCKED));
+    }
+
+    #[test]
+    fn a_flood_that_stops_blocks_nothing() {
+        let (t0, gate) = (Instant::now(), PollingGate::default());
+        assert!(episode(&gate, t0, Duration::from_millis(50)));
+        assert!(episode(
+            &gate,
+            t0 + Duration::from_millis(60),
+            Duration::from_millis(50)
+        ));
+        assert!(gate.may_poll_at(t0 + Duration::from_millis(120)));
+    }
+
+    #[test]
+    fn a_tick_with_enough_packets_keeps_polling_mode() {
+        let gate = PollingGate::default();
+        assert!(gate.may_poll());
+        assert!(gate.keep_polling(MIN_PACKETS_PER_TICK));
+        assert!(!gate.keep_polling(MIN_PACKETS_PER_TICK - 1));
     }
 }

@@ -115,6 +115,8 @@ pub struct StreamConn {
     qos0_publishes: Cell<u64>,
     /// When the tick decodes this connection next, in polling mode.
     reads: polling::ReadSchedule,
+    /// Whether polling mode may start (not for traffic that comes in rounds), and when it ends.
+    gate: polling::PollingGate,
     /// The shim holds the stream's socket from reading ([`StreamConn::feed`]).
     reads_held: Cell<bool>,
     /// The driver reads the stream's socket itself (in polling mode).
@@ -213,6 +215,7 @@ impl Client {
             decoded: Cell::new(0),
             qos0_publishes: Cell::new(0),
             reads: polling::ReadSchedule::default(),
+            gate: polling::PollingGate::default(),
             reads_held: Cell::new(false),
             direct: RefCell::new(None),
             io: RefCell::new(Io {
@@ -451,6 +454,7 @@ impl StreamConn {
         }
         if saturated
             && self.phase.get() == Phase::Open
+            && self.gate.may_poll()
             && polling::enlist(self, self.uv, self.uv_loop)
         {
             self.polling.set(true);
@@ -811,9 +815,10 @@ impl polling::Polled for StreamConn {
             return false;
         }
         let packets = self.decoded.get() - before;
-        if packets < polling::MIN_PACKETS_PER_TICK {
+        if !self.gate.keep_polling(packets) {
             // The traffic no longer needs it: chunks are decoded as they come again, and a new
-            // stream must build up before the next polling mode.
+            // stream must build up before the next polling mode (the gate blocks traffic that
+            // comes in rounds).
             self.polling.set(false);
             self.reads.reset();
             self.release_reads();
