@@ -14,8 +14,8 @@
 //! comes in rounds (a closed loop, which would wait for each tick) shows itself by leaving
 //! polling mode as soon as it entered it, and is kept off the tick for ever longer
 //! ([`PollingGate`]). The added latency is at most one tick, and only while a connection is
-//! saturated. A connection that receives only QoS 0
-//! publishes is read on every tenth tick or so ([`ReadSchedule`]).
+//! saturated. A connection that receives only QoS 0 publishes is read on every tenth tick or so
+//! ([`ReadSchedule`]).
 //!
 //! The tick is one `timerfd` per thread, watched by a libuv poll handle: libuv's own timers
 //! count in milliseconds. Elsewhere than Linux there is no polling mode.
