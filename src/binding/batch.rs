@@ -398,9 +398,11 @@ pub struct JsSink {
 }
 
 impl JsSink {
-    /// A sink calling `function(blob, records, extras)` for each batch.
+    /// A sink calling `function(blob, records, extras)` for each batch, on the thread whose
+    /// running loop is `uv_loop`.
     pub fn new<Args: JsValuesTupleIntoVec>(
         env: &Env,
+        uv_loop: *mut crate::driver::uv::Loop,
         function: &Function<'_, Args, ()>,
         version: ProtocolVersion,
     ) -> Result<Self> {
@@ -411,11 +413,7 @@ impl JsSink {
         // terminated worker had not yet collected would stay allocated (measured: 30-50 KB
         // per worker terminated while receiving a flood, without end). In a worker every batch
         // is copied into memory V8 owns.
-        let mut uv_loop = std::ptr::null_mut();
-        // SAFETY: a plain N-API call on the JavaScript thread.
-        let status = unsafe { sys::napi_get_uv_event_loop(raw_env, &mut uv_loop) };
-        let hand_over_large = status == sys::Status::napi_ok
-            && crate::driver::uv::get().is_ok_and(|uv| uv.is_default_loop(uv_loop.cast()));
+        let hand_over_large = crate::driver::uv::get().is_ok_and(|uv| uv.is_default_loop(uv_loop));
         Ok(JsSink {
             env: raw_env,
             callback,

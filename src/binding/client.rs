@@ -127,8 +127,8 @@ pub fn client_connect(
     let endpoint: Endpoint = env.from_js_value(endpoint)?;
     let connect: Connect = env.from_js_value(connect)?;
     let auth: Option<Auth> = args::optional(&env, auth)?;
-    let sink = JsSink::new(&env, &on_batch, connect.protocol_version)?;
     let uv_loop = event_loop(&env)?;
+    let sink = JsSink::new(&env, uv_loop, &on_batch, connect.protocol_version)?;
     let connect_timeout = handle.client.session.lock().connect_deadline();
     let client = handle.client.clone();
     let mut started = Ok(());

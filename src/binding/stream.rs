@@ -206,9 +206,9 @@ pub fn client_connect_stream(
     let endpoint: Endpoint = env.from_js_value(endpoint)?;
     let connect: Connect = env.from_js_value(connect)?;
     let auth: Option<Auth> = super::args::optional(&env, auth)?;
-    let sink = JsSink::new(&env, &on_batch, connect.protocol_version)?;
     let port = JsPort::new(&env, &port)?;
     let uv_loop = event_loop(&env)?;
+    let sink = JsSink::new(&env, uv_loop, &on_batch, connect.protocol_version)?;
     // SAFETY: `uv_loop` is this thread's running loop (from `napi_get_uv_event_loop`).
     let started = unsafe {
         handle.client().connect_stream(
